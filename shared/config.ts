@@ -1,0 +1,99 @@
+import { z } from 'zod';
+
+/**
+ * The product's settings, read once at start from the environment (Azure app settings, or the
+ * local host's environment). Every key is listed in `local.settings.sample.json`. A bad or missing
+ * setting stops start-up with a message that names it.
+ */
+
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const settingsSchema = z
+  .object({
+    /** Which Store adapter serves tenant data and the control store. */
+    STORE_KIND: z.enum(['sqlite', 'cosmos']).default('sqlite'),
+    /** Folder for the SQLite files, the local signing key and the embedded queue. */
+    DATA_DIR: z.string().min(1).default('.data'),
+    /** Cosmos DB account endpoint (`https://<account>.documents.azure.com:443/`). */
+    COSMOS_ENDPOINT: z.url().optional(),
+    /** Cosmos DB key: only for emulators; in Azure the managed identity is used. */
+    COSMOS_KEY: z.string().min(1).optional(),
+    /** Accept the self-signed certificate of a local emulator. Never in Azure. */
+    COSMOS_ALLOW_INSECURE_TLS: flag.default(false),
+    /** The database that holds the tenant registry and provisioning status. */
+    COSMOS_CONTROL_DATABASE: z.string().min(1).default('offline-control'),
+    /** Tenant databases are named `<prefix><org>`. */
+    COSMOS_DATABASE_PREFIX: z.string().min(1).default('tenant-'),
+    /** Management plane (tenant databases are created there when running with an identity). */
+    AZURE_SUBSCRIPTION_ID: z.string().min(1).optional(),
+    COSMOS_RESOURCE_GROUP: z.string().min(1).optional(),
+    COSMOS_ACCOUNT_NAME: z.string().min(1).optional(),
+    /** Client id of the user-assigned managed identity (read by DefaultAzureCredential too). */
+    AZURE_CLIENT_ID: z.string().min(1).optional(),
+    /** Accept Microsoft Entra ID tokens. */
+    AUTH_ENTRA_ENABLED: flag.default(true),
+    /** The audience (application ID URI or client id) Entra tokens must carry. */
+    AUTH_AUDIENCE: z.string().min(1).default('api://offline-sync'),
+    /** Accept the local host's own development tokens (never enable in Azure). */
+    AUTH_LOCAL_ENABLED: flag.default(false),
+    /** The Entra tenant of the operators who register tenants (`admin/tenants` routes). */
+    OPERATOR_TENANT_ID: z.string().min(1).default('00000000-0000-0000-0000-000000000000'),
+    /** Largest request body accepted, in bytes. */
+    MAX_BODY_BYTES: positiveInt.default(4 * 1024 * 1024),
+    /** Which Queue adapter carries replication work. */
+    QUEUE_KIND: z.enum(['embedded', 'servicebus']).default('embedded'),
+    /** The replication queue's name. */
+    REPLICATION_QUEUE_NAME: z.string().min(1).default('replication'),
+    /** Service Bus namespace for the sender; the trigger reads `ServiceBusConnection__*`. */
+    ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
+    /** Key Vault holding Dataverse client secrets. */
+    KEY_VAULT_URI: z.url().optional(),
+    /** Create the demo tenant `contoso` on first start (local host). */
+    DEMO_TENANT: flag.default(true),
+    /** How many business rows the demo tenant gets. */
+    DEMO_ROWS: positiveInt.max(2_000_000).default(3000),
+    /** Seed of the demo data generator. */
+    DEMO_SEED: z.coerce.number().int().default(42),
+  })
+  .superRefine((s, ctx) => {
+    if (s.STORE_KIND === 'cosmos' && s.COSMOS_ENDPOINT === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['COSMOS_ENDPOINT'], message: 'required when STORE_KIND is cosmos' });
+    }
+    if (s.QUEUE_KIND === 'servicebus' && s.ServiceBusConnection__fullyQualifiedNamespace === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ServiceBusConnection__fullyQualifiedNamespace'],
+        message: 'required when QUEUE_KIND is servicebus',
+      });
+    }
+  });
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Thrown at start-up when settings are bad; its message names every bad setting. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses settings from an environment. Empty strings count as unset. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => `${issue.path.join('.') || '(settings)'}: ${issue.message}`),
+    );
+  }
+  return parsed.data;
+}

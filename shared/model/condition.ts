@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/** Condition operators of offline filters (SPEC §4; FetchXML semantics, reference/dataverse.md §5). */
+export const operatorSchema = z.enum([
+  'eq',
+  'ne',
+  'gt',
+  'ge',
+  'lt',
+  'le',
+  'like',
+  'not-like',
+  'in',
+  'not-in',
+  'null',
+  'not-null',
+  'eq-userid',
+  'ne-userid',
+  'eq-userteams',
+  'eq-useroruserteams',
+  'eq-useroruserhierarchy',
+  'eq-useroruserhierarchyandteams',
+  'eq-businessid',
+  'ne-businessid',
+  'eq-userlanguage',
+  'begins-with',
+  'not-begin-with',
+  'ends-with',
+  'not-end-with',
+  'last-x-days',
+]);
+export type Operator = z.infer<typeof operatorSchema>;
+
+const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
+
+/** One condition: attribute, operator and (for operators that take one) a value or a list. */
+export const conditionSchema = z
+  .object({
+    attribute: z.string().min(1),
+    operator: operatorSchema,
+    value: z.union([scalarSchema, z.array(scalarSchema)]).optional(),
+  })
+  .strict();
+export type Condition = z.infer<typeof conditionSchema>;

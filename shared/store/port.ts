@@ -1,0 +1,114 @@
+import type { Attributes, StoredRecord } from '../model/record';
+
+/**
+ * The Store port. One {@link Store} per process serves the control store (tenant registry,
+ * provisioning status) and one {@link TenantStore} per tenant, each in its own database. Adapters
+ * (`sqlite`, `cosmos`) translate their SDK's failures into {@link AppError}s (`NotFound`,
+ * `Conflict`, `PreconditionFailed`, `Throttled`, `Unavailable`, `TenantNotProvisioned`); the core
+ * never sees an SDK error. Both adapters pass `test/contract/store-contract.ts`.
+ */
+
+/** A JSON document of some kind (configuration, directory item, device state, status …). */
+export interface StoredDoc<T = unknown> {
+  kind: string;
+  id: string;
+  value: T;
+  /** Opaque; changes on every write. Pass it back as `ifMatch` for optimistic concurrency. */
+  etag: string;
+}
+
+export interface PutDocOptions {
+  /** Write only if the stored document still has this etag, else `PreconditionFailed`. */
+  ifMatch?: string;
+  /** `'*'`: write only if no document exists, else `Conflict`. */
+  ifNoneMatch?: '*';
+}
+
+/** Documents keyed by (kind, id). Values are JSON; callers validate them with zod when reading. */
+export interface DocStore {
+  getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined>;
+  putDoc<T>(kind: string, id: string, value: T, options?: PutDocOptions): Promise<StoredDoc<T>>;
+  /** Returns whether a document was deleted. With `ifMatch`, a mismatch is `PreconditionFailed`. */
+  deleteDoc(kind: string, id: string, options?: { ifMatch?: string }): Promise<boolean>;
+  /** Every document of a kind, ordered by id; `prefix` keeps ids that start with it. */
+  listDocs<T = unknown>(kind: string, options?: { prefix?: string }): Promise<StoredDoc<T>[]>;
+}
+
+/** One change to a row, from the source (replication) or a device (upload). */
+export interface RecordWrite {
+  entity: string;
+  id: string;
+  /** The source version of this change. Applied only if newer than the stored version. */
+  version: string;
+  deleted: boolean;
+  attributes: Attributes;
+  /** `replace` (default) stores `attributes` as the row; `merge` overlays them on the stored row. */
+  mode?: 'replace' | 'merge';
+  /**
+   * Compare-and-set: apply only if the stored row's version equals this (`null`: only if no row,
+   * live or tombstone, exists). A mismatch is the outcome `conflict`, not an error.
+   */
+  expectedVersion?: string | null;
+}
+
+export interface RecordWriteResult {
+  entity: string;
+  id: string;
+  /** `applied`; `stale` (stored version is the same or newer); `conflict` (expectedVersion mismatch). */
+  outcome: 'applied' | 'stale' | 'conflict';
+  /** The row as stored after the operation (undefined when none exists). */
+  record: StoredRecord | undefined;
+}
+
+/** A page of the tenant's change sequence. */
+export interface ChangePage {
+  /** The latest state of each row changed after the cursor, in change order, each row at most once. */
+  records: StoredRecord[];
+  /** Where the next read starts. Never passes a change that was not yet visible. */
+  cursor: string;
+  /** True when more changes were committed after `cursor` at the time of the read. */
+  more: boolean;
+}
+
+/** A tenant's rows: latest state per (entity, id), tombstones for deletes, a change sequence. */
+export interface RecordStore {
+  /** Applies writes in order; each is upsert-if-newer (and compare-and-set when asked). */
+  applyRecordWrites(writes: readonly RecordWrite[]): Promise<RecordWriteResult[]>;
+  getRecord(entity: string, id: string): Promise<StoredRecord | undefined>;
+  /** The rows that exist (tombstones included) among `ids`, in no particular order. */
+  getRecords(entity: string, ids: readonly string[]): Promise<StoredRecord[]>;
+  /** Rows of an entity ordered by id, after `afterId`; tombstones only when asked. */
+  scanRecords(
+    entity: string,
+    options: { afterId?: string; limit: number; includeDeleted?: boolean },
+  ): Promise<StoredRecord[]>;
+  /** Live (not deleted) rows of an entity. */
+  countRecords(entity: string): Promise<number>;
+  /**
+   * Rows changed after `cursor` (undefined: from the beginning). The cursor is opaque and
+   * adapter-specific. A change committed concurrently with the read is returned by this read or a
+   * later one: no change is ever skipped.
+   */
+  readChanges(cursor: string | undefined, limit: number): Promise<ChangePage>;
+  /** A cursor at the current end of the change sequence (reading from it returns later changes). */
+  headCursor(): Promise<string>;
+}
+
+export interface TenantStore extends DocStore, RecordStore {
+  readonly org: string;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'cosmos';
+  /** The control store: tenant registry, provisioning status, anything not of one tenant. */
+  readonly control: DocStore;
+  /** The handle of a tenant's database. Operations fail with `TenantNotProvisioned` if it does not exist. */
+  tenant(org: string): TenantStore;
+  /** Creates the tenant's database; does nothing if it exists. */
+  createTenantDatabase(org: string): Promise<void>;
+  /** Deletes the tenant's database and everything in it; does nothing if it does not exist. */
+  dropTenantDatabase(org: string): Promise<void>;
+  tenantDatabaseExists(org: string): Promise<boolean>;
+  /** Releases connections and file handles. */
+  close(): Promise<void>;
+}
