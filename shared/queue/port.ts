@@ -1,0 +1,39 @@
+/**
+ * The Queue port: at-least-once delivery of replication work. `queue/servicebus` sends with
+ * `@azure/service-bus` (Functions' Service Bus trigger receives); `queue/embedded` persists messages
+ * in the local data folder and runs a worker with the same handler.
+ */
+
+export interface SendOptions {
+  /** Deliver no earlier than this time (scheduled messages for recurring work). */
+  scheduleAt?: Date;
+  /** Service Bus duplicate detection / embedded de-duplication key. */
+  messageId?: string;
+}
+
+export interface QueueSender {
+  send(body: unknown, options?: SendOptions): Promise<void>;
+  sendBatch(bodies: readonly unknown[]): Promise<void>;
+}
+
+/** What the handler knows of one delivery. */
+export interface DeliveryInfo {
+  messageId: string;
+  /** 1 on the first delivery. */
+  deliveryCount: number;
+  enqueuedAt: Date;
+}
+
+/**
+ * Handles one message. Returning settles it; throwing retries it (dead-lettered after the
+ * configured attempts); throwing a {@link PoisonMessageError} dead-letters it at once.
+ */
+export type QueueHandler = (body: unknown, delivery: DeliveryInfo) => Promise<void>;
+
+/** A message that can never succeed (invalid shape, unknown tenant): dead-letter now, with the reason. */
+export class PoisonMessageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoisonMessageError';
+  }
+}

@@ -1,0 +1,64 @@
+import type { Directory } from '../model/directory';
+import type { EntityMetadata } from '../model/entity';
+import type { Attributes } from '../model/record';
+
+/**
+ * The Source port: the tenant's system of record. `sources/dataverse` speaks the Dataverse Web API;
+ * `sources/local` is the tenant store itself. Adapters translate transport failures into AppErrors
+ * (`SourceUnavailable`, `Throttled`, `PreconditionFailed`, `PrivilegeDenied`, `NotFound`,
+ * `ValidationFailed`).
+ */
+
+/** One change read from the source. Creates and updates are both `upsert` (Dataverse cannot tell). */
+export interface SourceChange {
+  entity: string;
+  id: string;
+  op: 'upsert' | 'delete';
+  /** Full row for upserts read by change tracking; empty for deletes. */
+  attributes: Attributes;
+  /** Source version (digits); deletes read by change tracking may lack one (undefined). */
+  version: string | undefined;
+}
+
+/** One page of an entity's changes since a delta token. */
+export interface SourceChangePage {
+  changes: SourceChange[];
+  /** Set on the last page only: the token to read the next changes from. */
+  deltaToken?: string;
+  /**
+   * True when this read is a full read (no token, or the token expired and the source started
+   * over): after the last page, stored rows of the entity not seen in the read are deleted.
+   */
+  full: boolean;
+}
+
+/** A device's change to write to the source, on behalf of the user. */
+export interface SourceWrite {
+  entity: string;
+  id: string;
+  op: 'create' | 'update' | 'delete';
+  /** Only the columns the device changed (update), or the new row (create). */
+  attributes: Attributes;
+  /** The version the device based the change on (`If-Match`); omitted: write unconditionally. */
+  baseVersion?: string;
+  /** Entra object id of the user the write is made for (impersonation). */
+  callerObjectId: string;
+}
+
+export interface SourceWriteResult {
+  /** The row's version after the write (undefined after a delete). */
+  version: string | undefined;
+  /** The row as the source holds it after the write (empty after a delete). */
+  attributes: Attributes;
+}
+
+export interface Source {
+  readonly kind: 'local' | 'dataverse';
+  readMetadata(entities?: readonly string[]): Promise<EntityMetadata[]>;
+  readDirectory(): Promise<Directory>;
+  /** Pages of changes since `deltaToken` (undefined: a full read). */
+  readChanges(entity: EntityMetadata, deltaToken: string | undefined): AsyncIterable<SourceChangePage>;
+  /** Rows of an entity (for progress and ETA); may be an estimate. */
+  countRows(entity: EntityMetadata): Promise<number>;
+  writeChange(change: SourceWrite, entity: EntityMetadata): Promise<SourceWriteResult>;
+}
