@@ -1,0 +1,114 @@
+import type { z } from 'zod';
+import type { AppServices } from '../../shared/app-services';
+import type { Principal } from '../../shared/auth/principal';
+import type { Tenant } from '../../shared/model/tenant';
+import type { TenantStore } from '../../shared/store/port';
+
+/**
+ * Routes as data: each HTTP endpoint is one {@link RouteDefinition} in the route table
+ * (`functions/routes.ts`). One generic adapter validates params, query and body with the route's
+ * schemas, authenticates, resolves the tenant, calls the handler and maps errors in one place;
+ * both the Functions registration and the local host read the same table.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * Who may call a route.
+ * - `none`: anyone (health, OpenAPI).
+ * - `operator`: admin role with the operator tenant's `tid` (tenant registry).
+ * - `admin`: admin role with the route tenant's `tid`.
+ * - `device`: any valid token of the route tenant (the handler maps `oid` to the directory user).
+ * - `ingest`: a token of the route tenant with the ingest or admin role.
+ */
+export type AuthRequirement = 'none' | 'operator' | 'admin' | 'device' | 'ingest';
+
+export interface RouteContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** The authenticated caller (undefined only on `auth: 'none'` routes). */
+  principal: Principal | undefined;
+  services: AppServices;
+  /** Request headers, lower-case names. */
+  headers: Headers;
+  traceId: string;
+  log: (message: string, data?: Record<string, unknown>) => void;
+}
+
+/** Context of routes with an `{org}` parameter: the registered tenant and its store. */
+export interface TenantRouteContext<P, Q, B> extends RouteContext<P, Q, B> {
+  tenant: Tenant;
+  store: TenantStore;
+  principal: Principal;
+}
+
+export interface RouteResponse {
+  /** Defaults to 200 (204 when there is no body). */
+  status?: number;
+  /** Serialized as JSON (compressed when the client accepts it and the body is large). */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+interface RouteDefinitionBase {
+  /** Function name in Azure Functions: unique, must not start with "admin". */
+  name: string;
+  method: HttpMethod;
+  /** Route template with the `api/` segment, e.g. `api/admin/{org}/entities`. */
+  route: string;
+  auth: AuthRequirement;
+  params?: z.ZodType;
+  query?: z.ZodType;
+  body?: z.ZodType;
+  /** For the OpenAPI document. */
+  summary: string;
+  /** Response body schema (OpenAPI). */
+  response?: z.ZodType;
+  /** Tenant routes only: refuse with 503 TenantNotProvisioned unless the tenant is active. */
+  requireActiveTenant?: boolean;
+}
+
+export interface RouteDefinition extends RouteDefinitionBase {
+  /** True when the route has an `{org}` segment: the adapter resolves the tenant first. */
+  tenantScoped: boolean;
+  handler(
+    ctx: RouteContext<unknown, unknown, unknown> | TenantRouteContext<unknown, unknown, unknown>,
+  ): Promise<RouteResponse>;
+}
+
+type Infer<S> = S extends z.ZodType ? z.infer<S> : undefined;
+
+/** Defines a route without an `{org}` segment. */
+export function defineRoute<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+>(
+  def: RouteDefinitionBase & {
+    params?: P;
+    query?: Q;
+    body?: B;
+    handler(ctx: RouteContext<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResponse>;
+  },
+): RouteDefinition {
+  return { ...def, tenantScoped: false, handler: def.handler as RouteDefinition['handler'] };
+}
+
+/** Defines a route under `{org}`: the handler gets the tenant and its store. */
+export function defineTenantRoute<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+>(
+  def: RouteDefinitionBase & {
+    auth: Exclude<AuthRequirement, 'none' | 'operator'>;
+    params?: P;
+    query?: Q;
+    body?: B;
+    handler(ctx: TenantRouteContext<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResponse>;
+  },
+): RouteDefinition {
+  if (!def.route.includes('{org}')) throw new Error(`tenant route ${def.name} lacks {org}`);
+  return { ...def, tenantScoped: true, handler: def.handler as RouteDefinition['handler'] };
+}
