@@ -1,0 +1,668 @@
+import { randomBytes } from 'node:crypto';
+import type { RecordWrite, Store, TenantStore } from '../../shared/store/port';
+import type { StoredRecord } from '../../shared/model/record';
+import { compareVersions } from '../../shared/model/record';
+
+/**
+ * The Store contract: every promise of `shared/store/port.ts`, run against each adapter.
+ *
+ * `makeStore` is called once per suite. The suite creates tenants with unique names (so it can run
+ * against a shared, real Cosmos account), drops every tenant it created and deletes its control
+ * documents when it ends, then calls `cleanup`, which must close the store and release anything
+ * else the adapter's test set up (temporary folders, databases).
+ */
+export function describeStoreContract(
+  name: string,
+  makeStore: () => Promise<{ store: Store; cleanup: () => Promise<void> }>,
+): void {
+  describe(name, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+    const createdOrgs = new Set<string>();
+    const controlDocs: { kind: string; id: string }[] = [];
+
+    beforeAll(async () => {
+      ({ store, cleanup } = await makeStore());
+    });
+
+    afterAll(async () => {
+      if (store === undefined) return;
+      for (const org of createdOrgs) await store.dropTenantDatabase(org);
+      for (const doc of controlDocs) await store.control.deleteDoc(doc.kind, doc.id);
+      await cleanup();
+    });
+
+    /** A tenant name no other test (or run against a shared account) uses. */
+    function uniqueOrg(): string {
+      const org = `t${randomBytes(6).toString('hex')}`;
+      createdOrgs.add(org);
+      return org;
+    }
+
+    async function newTenant(): Promise<TenantStore> {
+      const org = uniqueOrg();
+      await store.createTenantDatabase(org);
+      return store.tenant(org);
+    }
+
+    function write(id: string, version: string, attributes: Record<string, unknown> = {}): RecordWrite {
+      return { entity: 'account', id, version, deleted: false, attributes };
+    }
+
+    function tombstone(id: string, version: string): RecordWrite {
+      return { entity: 'account', id, version, deleted: true, attributes: {} };
+    }
+
+    /** Reads the change sequence from `cursor` to its end, page by page. */
+    async function drainChanges(
+      tenant: TenantStore,
+      cursor: string | undefined,
+      limit: number,
+    ): Promise<{ pages: StoredRecord[][]; cursor: string }> {
+      const pages: StoredRecord[][] = [];
+      let current = cursor;
+      for (let guard = 0; guard < 10_000; guard++) {
+        const page = await tenant.readChanges(current, limit);
+        expect(page.records.length).toBeLessThanOrEqual(limit);
+        pages.push(page.records);
+        current = page.cursor;
+        if (!page.more) return { pages, cursor: current };
+      }
+      throw new Error('the change sequence never ended');
+    }
+
+    const key = (r: { entity: string; id: string }): string => `${r.entity}/${r.id}`;
+
+    describe('documents', () => {
+      it('puts, gets and overwrites a document, with a new etag on every write', async () => {
+        const tenant = await newTenant();
+        expect(await tenant.getDoc('profile', 'p1')).toBeUndefined();
+
+        const first = await tenant.putDoc('profile', 'p1', { name: 'Sales', items: [{ entity: 'account' }] });
+        expect(first).toMatchObject({ kind: 'profile', id: 'p1', value: { name: 'Sales' } });
+        expect(typeof first.etag).toBe('string');
+        expect(first.etag.length).toBeGreaterThan(0);
+
+        const read = await tenant.getDoc<{ name: string; items: unknown[] }>('profile', 'p1');
+        expect(read).toEqual({
+          kind: 'profile',
+          id: 'p1',
+          value: { name: 'Sales', items: [{ entity: 'account' }] },
+          etag: first.etag,
+        });
+
+        const second = await tenant.putDoc('profile', 'p1', { name: 'Service' });
+        expect(second.etag).not.toBe(first.etag);
+        expect((await tenant.getDoc('profile', 'p1'))?.value).toEqual({ name: 'Service' });
+      });
+
+      it('writes with ifMatch only while the etag is current', async () => {
+        const tenant = await newTenant();
+        const first = await tenant.putDoc('settings', 's', { n: 1 });
+        const second = await tenant.putDoc('settings', 's', { n: 2 }, { ifMatch: first.etag });
+        expect(second.value).toEqual({ n: 2 });
+
+        await expect(tenant.putDoc('settings', 's', { n: 3 }, { ifMatch: first.etag })).rejects.toMatchObject(
+          {
+            code: 'PreconditionFailed',
+          },
+        );
+        expect((await tenant.getDoc('settings', 's'))?.value).toEqual({ n: 2 });
+
+        await expect(
+          tenant.putDoc('settings', 'missing', { n: 1 }, { ifMatch: first.etag }),
+        ).rejects.toMatchObject({ code: 'PreconditionFailed' });
+        expect(await tenant.getDoc('settings', 'missing')).toBeUndefined();
+      });
+
+      it('lets exactly one of two concurrent writers with the same ifMatch win', async () => {
+        const tenant = await newTenant();
+        const base = await tenant.putDoc('counter', 'c', { n: 0 });
+        const outcomes = await Promise.allSettled([
+          tenant.putDoc('counter', 'c', { n: 1 }, { ifMatch: base.etag }),
+          tenant.putDoc('counter', 'c', { n: 2 }, { ifMatch: base.etag }),
+        ]);
+        const won = outcomes.filter((o) => o.status === 'fulfilled');
+        const lost = outcomes.filter((o) => o.status === 'rejected');
+        expect(won).toHaveLength(1);
+        expect(lost).toHaveLength(1);
+        expect((lost[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'PreconditionFailed' });
+        const stored = await tenant.getDoc('counter', 'c');
+        expect(stored?.value).toEqual((won[0] as PromiseFulfilledResult<{ value: unknown }>).value.value);
+      });
+
+      it('creates with ifNoneMatch "*" only when no document exists', async () => {
+        const tenant = await newTenant();
+        await tenant.putDoc('device', 'd1', { a: 1 }, { ifNoneMatch: '*' });
+        await expect(tenant.putDoc('device', 'd1', { a: 2 }, { ifNoneMatch: '*' })).rejects.toMatchObject({
+          code: 'Conflict',
+        });
+        expect((await tenant.getDoc('device', 'd1'))?.value).toEqual({ a: 1 });
+      });
+
+      it('deletes a document, honouring ifMatch, and says whether one was deleted', async () => {
+        const tenant = await newTenant();
+        const doc = await tenant.putDoc('app', 'a1', { name: 'Field' });
+        await tenant.putDoc('app', 'a1', { name: 'Field 2' });
+
+        await expect(tenant.deleteDoc('app', 'a1', { ifMatch: doc.etag })).rejects.toMatchObject({
+          code: 'PreconditionFailed',
+        });
+        expect(await tenant.getDoc('app', 'a1')).toBeDefined();
+
+        const current = await tenant.getDoc('app', 'a1');
+        expect(await tenant.deleteDoc('app', 'a1', { ifMatch: current!.etag })).toBe(true);
+        expect(await tenant.getDoc('app', 'a1')).toBeUndefined();
+        expect(await tenant.deleteDoc('app', 'a1')).toBe(false);
+
+        await tenant.putDoc('app', 'a2', { name: 'x' });
+        expect(await tenant.deleteDoc('app', 'a2')).toBe(true);
+        expect(await tenant.getDoc('app', 'a2')).toBeUndefined();
+        // A deleted document can be created again.
+        await tenant.putDoc('app', 'a2', { name: 'y' }, { ifNoneMatch: '*' });
+        expect((await tenant.getDoc('app', 'a2'))?.value).toEqual({ name: 'y' });
+      });
+
+      it('lists the documents of one kind ordered by id, optionally by id prefix', async () => {
+        const tenant = await newTenant();
+        for (const id of ['c-2', 'b', 'ab', 'c-1', 'a']) await tenant.putDoc('user', id, { id });
+        await tenant.putDoc('team', 'a', { other: true });
+        await tenant.putDoc('users', 'zz', { other: true });
+
+        const all = await tenant.listDocs<{ id: string }>('user');
+        expect(all.map((d) => d.id)).toEqual(['a', 'ab', 'b', 'c-1', 'c-2']);
+        expect(all.every((d) => d.kind === 'user' && d.value.id === d.id && d.etag.length > 0)).toBe(true);
+
+        expect((await tenant.listDocs('user', { prefix: 'c-' })).map((d) => d.id)).toEqual(['c-1', 'c-2']);
+        expect((await tenant.listDocs('user', { prefix: 'a' })).map((d) => d.id)).toEqual(['a', 'ab']);
+        expect(await tenant.listDocs('user', { prefix: 'q' })).toEqual([]);
+        expect(await tenant.listDocs('nothing')).toEqual([]);
+      });
+
+      it('keeps the control store apart from every tenant', async () => {
+        const tenant = await newTenant();
+        const kind = 'contract-test';
+        const id = `doc-${randomBytes(4).toString('hex')}`;
+        controlDocs.push({ kind, id });
+
+        await store.control.putDoc(kind, id, { where: 'control' });
+        expect(await tenant.getDoc(kind, id)).toBeUndefined();
+        await tenant.putDoc(kind, id, { where: 'tenant' });
+        expect((await store.control.getDoc(kind, id))?.value).toEqual({ where: 'control' });
+        expect((await tenant.getDoc(kind, id))?.value).toEqual({ where: 'tenant' });
+        expect((await store.control.listDocs(kind, { prefix: id })).map((d) => d.value)).toEqual([
+          { where: 'control' },
+        ]);
+      });
+    });
+
+    describe('tenant databases', () => {
+      it('creates, reports and drops a tenant database idempotently', async () => {
+        const org = uniqueOrg();
+        expect(await store.tenantDatabaseExists(org)).toBe(false);
+        await store.createTenantDatabase(org);
+        await store.createTenantDatabase(org);
+        expect(await store.tenantDatabaseExists(org)).toBe(true);
+        expect(store.tenant(org).org).toBe(org);
+
+        await store.tenant(org).putDoc('k', 'kept', { v: 1 });
+        // Creating an existing database again keeps its content.
+        await store.createTenantDatabase(org);
+        expect((await store.tenant(org).getDoc('k', 'kept'))?.value).toEqual({ v: 1 });
+
+        await store.dropTenantDatabase(org);
+        await store.dropTenantDatabase(org);
+        expect(await store.tenantDatabaseExists(org)).toBe(false);
+      });
+
+      it('fails every operation of a tenant that was never created with TenantNotProvisioned', async () => {
+        const tenant = store.tenant(uniqueOrg());
+        const notProvisioned = { code: 'TenantNotProvisioned' };
+        await expect(tenant.getDoc('k', 'i')).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.putDoc('k', 'i', {})).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.deleteDoc('k', 'i')).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.listDocs('k')).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.applyRecordWrites([write('1', '1')])).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.getRecord('account', '1')).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.getRecords('account', ['1'])).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.scanRecords('account', { limit: 10 })).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.countRecords('account')).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.readChanges(undefined, 10)).rejects.toMatchObject(notProvisioned);
+        await expect(tenant.headCursor()).rejects.toMatchObject(notProvisioned);
+      });
+
+      it('fails operations after a drop, and starts empty when created again', async () => {
+        const org = uniqueOrg();
+        await store.createTenantDatabase(org);
+        const tenant = store.tenant(org);
+        await tenant.putDoc('k', 'i', { v: 1 });
+        await tenant.applyRecordWrites([write('1', '1', { name: 'a' })]);
+
+        await store.dropTenantDatabase(org);
+        await expect(tenant.getDoc('k', 'i')).rejects.toMatchObject({ code: 'TenantNotProvisioned' });
+        await expect(tenant.getRecord('account', '1')).rejects.toMatchObject({
+          code: 'TenantNotProvisioned',
+        });
+        await expect(tenant.applyRecordWrites([write('2', '1')])).rejects.toMatchObject({
+          code: 'TenantNotProvisioned',
+        });
+
+        await store.createTenantDatabase(org);
+        // The handle taken before the drop serves the new, empty database.
+        expect(await tenant.getDoc('k', 'i')).toBeUndefined();
+        expect(await tenant.getRecord('account', '1')).toBeUndefined();
+        expect(await tenant.countRecords('account')).toBe(0);
+        expect((await tenant.readChanges(undefined, 10)).records).toEqual([]);
+        expect((await store.tenant(org).applyRecordWrites([write('1', '1')]))[0]?.outcome).toBe('applied');
+      });
+
+      it('never lets one tenant see another tenant’s documents, rows or changes', async () => {
+        const a = await newTenant();
+        const b = await newTenant();
+        await a.putDoc('profile', 'p', { owner: 'a' });
+        await b.putDoc('profile', 'p', { owner: 'b' });
+        await a.applyRecordWrites([write('1', '5', { owner: 'a' }), write('only-a', '1')]);
+        await b.applyRecordWrites([write('1', '3', { owner: 'b' })]);
+
+        expect((await a.getDoc('profile', 'p'))?.value).toEqual({ owner: 'a' });
+        expect((await b.getDoc('profile', 'p'))?.value).toEqual({ owner: 'b' });
+        expect((await b.listDocs('profile')).map((d) => d.value)).toEqual([{ owner: 'b' }]);
+        expect(await a.getRecord('account', '1')).toMatchObject({ version: '5', attributes: { owner: 'a' } });
+        expect(await b.getRecord('account', '1')).toMatchObject({ version: '3', attributes: { owner: 'b' } });
+        expect(await b.getRecord('account', 'only-a')).toBeUndefined();
+        expect(await a.countRecords('account')).toBe(2);
+        expect(await b.countRecords('account')).toBe(1);
+        const bChanges = (await b.readChanges(undefined, 100)).records;
+        expect(bChanges.map((r) => [r.id, r.attributes])).toEqual([['1', { owner: 'b' }]]);
+
+        await store.dropTenantDatabase(a.org);
+        expect((await b.getDoc('profile', 'p'))?.value).toEqual({ owner: 'b' });
+        expect(await b.countRecords('account')).toBe(1);
+      });
+    });
+
+    describe('records', () => {
+      it('inserts a row and returns it as stored', async () => {
+        const tenant = await newTenant();
+        const [result] = await tenant.applyRecordWrites([
+          write('1', '10', { name: 'Contoso', n: 3, tags: ['x'] }),
+        ]);
+        expect(result).toMatchObject({
+          entity: 'account',
+          id: '1',
+          outcome: 'applied',
+          record: {
+            entity: 'account',
+            id: '1',
+            version: '10',
+            deleted: false,
+            attributes: { name: 'Contoso', n: 3, tags: ['x'] },
+          },
+        });
+        expect(Number.isNaN(Date.parse(result!.record!.updatedAt))).toBe(false);
+        expect(await tenant.getRecord('account', '1')).toEqual(result!.record);
+        expect(await tenant.getRecord('contact', '1')).toBeUndefined();
+      });
+
+      it('applies a write only when its version is newer, comparing versions numerically', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([write('1', '9', { v: 9 })]);
+
+        const [newer] = await tenant.applyRecordWrites([write('1', '10', { v: 10 })]);
+        expect(newer).toMatchObject({ outcome: 'applied', record: { version: '10', attributes: { v: 10 } } });
+
+        const [older] = await tenant.applyRecordWrites([write('1', '9', { v: 'old' })]);
+        expect(older).toMatchObject({ outcome: 'stale', record: { version: '10', attributes: { v: 10 } } });
+
+        const [equal] = await tenant.applyRecordWrites([write('1', '10', { v: 'same' })]);
+        expect(equal).toMatchObject({ outcome: 'stale', record: { version: '10', attributes: { v: 10 } } });
+
+        const huge = '123456789012345678901234567890';
+        const [big] = await tenant.applyRecordWrites([write('1', huge, { v: 'big' })]);
+        expect(big).toMatchObject({ outcome: 'applied', record: { version: huge } });
+        const [below] = await tenant.applyRecordWrites([write('1', '123456789012345678901234567889')]);
+        expect(below?.outcome).toBe('stale');
+        expect(await tenant.getRecord('account', '1')).toMatchObject({
+          version: huge,
+          attributes: { v: 'big' },
+        });
+      });
+
+      it('applies the writes of one call in order, with one result per write', async () => {
+        const tenant = await newTenant();
+        const results = await tenant.applyRecordWrites([
+          write('1', '1', { step: 1 }),
+          write('1', '2', { step: 2 }),
+          write('2', '5', { step: 5 }),
+          write('2', '4', { step: 4 }),
+          { entity: 'contact', id: '1', version: '1', deleted: false, attributes: { c: true } },
+        ]);
+        expect(results.map((r) => [r.entity, r.id, r.outcome])).toEqual([
+          ['account', '1', 'applied'],
+          ['account', '1', 'applied'],
+          ['account', '2', 'applied'],
+          ['account', '2', 'stale'],
+          ['contact', '1', 'applied'],
+        ]);
+        expect(results[3]?.record).toMatchObject({ version: '5', attributes: { step: 5 } });
+        expect(await tenant.getRecord('account', '1')).toMatchObject({
+          version: '2',
+          attributes: { step: 2 },
+        });
+        expect(await tenant.getRecord('contact', '1')).toMatchObject({ attributes: { c: true } });
+        expect(await tenant.applyRecordWrites([])).toEqual([]);
+      });
+
+      it('ends in the same state whatever order the writes arrive in', async () => {
+        const writes: RecordWrite[] = [];
+        for (let version = 1; version <= 30; version++) {
+          const id = String(version % 4);
+          writes.push(
+            version % 7 === 0
+              ? tombstone(id, String(version))
+              : write(id, String(version), { v: version, id }),
+          );
+        }
+        const inOrder = await newTenant();
+        const reversed = await newTenant();
+        const shuffled = await newTenant();
+        await inOrder.applyRecordWrites(writes);
+        await reversed.applyRecordWrites([...writes].reverse());
+        const mixed = [...writes].sort(
+          (x, y) => ((Number(x.version) * 7919) % 31) - ((Number(y.version) * 7919) % 31),
+        );
+        for (let i = 0; i < mixed.length; i += 4) await shuffled.applyRecordWrites(mixed.slice(i, i + 4));
+        // Replaying everything changes nothing.
+        await shuffled.applyRecordWrites(writes);
+
+        const state = async (t: TenantStore) =>
+          (await t.scanRecords('account', { limit: 100, includeDeleted: true })).map((r) => ({
+            id: r.id,
+            version: r.version,
+            deleted: r.deleted,
+            attributes: r.deleted ? undefined : r.attributes,
+          }));
+        const expected = await state(inOrder);
+        expect(expected.map((r) => [r.id, r.version, r.deleted])).toEqual([
+          ['0', '28', true],
+          ['1', '29', false],
+          ['2', '30', false],
+          ['3', '27', false],
+        ]);
+        expect(await state(reversed)).toEqual(expected);
+        expect(await state(shuffled)).toEqual(expected);
+      });
+
+      it('keeps a tombstone that an older write cannot resurrect and a newer one replaces', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([write('1', '5', { name: 'a' })]);
+        const [deleted] = await tenant.applyRecordWrites([tombstone('1', '6')]);
+        expect(deleted).toMatchObject({ outcome: 'applied', record: { version: '6', deleted: true } });
+        expect(await tenant.getRecord('account', '1')).toMatchObject({ version: '6', deleted: true });
+
+        const [older] = await tenant.applyRecordWrites([write('1', '4', { name: 'zombie' })]);
+        expect(older).toMatchObject({ outcome: 'stale', record: { version: '6', deleted: true } });
+
+        const [newer] = await tenant.applyRecordWrites([write('1', '7', { name: 'back' })]);
+        expect(newer).toMatchObject({
+          outcome: 'applied',
+          record: { version: '7', deleted: false, attributes: { name: 'back' } },
+        });
+
+        // A delete that arrives before the row's creation still wins over the older create.
+        const [early] = await tenant.applyRecordWrites([tombstone('2', '10')]);
+        expect(early).toMatchObject({ outcome: 'applied', record: { version: '10', deleted: true } });
+        const [late] = await tenant.applyRecordWrites([write('2', '9', { name: 'late' })]);
+        expect(late).toMatchObject({ outcome: 'stale', record: { deleted: true } });
+      });
+
+      it('overlays attributes on the stored row in merge mode', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([write('1', '1', { a: 1, b: 2 })]);
+        const [merged] = await tenant.applyRecordWrites([
+          { ...write('1', '2', { b: 3, c: null }), mode: 'merge' },
+        ]);
+        expect(merged).toMatchObject({
+          outcome: 'applied',
+          record: { version: '2', attributes: { a: 1, b: 3, c: null } },
+        });
+
+        const [replaced] = await tenant.applyRecordWrites([write('1', '3', { z: 1 })]);
+        expect(replaced?.record?.attributes).toEqual({ z: 1 });
+
+        const [stale] = await tenant.applyRecordWrites([
+          { ...write('1', '2', { z: 2, y: 1 }), mode: 'merge' },
+        ]);
+        expect(stale).toMatchObject({ outcome: 'stale', record: { attributes: { z: 1 } } });
+
+        const [fresh] = await tenant.applyRecordWrites([
+          { ...write('new', '1', { only: true }), mode: 'merge' },
+        ]);
+        expect(fresh).toMatchObject({ outcome: 'applied', record: { attributes: { only: true } } });
+      });
+
+      it('compares and sets on expectedVersion, answering conflict with the stored row', async () => {
+        const tenant = await newTenant();
+        const [created] = await tenant.applyRecordWrites([
+          { ...write('1', '1', { n: 1 }), expectedVersion: null },
+        ]);
+        expect(created).toMatchObject({ outcome: 'applied', record: { version: '1' } });
+
+        const [again] = await tenant.applyRecordWrites([
+          { ...write('1', '2', { n: 2 }), expectedVersion: null },
+        ]);
+        expect(again).toMatchObject({ outcome: 'conflict', record: { version: '1', attributes: { n: 1 } } });
+
+        const [matched] = await tenant.applyRecordWrites([
+          { ...write('1', '2', { n: 2 }), expectedVersion: '1' },
+        ]);
+        expect(matched).toMatchObject({ outcome: 'applied', record: { version: '2', attributes: { n: 2 } } });
+
+        const [mismatched] = await tenant.applyRecordWrites([
+          { ...write('1', '3', { n: 3 }), expectedVersion: '1' },
+        ]);
+        expect(mismatched).toMatchObject({
+          outcome: 'conflict',
+          record: { version: '2', attributes: { n: 2 } },
+        });
+
+        const [missing] = await tenant.applyRecordWrites([{ ...write('nope', '3'), expectedVersion: '2' }]);
+        expect(missing).toMatchObject({ outcome: 'conflict', record: undefined });
+        expect(await tenant.getRecord('account', 'nope')).toBeUndefined();
+
+        // A tombstone is a row: `null` (create only) conflicts with it.
+        await tenant.applyRecordWrites([tombstone('1', '4')]);
+        const [onTombstone] = await tenant.applyRecordWrites([{ ...write('1', '5'), expectedVersion: null }]);
+        expect(onTombstone).toMatchObject({ outcome: 'conflict', record: { version: '4', deleted: true } });
+        expect(await tenant.getRecord('account', '1')).toMatchObject({ version: '4', deleted: true });
+      });
+
+      it('gets the existing rows among many ids, tombstones included', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([
+          write('1', '1'),
+          write('2', '1'),
+          tombstone('3', '1'),
+          write('4', '1'),
+        ]);
+        await tenant.applyRecordWrites([
+          { entity: 'contact', id: '5', version: '1', deleted: false, attributes: {} },
+        ]);
+        const found = await tenant.getRecords('account', ['1', '3', '5', 'missing', '4']);
+        expect(found.map((r) => [r.id, r.deleted]).sort()).toEqual([
+          ['1', false],
+          ['3', true],
+          ['4', false],
+        ]);
+        expect(await tenant.getRecords('account', [])).toEqual([]);
+      });
+
+      it('scans an entity by id in pages, with or without tombstones, and counts live rows', async () => {
+        const tenant = await newTenant();
+        const ids = Array.from({ length: 25 }, (_, i) => `r${String(i).padStart(2, '0')}`);
+        await tenant.applyRecordWrites(ids.map((id) => write(id, '1', { id })));
+        const deletedIds = ids.filter((_, i) => i % 5 === 0);
+        await tenant.applyRecordWrites(deletedIds.map((id) => tombstone(id, '2')));
+        await tenant.applyRecordWrites([
+          { entity: 'contact', id: 'r00', version: '1', deleted: false, attributes: {} },
+        ]);
+
+        const scanAll = async (includeDeleted: boolean): Promise<StoredRecord[]> => {
+          const rows: StoredRecord[] = [];
+          let afterId: string | undefined;
+          for (;;) {
+            const page = await tenant.scanRecords('account', { afterId, limit: 7, includeDeleted });
+            expect(page.length).toBeLessThanOrEqual(7);
+            rows.push(...page);
+            if (page.length < 7) return rows;
+            afterId = page[page.length - 1]!.id;
+          }
+        };
+        const live = await scanAll(false);
+        expect(live.map((r) => r.id)).toEqual(ids.filter((id) => !deletedIds.includes(id)));
+        expect(live.every((r) => r.entity === 'account' && !r.deleted && r.attributes.id === r.id)).toBe(
+          true,
+        );
+
+        const everything = await scanAll(true);
+        expect(everything.map((r) => r.id)).toEqual(ids);
+        expect(everything.filter((r) => r.deleted).map((r) => r.id)).toEqual(deletedIds);
+
+        expect((await tenant.scanRecords('account', { afterId: 'r22', limit: 10 })).map((r) => r.id)).toEqual(
+          ['r23', 'r24'],
+        );
+        expect(await tenant.countRecords('account')).toBe(ids.length - deletedIds.length);
+        expect(await tenant.countRecords('contact')).toBe(1);
+        expect(await tenant.countRecords('lead')).toBe(0);
+      });
+    });
+
+    describe('change sequence', () => {
+      it('starts empty', async () => {
+        const tenant = await newTenant();
+        const page = await tenant.readChanges(undefined, 10);
+        expect(page.records).toEqual([]);
+        expect(page.more).toBe(false);
+        const head = await tenant.headCursor();
+        expect((await tenant.readChanges(head, 10)).records).toEqual([]);
+      });
+
+      it('pages every changed row once, at its latest state, in change order', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites(Array.from({ length: 20 }, (_, i) => write(`r${i}`, '1', { i })));
+        await tenant.applyRecordWrites([write('r3', '2', { i: 'second' }), tombstone('r7', '2')]);
+        await tenant.applyRecordWrites([write('r3', '1', { i: 'stale' })]);
+        await tenant.applyRecordWrites([
+          { entity: 'contact', id: 'c1', version: '1', deleted: false, attributes: {} },
+        ]);
+
+        const first = await tenant.readChanges(undefined, 7);
+        expect(first.records).toHaveLength(7);
+        expect(first.more).toBe(true);
+
+        const { pages } = await drainChanges(tenant, undefined, 7);
+        const rows = pages.flat();
+        expect(rows).toHaveLength(21);
+        expect(new Set(rows.map(key)).size).toBe(21);
+        const byKey = new Map(rows.map((r) => [key(r), r]));
+        expect(byKey.get('account/r3')).toMatchObject({ version: '2', attributes: { i: 'second' } });
+        expect(byKey.get('account/r7')).toMatchObject({ version: '2', deleted: true });
+        expect(byKey.get('contact/c1')).toBeDefined();
+        // The rows changed last come last: r3 and r7 were rewritten after the first twenty.
+        expect(rows.slice(-3).map(key)).toEqual(['account/r3', 'account/r7', 'contact/c1']);
+        for (const row of rows) expect(row).toEqual(await tenant.getRecord(row.entity, row.id));
+      });
+
+      it('returns from a cursor only what changed after it, and nothing for stale writes', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([write('a', '1'), write('b', '1'), write('c', '1')]);
+        const { cursor } = await drainChanges(tenant, undefined, 2);
+        expect((await tenant.readChanges(cursor, 10)).records).toEqual([]);
+
+        await tenant.applyRecordWrites([write('b', '1', { stale: true })]);
+        expect((await tenant.readChanges(cursor, 10)).records).toEqual([]);
+
+        await tenant.applyRecordWrites([write('b', '2', { n: 2 }), write('d', '1')]);
+        const after = await drainChanges(tenant, cursor, 10);
+        expect(after.pages.flat().map((r) => [r.id, r.version])).toEqual([
+          ['b', '2'],
+          ['d', '1'],
+        ]);
+      });
+
+      it('gives a head cursor from which only later writes are read', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([write('old1', '1'), write('old2', '1')]);
+        const head = await tenant.headCursor();
+        const empty = await tenant.readChanges(head, 10);
+        expect(empty.records).toEqual([]);
+        expect(empty.more).toBe(false);
+
+        await tenant.applyRecordWrites([write('new1', '1'), write('old1', '2', { updated: true })]);
+        const later = (await drainChanges(tenant, head, 10)).pages.flat();
+        expect(later.map((r) => [r.id, r.version])).toEqual([
+          ['new1', '1'],
+          ['old1', '2'],
+        ]);
+      });
+
+      it('lets a reader paging during concurrent writes end with exactly the final state', async () => {
+        const tenant = await newTenant();
+        const ids = Array.from({ length: 40 }, (_, i) => `row${i}`);
+        let nextVersion = 1;
+        /** What the store must hold at the end: the highest version written to each row. */
+        const expected = new Map<string, RecordWrite>();
+        let writersDone = false;
+
+        const writer = async (seed: number): Promise<void> => {
+          for (let batch = 0; batch < 15; batch++) {
+            const writes: RecordWrite[] = [];
+            for (let i = 0; i < 5; i++) {
+              const id = ids[(seed * 7 + batch * 13 + i * 17) % ids.length]!;
+              const version = nextVersion++;
+              const w =
+                version % 9 === 0
+                  ? tombstone(id, String(version))
+                  : write(id, String(version), { version, seed });
+              writes.push(w);
+              const known = expected.get(id);
+              if (known === undefined || compareVersions(w.version, known.version) > 0) expected.set(id, w);
+            }
+            await tenant.applyRecordWrites(writes);
+          }
+        };
+
+        const replica = new Map<string, StoredRecord>();
+        const reader = async (): Promise<void> => {
+          let cursor: string | undefined;
+          for (let guard = 0; guard < 100_000; guard++) {
+            const finished = writersDone;
+            const page = await tenant.readChanges(cursor, 11);
+            expect(new Set(page.records.map(key)).size).toBe(page.records.length);
+            for (const record of page.records) replica.set(record.id, record);
+            cursor = page.cursor;
+            // Stop only after a complete read that started once every writer had finished.
+            if (finished && !page.more) return;
+            if (!page.more) await new Promise((resolve) => setImmediate(resolve));
+          }
+          throw new Error('the reader never caught up');
+        };
+
+        const readerDone = reader();
+        await Promise.all([0, 1, 2, 3].map((seed) => writer(seed)));
+        writersDone = true;
+        await readerDone;
+
+        const stored = await tenant.scanRecords('account', { limit: 1000, includeDeleted: true });
+        expect(stored.map((r) => r.id).sort()).toEqual([...expected.keys()].sort());
+        for (const row of stored) {
+          const want = expected.get(row.id)!;
+          expect([row.id, row.version, row.deleted]).toEqual([row.id, want.version, want.deleted]);
+          if (!want.deleted) expect(row.attributes).toEqual(want.attributes);
+        }
+        expect([...replica.keys()].sort()).toEqual(stored.map((r) => r.id).sort());
+        for (const row of stored) expect(replica.get(row.id)).toEqual(row);
+      });
+    });
+  });
+}
