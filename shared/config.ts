@@ -6,9 +6,7 @@ import { z } from 'zod';
  * setting stops start-up with a message that names it.
  */
 
-const flag = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -16,6 +14,8 @@ export const settingsSchema = z
   .object({
     /** Which Store adapter serves tenant data and the control store. */
     STORE_KIND: z.enum(['sqlite', 'cosmos']).default('sqlite'),
+    /** Port of the local host (`npm start`); the Functions host ignores it. */
+    PORT: z.coerce.number().int().min(0).max(65535).default(7071),
     /** Folder for the SQLite files, the local signing key and the embedded queue. */
     DATA_DIR: z.string().min(1).default('.data'),
     /** Cosmos DB account endpoint (`https://<account>.documents.azure.com:443/`). */
@@ -36,6 +36,8 @@ export const settingsSchema = z
     AZURE_CLIENT_ID: z.string().min(1).optional(),
     /** Accept Microsoft Entra ID tokens. */
     AUTH_ENTRA_ENABLED: flag.default(true),
+    /** Entra authority: issuer `<authority>/<tid>/v2.0`, keys at `<authority>/<tid>/discovery/v2.0/keys`. */
+    AUTH_ENTRA_AUTHORITY: z.url().default('https://login.microsoftonline.com'),
     /** The audience (application ID URI or client id) Entra tokens must carry. */
     AUTH_AUDIENCE: z.string().min(1).default('api://offline-sync'),
     /** Accept the local host's own development tokens (never enable in Azure). */
@@ -61,7 +63,11 @@ export const settingsSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.STORE_KIND === 'cosmos' && s.COSMOS_ENDPOINT === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['COSMOS_ENDPOINT'], message: 'required when STORE_KIND is cosmos' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['COSMOS_ENDPOINT'],
+        message: 'required when STORE_KIND is cosmos',
+      });
     }
     if (s.QUEUE_KIND === 'servicebus' && s.ServiceBusConnection__fullyQualifiedNamespace === undefined) {
       ctx.addIssue({

@@ -72,9 +72,9 @@ interface RouteDefinitionBase {
 export interface RouteDefinition extends RouteDefinitionBase {
   /** True when the route has an `{org}` segment: the adapter resolves the tenant first. */
   tenantScoped: boolean;
-  handler(
+  handler: (
     ctx: RouteContext<unknown, unknown, unknown> | TenantRouteContext<unknown, unknown, unknown>,
-  ): Promise<RouteResponse>;
+  ) => Promise<RouteResponse>;
 }
 
 type Infer<S> = S extends z.ZodType ? z.infer<S> : undefined;
@@ -92,7 +92,12 @@ export function defineRoute<
     handler(ctx: RouteContext<Infer<P>, Infer<Q>, Infer<B>>): Promise<RouteResponse>;
   },
 ): RouteDefinition {
-  return { ...def, tenantScoped: false, handler: def.handler as RouteDefinition['handler'] };
+  // The adapter validated params, query and body with the route's own schemas before this call.
+  return {
+    ...def,
+    tenantScoped: false,
+    handler: (ctx) => def.handler(ctx as RouteContext<Infer<P>, Infer<Q>, Infer<B>>),
+  };
 }
 
 /** Defines a route under `{org}`: the handler gets the tenant and its store. */
@@ -110,5 +115,9 @@ export function defineTenantRoute<
   },
 ): RouteDefinition {
   if (!def.route.includes('{org}')) throw new Error(`tenant route ${def.name} lacks {org}`);
-  return { ...def, tenantScoped: true, handler: def.handler as RouteDefinition['handler'] };
+  return {
+    ...def,
+    tenantScoped: true,
+    handler: (ctx) => def.handler(ctx as TenantRouteContext<Infer<P>, Infer<Q>, Infer<B>>),
+  };
 }

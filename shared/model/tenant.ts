@@ -3,7 +3,9 @@ import { z } from 'zod';
 /** A tenant's short unique name, used in every route and in database names. */
 export const orgSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, 'lower-case letters, digits and hyphens, 3 to 32 characters');
+  .regex(/^[a-z][a-z0-9-]{1,30}[a-z0-9]$/, 'lower-case letters, digits and hyphens, 3 to 32 characters')
+  // `tenants` would make `admin/tenants/…` and `admin/{org}/…` routes ambiguous.
+  .refine((org) => org !== 'tenants', 'is reserved');
 export type Org = z.infer<typeof orgSchema>;
 
 /** The tenant's system of record. */
@@ -13,7 +15,9 @@ export const tenantSourceSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('dataverse'),
       /** Environment URL, e.g. `https://contoso.crm.dynamics.com`. */
-      url: z.url().refine((u) => u.startsWith('https://') || u.startsWith('http://127.0.0.1'), 'must be https'),
+      url: z
+        .url()
+        .refine((u) => u.startsWith('https://') || u.startsWith('http://127.0.0.1'), 'must be https'),
       /** Client id of the app registration (client-secret auth); omit to use the managed identity. */
       clientId: z.string().min(1).optional(),
       /** Name of the Key Vault secret that holds the client secret. */

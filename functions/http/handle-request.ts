@@ -1,0 +1,224 @@
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { z } from 'zod';
+import type { AppServices } from '../../shared/app-services';
+import { ADMIN_ROLE, hasRole, INGEST_ROLE, type Principal } from '../../shared/auth/principal';
+import type { TokenVerifier } from '../../shared/auth/token-verifier';
+import { AppError, toErrorResponse, type ErrorDetail } from '../../shared/errors';
+import { orgSchema } from '../../shared/model/tenant';
+import { getTenant } from '../../shared/tenants/tenant-registry';
+import type { RouteContext, RouteDefinition, RouteResponse, TenantRouteContext } from './route-definition';
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+
+/** Bodies smaller than this are sent uncompressed: compression would not pay for itself. */
+const COMPRESS_MIN_BYTES = 1024;
+
+/** What the adapter needs besides the request: the process's services and token verifier. */
+export interface HttpRuntime {
+  services: AppServices;
+  verifier: TokenVerifier;
+}
+
+/**
+ * The one generic adapter between HTTP and a route's handler: size limit, JSON parsing, schema
+ * validation of params, query and body, authentication, tenant resolution and isolation, the call,
+ * compression, and error mapping (one table: `statusByCode`). Both hosts call it.
+ */
+export async function handleRequest(
+  route: RouteDefinition,
+  request: HttpRequest,
+  invocation: InvocationContext,
+  runtime: HttpRuntime,
+): Promise<HttpResponseInit> {
+  const traceId = invocation.invocationId || randomUUID();
+  const log = (message: string, data?: Record<string, unknown>): void =>
+    invocation.log(JSON.stringify({ route: route.name, traceId, message, ...data }));
+  try {
+    const response = await dispatch(route, request, runtime, traceId, log);
+    return await toHttpResponse(response, request.headers.get('accept-encoding'), traceId);
+  } catch (error) {
+    const { status, body } = toErrorResponse(error, traceId);
+    if (status >= 500) {
+      invocation.error(
+        JSON.stringify({
+          route: route.name,
+          traceId,
+          error: error instanceof Error ? error.stack : String(error),
+        }),
+      );
+    }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json; charset=utf-8',
+      'x-trace-id': traceId,
+    };
+    if (error instanceof AppError && error.retryAfterSeconds !== undefined) {
+      headers['retry-after'] = String(Math.ceil(error.retryAfterSeconds));
+    }
+    if (status === 401) headers['www-authenticate'] = 'Bearer';
+    return { status, headers, body: JSON.stringify(body) };
+  }
+}
+
+async function dispatch(
+  route: RouteDefinition,
+  request: HttpRequest,
+  runtime: HttpRuntime,
+  traceId: string,
+  log: RouteContext<unknown, unknown, unknown>['log'],
+): Promise<RouteResponse> {
+  const { services } = runtime;
+  const principal = route.auth === 'none' ? undefined : await authenticate(request, runtime.verifier);
+  const rawParams: Record<string, string> = { ...request.params };
+  const params = route.params ? validate(route.params, rawParams, 'params') : rawParams;
+  const query = route.query
+    ? validate(route.query, Object.fromEntries(request.query.entries()), 'query')
+    : undefined;
+  const body = route.body
+    ? validate(route.body, await readJsonBody(request, services.settings.MAX_BODY_BYTES), 'body')
+    : undefined;
+  const base: RouteContext<unknown, unknown, unknown> = {
+    params,
+    query,
+    body,
+    principal,
+    services,
+    headers: request.headers,
+    traceId,
+    log,
+  };
+
+  if (!route.tenantScoped) {
+    if (route.auth === 'operator') authorizeOperator(principal!, services.settings.OPERATOR_TENANT_ID);
+    return route.handler(base);
+  }
+
+  const org = orgSchema.safeParse(rawParams.org);
+  if (!org.success) throw new AppError('TenantNotFound', `No tenant '${rawParams.org ?? ''}' is registered.`);
+  const tenant = await getTenant(services.store, org.data);
+  if (!tenant) throw new AppError('TenantNotFound', `No tenant '${org.data}' is registered.`);
+  authorizeTenant(route, principal!, tenant.entraTenantId, org.data);
+  if (route.requireActiveTenant && tenant.state !== 'active') {
+    throw new AppError(
+      'TenantNotProvisioned',
+      `Tenant '${org.data}' is not provisioned (state: ${tenant.state}).`,
+      {
+        retryAfterSeconds: 60,
+      },
+    );
+  }
+  const context: TenantRouteContext<unknown, unknown, unknown> = {
+    ...base,
+    principal: principal!,
+    tenant,
+    store: services.store.tenant(tenant.org),
+  };
+  return route.handler(context);
+}
+
+async function authenticate(request: HttpRequest, verifier: TokenVerifier): Promise<Principal> {
+  const header = request.headers.get('authorization');
+  const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  if (!match?.[1]) throw new AppError('Unauthorized', 'A bearer token is required.');
+  return verifier.verify(match[1]);
+}
+
+function authorizeOperator(principal: Principal, operatorTenantId: string): void {
+  if (
+    principal.tenantId.toLowerCase() !== operatorTenantId.toLowerCase() ||
+    !hasRole(principal, ADMIN_ROLE)
+  ) {
+    throw new AppError('Forbidden', `Operator routes need the ${ADMIN_ROLE} role in the operator tenant.`);
+  }
+}
+
+/** Tenant isolation: a token acts only on the org whose Entra tenant issued it. */
+function authorizeTenant(
+  route: RouteDefinition,
+  principal: Principal,
+  entraTenantId: string,
+  org: string,
+): void {
+  if (principal.tenantId.toLowerCase() !== entraTenantId.toLowerCase()) {
+    throw new AppError('Forbidden', `The token's tenant may not act on '${org}'.`);
+  }
+  if (route.auth === 'admin' && !hasRole(principal, ADMIN_ROLE)) {
+    throw new AppError('Forbidden', `This route needs the ${ADMIN_ROLE} role.`);
+  }
+  if (route.auth === 'ingest' && !hasRole(principal, INGEST_ROLE) && !hasRole(principal, ADMIN_ROLE)) {
+    throw new AppError('Forbidden', `This route needs the ${INGEST_ROLE} role.`);
+  }
+}
+
+/** Reads the body within the size limit and parses it as JSON (400 when it is not JSON). */
+async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<unknown> {
+  const declared = Number(request.headers.get('content-length') ?? 'NaN');
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`);
+  }
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > maxBytes)
+    throw new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`);
+  if (bytes.length === 0) throw new AppError('BadRequest', 'A JSON request body is required.');
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    throw new AppError('BadRequest', 'The request body is not valid JSON.');
+  }
+}
+
+/** Validates one part of the request; 400 with every failing path. */
+function validate<S extends z.ZodType>(schema: S, value: unknown, part: string): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const details: ErrorDetail[] = result.error.issues.map((issue) => ({
+    path: [part, ...issue.path.map(String)].join('.'),
+    code: issue.code,
+    message: issue.message,
+  }));
+  throw new AppError('ValidationFailed', `The request ${part} is not valid.`, { details });
+}
+
+async function toHttpResponse(
+  response: RouteResponse,
+  acceptEncoding: string | null,
+  traceId: string,
+): Promise<HttpResponseInit> {
+  const headers: Record<string, string> = { 'x-trace-id': traceId, ...response.headers };
+  if (response.body === undefined) return { status: response.status ?? 204, headers };
+  const json = Buffer.from(JSON.stringify(response.body), 'utf8');
+  headers['content-type'] = 'application/json; charset=utf-8';
+  const encoding = json.length >= COMPRESS_MIN_BYTES ? chooseEncoding(acceptEncoding) : undefined;
+  headers.vary = 'Accept-Encoding';
+  if (!encoding) return { status: response.status ?? 200, headers, body: json };
+  const compressed =
+    encoding === 'br'
+      ? await brotliAsync(json, {
+          params: {
+            [zlibConstants.BROTLI_PARAM_QUALITY]: 4,
+            [zlibConstants.BROTLI_PARAM_SIZE_HINT]: json.length,
+          },
+        })
+      : await gzipAsync(json, { level: 6 });
+  headers['content-encoding'] = encoding;
+  return { status: response.status ?? 200, headers, body: compressed };
+}
+
+/** Picks brotli or gzip from Accept-Encoding, honouring q=0. */
+export function chooseEncoding(acceptEncoding: string | null): 'br' | 'gzip' | undefined {
+  if (!acceptEncoding) return undefined;
+  const accepted = new Map<string, number>();
+  for (const part of acceptEncoding.split(',')) {
+    const [name, ...rest] = part.trim().toLowerCase().split(';');
+    const q = rest.map((p) => /^\s*q=([\d.]+)/.exec(p)?.[1]).find((v) => v !== undefined);
+    if (name) accepted.set(name, q === undefined ? 1 : Number(q));
+  }
+  const wildcard = accepted.get('*');
+  const weight = (name: string): number => accepted.get(name) ?? wildcard ?? 0;
+  if (weight('br') > 0 && weight('br') >= weight('gzip')) return 'br';
+  if (weight('gzip') > 0) return 'gzip';
+  return undefined;
+}

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { defineRoute, type RouteDefinition } from '../route-definition';
+import { PRODUCT_VERSION } from '../../../shared/version';
+
+export const healthResponseSchema = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  store: z.enum(['sqlite', 'cosmos']),
+  time: z.iso.datetime(),
+});
+
+/** `GET api/health`: liveness and version; no token needed. */
+export const healthRoute = defineRoute({
+  name: 'health',
+  method: 'GET',
+  route: 'api/health',
+  auth: 'none',
+  summary: 'Liveness and version.',
+  response: healthResponseSchema,
+  handler: async ({ services }) => ({
+    body: {
+      status: 'ok',
+      version: PRODUCT_VERSION,
+      store: services.store.kind,
+      time: services.clock.now().toISOString(),
+    },
+  }),
+});
+
+/** Builds `GET api/openapi.json` over the final route table (it describes every route, itself included). */
+export function openApiRoute(document: () => unknown): RouteDefinition {
+  return defineRoute({
+    name: 'openApi',
+    method: 'GET',
+    route: 'api/openapi.json',
+    auth: 'none',
+    summary: 'The OpenAPI 3.1 document of every route.',
+    handler: () => Promise.resolve({ body: document() }),
+  });
+}

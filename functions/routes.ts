@@ -1,0 +1,18 @@
+import { buildOpenApiDocument } from './http/openapi';
+import type { RouteDefinition } from './http/route-definition';
+import { healthRoute, openApiRoute } from './http/routes/system-routes';
+import { listTenantsRoute, registerTenantRoute } from './http/routes/tenant-registry-routes';
+
+/**
+ * The route table: the single list of HTTP endpoints. `functions/index.ts` registers each with
+ * `app.http`; the local host serves the same list. Order matters only for readability: templates
+ * are matched literal segments first.
+ */
+const featureRoutes: RouteDefinition[] = [healthRoute, listTenantsRoute, registerTenantRoute];
+
+let openApiDocument: unknown;
+
+export const routes: readonly RouteDefinition[] = [
+  ...featureRoutes,
+  openApiRoute(() => (openApiDocument ??= buildOpenApiDocument(routes))),
+];

@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
+import { handleRequest, type HttpRuntime } from '../functions/http/handle-request';
+import type { RouteDefinition } from '../functions/http/route-definition';
+import { AppError, toErrorResponse } from '../shared/errors';
+import { createRouteMatcher } from './route-matcher';
+
+/**
+ * Serves the route table over node:http, building the same `HttpRequest` and `InvocationContext`
+ * objects the Functions host would, and calling the same adapter (`handleRequest`).
+ */
+export function createLocalHttpServer(
+  routes: readonly RouteDefinition[],
+  runtime: HttpRuntime,
+  log: (line: string) => void,
+): Server {
+  const match = createRouteMatcher(routes);
+  const maxBytes = runtime.services.settings.MAX_BODY_BYTES;
+
+  return createServer((req, res) => {
+    void serve(req, res).catch((error: unknown) => {
+      log(`request failed: ${error instanceof Error ? error.stack : String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, toErrorResponse(error).body);
+      else res.destroy();
+    });
+  });
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    const found = match(req.method ?? 'GET', url.pathname);
+    if (found.kind === 'not-found') {
+      return sendJson(res, 404, toErrorResponse(new AppError('NotFound', `No route ${url.pathname}.`)).body);
+    }
+    if (found.kind === 'method-not-allowed') {
+      res.setHeader('allow', found.allowed.join(', '));
+      return sendJson(res, 405, {
+        error: {
+          code: 'BadRequest',
+          message: `Method ${req.method} is not allowed; use ${found.allowed.join(', ')}.`,
+        },
+      });
+    }
+    const body = await readBody(req, maxBytes);
+    if (body === 'too-large') {
+      return sendJson(
+        res,
+        413,
+        toErrorResponse(new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`))
+          .body,
+      );
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const request = new HttpRequest({
+      method: req.method ?? 'GET',
+      url: url.toString(),
+      headers,
+      query: Object.fromEntries(url.searchParams.entries()),
+      params: found.params,
+      ...(body.length > 0 ? { body: { bytes: body } } : {}),
+    });
+    const invocationId = randomUUID();
+    const context = new InvocationContext({
+      invocationId,
+      functionName: found.route.name,
+      logHandler: (level, ...args) => {
+        if (level === 'error' || level === 'warning') log(`[${level}] ${args.map(String).join(' ')}`);
+      },
+    });
+    const started = performance.now();
+    const init = await handleRequest(found.route, request, context, runtime);
+    const response = new HttpResponse(init);
+    res.statusCode = response.status;
+    response.headers.forEach((value, name) => res.setHeader(name, value));
+    const bytes = Buffer.from(await response.arrayBuffer());
+    res.setHeader('content-length', bytes.length);
+    res.setHeader('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
+    res.end(bytes);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const bytes = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': bytes.length,
+  });
+  res.end(bytes);
+}
+
+/** Reads at most `maxBytes` (+1 to detect overflow) so an oversized upload cannot exhaust memory. */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function listen(server: Server, port: number, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}

@@ -1,0 +1,78 @@
+import { AppError } from '../errors';
+import {
+  tenantSchema,
+  type Org,
+  type Tenant,
+  type TenantRegistration,
+  type TenantState,
+} from '../model/tenant';
+import type { Clock } from '../clock';
+import type { Store } from '../store/port';
+
+/** Doc kind of tenant registrations in the control store. */
+const TENANT_KIND = 'tenant';
+
+/** The registered tenant, or undefined. */
+export async function getTenant(store: Store, org: Org): Promise<Tenant | undefined> {
+  const doc = await store.control.getDoc(TENANT_KIND, org);
+  return doc ? tenantSchema.parse(doc.value) : undefined;
+}
+
+export async function listTenants(store: Store): Promise<Tenant[]> {
+  const docs = await store.control.listDocs(TENANT_KIND);
+  return docs.map((doc) => tenantSchema.parse(doc.value));
+}
+
+/**
+ * Registers a tenant, or updates its registration. A new tenant gets its database at once, so that
+ * admins can configure entities and profiles before provisioning; it starts in state `registered`.
+ * Changing the Entra tenant or the source kind of a provisioned tenant is refused (409).
+ */
+export async function registerTenant(
+  store: Store,
+  clock: Clock,
+  org: Org,
+  registration: TenantRegistration,
+): Promise<{ tenant: Tenant; created: boolean }> {
+  const now = clock.now().toISOString();
+  const existing = await store.control.getDoc<unknown>(TENANT_KIND, org);
+  if (existing) {
+    const current = tenantSchema.parse(existing.value);
+    const identityChanged =
+      current.entraTenantId !== registration.entraTenantId ||
+      current.source.kind !== registration.source.kind;
+    if (identityChanged && current.state !== 'registered' && current.state !== 'deprovisioned') {
+      throw new AppError(
+        'Conflict',
+        `Tenant '${org}' is ${current.state}: deprovision it before changing its Entra tenant or source kind.`,
+      );
+    }
+    const tenant: Tenant = { ...current, ...registration, updatedAt: now };
+    await store.control.putDoc(TENANT_KIND, org, tenant, { ifMatch: existing.etag });
+    return { tenant, created: false };
+  }
+  const tenant: Tenant = { ...registration, org, state: 'registered', createdAt: now, updatedAt: now };
+  await store.createTenantDatabase(org);
+  await store.control.putDoc(TENANT_KIND, org, tenant, { ifNoneMatch: '*' });
+  return { tenant, created: true };
+}
+
+/** Moves a tenant to a lifecycle state (optimistic concurrency on the registry document). */
+export async function setTenantState(
+  store: Store,
+  clock: Clock,
+  org: Org,
+  state: TenantState,
+): Promise<Tenant> {
+  for (let attempt = 0; ; attempt++) {
+    const doc = await store.control.getDoc<unknown>(TENANT_KIND, org);
+    if (!doc) throw new AppError('TenantNotFound', `No tenant '${org}' is registered.`);
+    const tenant: Tenant = { ...tenantSchema.parse(doc.value), state, updatedAt: clock.now().toISOString() };
+    try {
+      await store.control.putDoc(TENANT_KIND, org, tenant, { ifMatch: doc.etag });
+      return tenant;
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'PreconditionFailed') || attempt >= 5) throw error;
+    }
+  }
+}
