@@ -28,6 +28,12 @@ export const settingsSchema = z
     COSMOS_CONTROL_DATABASE: z.string().min(1).default('offline-control'),
     /** Tenant databases are named `<prefix><org>`. */
     COSMOS_DATABASE_PREFIX: z.string().min(1).default('tenant-'),
+    /**
+     * Autoscale maximum RU/s shared by the containers of each tenant database that provisioning
+     * creates. Set it only on a provisioned (autoscale) account; leave it unset on a serverless
+     * account, which takes no throughput settings.
+     */
+    COSMOS_TENANT_DATABASE_MAX_THROUGHPUT: positiveInt.min(1000).optional(),
     /** Management plane (tenant databases are created there when running with an identity). */
     AZURE_SUBSCRIPTION_ID: z.string().min(1).optional(),
     COSMOS_RESOURCE_GROUP: z.string().min(1).optional(),
