@@ -71,6 +71,8 @@ export function describeStoreContract(
       throw new Error('the change sequence never ended');
     }
 
+    const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
     const key = (r: { entity: string; id: string }): string => `${r.entity}/${r.id}`;
 
     describe('documents', () => {
@@ -629,6 +631,8 @@ export function describeStoreContract(
               if (known === undefined || compareVersions(w.version, known.version) > 0) expected.set(id, w);
             }
             await tenant.applyRecordWrites(writes);
+            // Yield to the event loop so the reader runs between batches even on a synchronous store.
+            await nextTurn();
           }
         };
 
@@ -643,7 +647,7 @@ export function describeStoreContract(
             cursor = page.cursor;
             // Stop only after a complete read that started once every writer had finished.
             if (finished && !page.more) return;
-            if (!page.more) await new Promise((resolve) => setImmediate(resolve));
+            await nextTurn();
           }
           throw new Error('the reader never caught up');
         };

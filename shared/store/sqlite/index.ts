@@ -1,0 +1,2 @@
+/** The SQLite adapter of the Store port: the local host's default store. */
+export { createSqliteStore, type SqliteStoreOptions } from './sqlite-store';

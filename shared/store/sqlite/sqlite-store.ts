@@ -1,0 +1,160 @@
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { systemClock, type Clock } from '../../clock';
+import { AppError } from '../../errors';
+import { orgSchema } from '../../model/tenant';
+import type { Store, TenantStore } from '../port';
+import { openSqliteDatabase, translateSqliteError } from './sqlite-connection';
+import { SqliteDocStore } from './sqlite-doc-store';
+import { SqliteTenantStore } from './sqlite-tenant-store';
+
+/** Where the SQLite store keeps its files, and the clock that stamps `updatedAt`. */
+export interface SqliteStoreOptions {
+  /** The data folder: `control.db` and `tenants/<org>.db` live here; created when missing. */
+  dataDir: string;
+  clock?: Clock;
+}
+
+/** An open tenant database and the file it was opened from (to notice a drop by another process). */
+interface OpenTenant {
+  db: Database.Database;
+  dev: number;
+  ino: number;
+}
+
+/**
+ * The SQLite adapter of the Store port: one database file per tenant plus `control.db`, in WAL mode
+ * so readers never block the writer. Several Store instances (processes) may open the same data
+ * folder: writes take SQLite's write lock up front (`BEGIN IMMEDIATE`) and wait up to the busy timeout
+ * for it, so each tenant's change sequence is allocated without races. Tenant connections are opened
+ * on first use and cached; every operation checks that the tenant's file is still the one it opened,
+ * so a tenant dropped through another instance fails with `TenantNotProvisioned` here too.
+ */
+export function createSqliteStore(options: SqliteStoreOptions): Store {
+  const clock = options.clock ?? systemClock;
+  const tenantsDir = join(options.dataDir, 'tenants');
+  mkdirSync(tenantsDir, { recursive: true });
+  const controlDb = openSqliteDatabase(join(options.dataDir, 'control.db'), 'control', { mustExist: false });
+  const openTenants = new Map<string, OpenTenant>();
+  const tenantHandles = new Map<string, TenantStore>();
+  let closed = false;
+
+  function assertOpen(): void {
+    if (closed) throw new AppError('Unavailable', 'The local store is closed.');
+  }
+
+  /** The file of a tenant; the org is validated first because it becomes part of a path. */
+  function tenantPath(org: string): string {
+    if (!orgSchema.safeParse(org).success) {
+      throw new AppError('ValidationFailed', `"${org}" is not a valid tenant name.`, {
+        details: [{ path: 'org', message: 'lower-case letters, digits and hyphens, 3 to 32 characters' }],
+      });
+    }
+    return join(tenantsDir, `${org}.db`);
+  }
+
+  function forget(org: string): void {
+    const open = openTenants.get(org);
+    if (open === undefined) return;
+    openTenants.delete(org);
+    open.db.close();
+  }
+
+  function notProvisioned(org: string): AppError {
+    return new AppError('TenantNotProvisioned', `The database of tenant "${org}" does not exist.`);
+  }
+
+  function connectTenant(org: string): Database.Database {
+    assertOpen();
+    const path = tenantPath(org);
+    const file = statSync(path, { throwIfNoEntry: false });
+    const open = openTenants.get(org);
+    if (file === undefined) {
+      forget(org);
+      throw notProvisioned(org);
+    }
+    if (open !== undefined && open.dev === file.dev && open.ino === file.ino) return open.db;
+    // Never opened here, or dropped and created again elsewhere: (re)open the current file.
+    forget(org);
+    let db: Database.Database;
+    try {
+      db = openSqliteDatabase(path, 'tenant', { mustExist: true });
+    } catch (error) {
+      // Dropped between the stat and the open.
+      if (statSync(path, { throwIfNoEntry: false }) === undefined) throw notProvisioned(org);
+      throw translateSqliteError(error);
+    }
+    openTenants.set(org, { db, dev: file.dev, ino: file.ino });
+    return db;
+  }
+
+  const control = new SqliteDocStore(() => {
+    assertOpen();
+    return controlDb;
+  });
+
+  /** Runs a synchronous lifecycle step as a promise, with SQLite failures translated. */
+  function attempt<R>(step: () => R): Promise<R> {
+    try {
+      return Promise.resolve(step());
+    } catch (error) {
+      return Promise.reject(translateSqliteError(error));
+    }
+  }
+
+  return {
+    kind: 'sqlite',
+    control,
+
+    tenant(org: string): TenantStore {
+      let handle = tenantHandles.get(org);
+      if (handle === undefined) {
+        handle = new SqliteTenantStore(org, () => connectTenant(org), clock);
+        tenantHandles.set(org, handle);
+      }
+      return handle;
+    },
+
+    createTenantDatabase(org: string): Promise<void> {
+      return attempt(() => {
+        assertOpen();
+        const path = tenantPath(org);
+        if (statSync(path, { throwIfNoEntry: false }) !== undefined) {
+          connectTenant(org);
+          return;
+        }
+        forget(org);
+        // Opening creates the file with its tables; keep the connection for the first operations.
+        const db = openSqliteDatabase(path, 'tenant', { mustExist: false });
+        const file = statSync(path);
+        openTenants.set(org, { db, dev: file.dev, ino: file.ino });
+      });
+    },
+
+    dropTenantDatabase(org: string): Promise<void> {
+      return attempt(() => {
+        assertOpen();
+        const path = tenantPath(org);
+        forget(org);
+        for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+      });
+    },
+
+    tenantDatabaseExists(org: string): Promise<boolean> {
+      return attempt(() => {
+        assertOpen();
+        return statSync(tenantPath(org), { throwIfNoEntry: false }) !== undefined;
+      });
+    },
+
+    close(): Promise<void> {
+      return attempt(() => {
+        if (closed) return;
+        closed = true;
+        for (const org of [...openTenants.keys()]) forget(org);
+        controlDb.close();
+      });
+    },
+  };
+}

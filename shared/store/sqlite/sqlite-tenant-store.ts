@@ -1,0 +1,69 @@
+import type Database from 'better-sqlite3';
+import type { Clock } from '../../clock';
+import type { StoredRecord } from '../../model/record';
+import type {
+  ChangePage,
+  PutDocOptions,
+  RecordWrite,
+  RecordWriteResult,
+  StoredDoc,
+  TenantStore,
+} from '../port';
+import { SqliteDocStore } from './sqlite-doc-store';
+import { SqliteRecordStore } from './sqlite-record-store';
+
+/**
+ * One tenant's handle: its documents and rows in `<dataDir>/tenants/<org>.db`. `connect` opens the
+ * file on first use and fails with `TenantNotProvisioned` while it does not exist, so a handle taken
+ * before a drop fails after it and works again once the database is created anew.
+ */
+export class SqliteTenantStore implements TenantStore {
+  private readonly docs: SqliteDocStore;
+  private readonly records: SqliteRecordStore;
+
+  constructor(
+    readonly org: string,
+    connect: () => Database.Database,
+    clock: Clock,
+  ) {
+    this.docs = new SqliteDocStore(connect);
+    this.records = new SqliteRecordStore(connect, clock);
+  }
+
+  getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined> {
+    return this.docs.getDoc<T>(kind, id);
+  }
+  putDoc<T>(kind: string, id: string, value: T, options?: PutDocOptions): Promise<StoredDoc<T>> {
+    return this.docs.putDoc(kind, id, value, options);
+  }
+  deleteDoc(kind: string, id: string, options?: { ifMatch?: string }): Promise<boolean> {
+    return this.docs.deleteDoc(kind, id, options);
+  }
+  listDocs<T = unknown>(kind: string, options?: { prefix?: string }): Promise<StoredDoc<T>[]> {
+    return this.docs.listDocs<T>(kind, options);
+  }
+  applyRecordWrites(writes: readonly RecordWrite[]): Promise<RecordWriteResult[]> {
+    return this.records.applyRecordWrites(writes);
+  }
+  getRecord(entity: string, id: string): Promise<StoredRecord | undefined> {
+    return this.records.getRecord(entity, id);
+  }
+  getRecords(entity: string, ids: readonly string[]): Promise<StoredRecord[]> {
+    return this.records.getRecords(entity, ids);
+  }
+  scanRecords(
+    entity: string,
+    options: { afterId?: string; limit: number; includeDeleted?: boolean },
+  ): Promise<StoredRecord[]> {
+    return this.records.scanRecords(entity, options);
+  }
+  countRecords(entity: string): Promise<number> {
+    return this.records.countRecords(entity);
+  }
+  readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {
+    return this.records.readChanges(cursor, limit);
+  }
+  headCursor(): Promise<string> {
+    return this.records.headCursor();
+  }
+}
