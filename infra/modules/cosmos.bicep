@@ -85,6 +85,32 @@ resource controlDatabase 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases@202
   }
 }
 
+// The control database's containers exactly as shared/store/cosmos/layout.ts (CONTROL_CONTAINERS)
+// declares them: the app finds the control database in place and does not create them itself.
+var controlContainers = [
+  {
+    id: 'docs'
+    partitionKeyPath: '/pk'
+  }
+]
+
+resource controlContainer 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers@2024-05-15' = [for container in controlContainers: {
+  parent: controlDatabase
+  name: container.id
+  properties: {
+    resource: {
+      id: container.id
+      partitionKey: {
+        paths: [
+          container.partitionKeyPath
+        ]
+        kind: 'Hash'
+        version: 2
+      }
+    }
+  }
+}]
+
 resource dataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: account
   name: guid(account.id, principalId, dataContributorRoleId)

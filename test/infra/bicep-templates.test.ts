@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONTROL_CONTAINERS } from '../../shared/store/cosmos/layout';
 import {
   callArguments,
   findRoleAssignments,
@@ -113,6 +114,22 @@ describe('infra/ Bicep templates', () => {
     const given = Object.keys(parameters.parameters);
     expect(given.filter((name) => !declared.some((p) => p.name === name))).toEqual([]);
     expect(declared.filter((p) => !p.hasDefault && !given.includes(p.name)).map((p) => p.name)).toEqual([]);
+  });
+});
+
+describe('Cosmos DB control database', () => {
+  it('has the containers the Cosmos store lays out, since the app does not create them where the database exists', () => {
+    const cosmos = readInfraFile('modules/cosmos.bicep');
+    const declared = /^var controlContainers = \[\n([\s\S]*?)\n\]$/m.exec(cosmos)?.[1] ?? '';
+    const containers = [...declared.matchAll(/id: '([^']+)'\s*\n\s*partitionKeyPath: '([^']+)'/g)].map(
+      ([, id, partitionKeyPath]) => ({ id, partitionKeyPath }),
+    );
+    expect(containers).toEqual(
+      CONTROL_CONTAINERS.map(({ id, partitionKeyPath }) => ({ id, partitionKeyPath })),
+    );
+    // Bicep sets no default TTL on control containers; a layout that needs one must add it there.
+    expect(CONTROL_CONTAINERS.filter((c) => c.defaultTtl !== undefined)).toEqual([]);
+    expect(cosmos).toMatch(/\[for container in controlContainers:/);
   });
 });
 
