@@ -161,6 +161,30 @@ describe('SQLite store, beyond the contract', () => {
     }
   });
 
+  it('returns each changed row exactly once across the pages of a drain, at its last position', async () => {
+    const store = createSqliteStore({ dataDir });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      await tenant.applyRecordWrites(Array.from({ length: 20 }, (_, i) => write(`r${i}`, '1')));
+      await tenant.applyRecordWrites([write('r3', '2'), write('r0', '2'), write('r3', '3')]);
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await tenant.readChanges(cursor, 6);
+        ids.push(...page.records.map((r) => r.id));
+        cursor = page.cursor;
+        if (!page.more) break;
+      }
+      const untouched = Array.from({ length: 20 }, (_, i) => `r${i}`).filter(
+        (id) => id !== 'r0' && id !== 'r3',
+      );
+      expect(ids).toEqual([...untouched, 'r0', 'r3']);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('keeps documents, rows and the change sequence across close and reopen', async () => {
     const clock = new ManualClock('2026-02-01T08:00:00.000Z');
     const first = createSqliteStore({ dataDir, clock });
