@@ -9,8 +9,8 @@ import { SEQ_BLOCK_SIZE } from './layout';
  * processes, on the real Cosmos DB service and on @vercel/cosmosdb-server.
  *
  * Why not the Cosmos change feed: its continuation tokens are per partition range and would be the
- * natural choice on the real service, but @vercel/cosmosdb-server has no change feed (it answers any
- * `A-IM` request with an empty 304), so it could not be tested. Instead:
+ * natural choice on the real service, but @vercel/cosmosdb-server has no change feed (it ignores the
+ * change-feed headers and answers a plain read with a constant etag), so it could not be tested. Instead:
  *
  * Documents (container `changes`, partition `/block` = floor(seq / SEQ_BLOCK_SIZE)):
  *   counter   {id: 'counter', block: 'counter', value}  the last allocated seq
