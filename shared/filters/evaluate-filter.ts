@@ -63,3 +63,42 @@ function compileGroup(
     return false;
   };
 }
+
+/** Operators whose result depends on who syncs, not only on the row. */
+const userContextOperators: ReadonlySet<Condition['operator']> = new Set<Condition['operator']>([
+  'eq-userid',
+  'ne-userid',
+  'eq-userteams',
+  'eq-useroruserteams',
+  'eq-useroruserhierarchy',
+  'eq-useroruserhierarchyandteams',
+  'eq-businessid',
+  'ne-businessid',
+  'eq-userlanguage',
+]);
+
+/**
+ * What besides the row a filter's result depends on, so incremental sync knows when rows can enter or
+ * leave a device's set without changing: `clock` when it uses `last-x-days` (rows age out of the
+ * window), `user` when it uses a user-context operator (directory changes move rows).
+ */
+export function filterDependencies(filter: FilterTree | readonly Condition[]): {
+  clock: boolean;
+  user: boolean;
+} {
+  const found = { clock: false, user: false };
+  const visit = (conditions: readonly Condition[], groups: readonly FilterTree[]): void => {
+    for (const c of conditions) {
+      if (c.operator === 'last-x-days') found.clock = true;
+      if (userContextOperators.has(c.operator)) found.user = true;
+    }
+    for (const g of groups) visit(g.conditions, g.filters);
+  };
+  if (isConditionList(filter)) visit(filter, []);
+  else visit(filter.conditions, filter.filters);
+  return found;
+}
+
+function isConditionList(filter: FilterTree | readonly Condition[]): filter is readonly Condition[] {
+  return Array.isArray(filter);
+}

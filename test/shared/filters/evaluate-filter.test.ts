@@ -1,6 +1,10 @@
 import { ManualClock } from '../../../shared/clock';
 import type { AppError } from '../../../shared/errors';
-import { compileConditions, compileFilter } from '../../../shared/filters/evaluate-filter';
+import {
+  compileConditions,
+  compileFilter,
+  filterDependencies,
+} from '../../../shared/filters/evaluate-filter';
 import type { FilterContext } from '../../../shared/filters/evaluate-condition';
 import type { FilterTree, FilterTreeInput } from '../../../shared/model/filter-tree';
 import { filterTreeSchema } from '../../../shared/model/filter-tree';
@@ -108,5 +112,27 @@ describe('filterTreeSchema', () => {
       }).success,
     ).toBe(false);
     expect(filterTreeSchema.safeParse({ type: 'xor' }).success).toBe(false);
+  });
+});
+
+describe('filterDependencies', () => {
+  it('tells whether a filter reads the clock or the user context, at any depth', () => {
+    expect(filterDependencies([])).toEqual({ clock: false, user: false });
+    expect(filterDependencies([{ attribute: 'modifiedon', operator: 'last-x-days', value: 10 }])).toEqual({
+      clock: true,
+      user: false,
+    });
+    expect(
+      filterDependencies(
+        tree({ type: 'and', conditions: [big], filters: [{ type: 'or', conditions: [mine] }] }),
+      ),
+    ).toEqual({
+      clock: false,
+      user: true,
+    });
+    expect(filterDependencies(tree({ type: 'or', conditions: [big, namedN] }))).toEqual({
+      clock: false,
+      user: false,
+    });
   });
 });
