@@ -1,6 +1,6 @@
 import type { Condition } from '../model/condition';
 import type { EntityMetadata } from '../model/entity';
-import type { FilterTree } from '../model/filter-tree';
+import type { ProfileItem } from '../model/profile';
 import type { Attributes } from '../model/record';
 import { OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../model/record';
 import type { FilterContext, RowPredicate } from '../filters/evaluate-condition';
@@ -10,15 +10,11 @@ import { compileRowAccess } from './privileges';
 /**
  * The download rule of one profile item (SPEC §4), as far as membership needs it: `all` rows,
  * `related` rows only (nothing of its own: rows come through associations), or `other`: the rows that
- * meet ANY of the selected options mine / team / business unit / custom filter.
+ * meet ANY of the selected options mine / team / business unit / custom filter. A
+ * {@link ProfileItem} is one.
  */
-export interface ProfileItemRule {
-  rule: 'all' | 'related' | 'other';
-  mine?: boolean;
-  team?: boolean;
-  businessUnit?: boolean;
-  customFilter?: FilterTree | null;
-}
+export type ItemSelection = Pick<ProfileItem, 'rule'> &
+  Partial<Pick<ProfileItem, 'mine' | 'team' | 'businessUnit' | 'customFilter'>>;
 
 /** The compiled parts of a row's membership in a device's set for one entity. */
 export interface CompiledMembership {
@@ -36,7 +32,7 @@ export interface CompiledMembership {
  * option selected selects nothing (publish refuses it).
  */
 export function compileItemRule(
-  item: ProfileItemRule,
+  item: ItemSelection,
   entity: EntityMetadata,
   context: FilterContext,
 ): RowPredicate {
@@ -51,7 +47,7 @@ export function compileItemRule(
   if (item.businessUnit === true) {
     options.push((row) => idIn(row[OWNING_BUSINESS_UNIT_ATTRIBUTE], ownBusinessUnit));
   }
-  if (item.customFilter !== undefined && item.customFilter !== null) {
+  if (item.customFilter !== undefined) {
     options.push(compileFilter(item.customFilter, entity, context, 'customFilter'));
   }
   return (row) => {
@@ -62,7 +58,7 @@ export function compileItemRule(
 
 /** Compiles everything but the associations that decides whether a row of `entity` goes to the device. */
 export function compileMembership(
-  item: ProfileItemRule,
+  item: ItemSelection,
   orgFilter: readonly Condition[],
   entity: EntityMetadata,
   context: FilterContext,

@@ -1,8 +1,9 @@
 import { ManualClock } from '../../../shared/clock';
 import type { FilterContext } from '../../../shared/filters/evaluate-condition';
 import type { Condition } from '../../../shared/model/condition';
+import { profileItemSchema } from '../../../shared/model/profile';
 import type { Attributes } from '../../../shared/model/record';
-import type { ProfileItemRule } from '../../../shared/security/membership';
+import type { ItemSelection } from '../../../shared/security/membership';
 import {
   compileItemRule,
   compileMembership,
@@ -27,13 +28,13 @@ const rows: Record<string, Attributes> = {
   other: { name: 'Northwind', ownerid: 'user-frank', owningbusinessunit: 'bu-service' },
 };
 
-function selected(item: ProfileItemRule): string[] {
+function selected(item: ItemSelection): string[] {
   const rule = compileItemRule(item, accountEntity, context);
   return Object.keys(rows).filter((key) => rule(rows[key]!));
 }
 
 describe('compileItemRule', () => {
-  it.each<[string, ProfileItemRule, string[]]>([
+  it.each<[string, ItemSelection, string[]]>([
     ['all rows', { rule: 'all' }, ['mine', 'team', 'myBu', 'other']],
     ['related rows only: none of its own', { rule: 'related' }, []],
     ['mine', { rule: 'other', mine: true }, ['mine']],
@@ -69,6 +70,13 @@ describe('compileItemRule', () => {
   ])('%s', (_name, item, expected) => {
     expect(selected(item)).toEqual(expected);
   });
+});
+
+it('takes a profile item as the admin API stores it', () => {
+  const item = profileItemSchema.parse({ entity: 'account', rule: 'other', team: true });
+  expect(
+    Object.keys(rows).filter((key) => compileItemRule(item, accountEntity, context)(rows[key]!)),
+  ).toEqual(['team']);
 });
 
 describe('rowQualifiesDirectly', () => {
