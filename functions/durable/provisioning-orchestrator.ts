@@ -1,0 +1,98 @@
+import * as df from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
+import { stepNamesFor } from '../../shared/provisioning/provisioning-lifecycle';
+import {
+  stepActivityResultSchema,
+  type FinishRunInput,
+  type RunStepInput,
+} from '../../shared/provisioning/provisioning-activities';
+import { provisioningRunInputSchema } from '../../shared/provisioning/provisioning-runner';
+
+/** Function name of the orchestrator (must not start with "admin"). */
+export const PROVISIONING_ORCHESTRATOR = 'provisioningOrchestrator';
+/** Activity: run one step of a run (`runProvisioningStep`). */
+export const RUN_STEP_ACTIVITY = 'provisioningRunStep';
+/** Activity: record a run's end (`finishProvisioningRun`). */
+export const FINISH_RUN_ACTIVITY = 'provisioningFinishRun';
+
+/** How a run ended, as the orchestration returns it. */
+export interface ProvisioningRunOutcome {
+  outcome: 'succeeded' | 'failed' | 'stopped' | 'superseded';
+  /** The step that failed or stopped (null when it succeeded). */
+  step: number | null;
+}
+
+/** Custom status of the orchestration: which step runs (the status document has the detail). */
+export interface ProvisioningCustomStatus {
+  runId: string;
+  action: 'provision' | 'deprovision';
+  step: number;
+  stepName: string;
+  at: string;
+}
+
+/**
+ * Retries of a failing step: 5 s, 10 s, 20 s … up to 1 min apart, 4 attempts in all. Only
+ * transient failures are thrown by the step activity; the others come back as `failed` at once.
+ */
+export function stepRetryOptions(): df.RetryOptions {
+  const options = new df.RetryOptions(5_000, 4);
+  options.backoffCoefficient = 2;
+  options.maxRetryIntervalInMilliseconds = 60_000;
+  return options;
+}
+
+/**
+ * The provisioning orchestrator: it only sequences. Each step is an activity with retries; between
+ * steps it checks the stop flag the step activity reports; a step that fails after its retries ends
+ * the run as failed at that step. All state lives in the status document the activities write, so
+ * a run can be resumed from any step (`fromStep`). Deterministic: it reads only its input, activity
+ * results and `context.df.currentUtcDateTime`, so Durable's replay (and the local driver) see the
+ * same sequence every time.
+ */
+export const provisioningOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const run = provisioningRunInputSchema.parse(context.df.getInput());
+  const stepNames = stepNamesFor(run.action);
+  const finish = (outcome: FinishRunInput['outcome'], step: number | null, message: string | null) => {
+    const input: FinishRunInput = { org: run.org, runId: run.runId, outcome, step, message };
+    return context.df.callActivityWithRetry(FINISH_RUN_ACTIVITY, stepRetryOptions(), input);
+  };
+
+  for (let step = run.fromStep; step <= stepNames.length; step++) {
+    const customStatus: ProvisioningCustomStatus = {
+      runId: run.runId,
+      action: run.action,
+      step,
+      stepName: stepNames[step - 1] ?? '',
+      at: context.df.currentUtcDateTime.toISOString(),
+    };
+    context.df.setCustomStatus(customStatus);
+    const input: RunStepInput = { org: run.org, runId: run.runId, action: run.action, step };
+    let raw: unknown;
+    try {
+      raw = yield context.df.callActivityWithRetry(RUN_STEP_ACTIVITY, stepRetryOptions(), input);
+    } catch (error) {
+      // Retries exhausted: the run fails at this step.
+      yield finish('failed', step, error instanceof Error ? error.message : String(error));
+      return { outcome: 'failed', step } satisfies ProvisioningRunOutcome;
+    }
+    const result = stepActivityResultSchema.parse(raw);
+    if (result.outcome === 'superseded')
+      return { outcome: 'superseded', step } satisfies ProvisioningRunOutcome;
+    if (result.outcome === 'failed') {
+      yield finish('failed', step, result.message);
+      return { outcome: 'failed', step } satisfies ProvisioningRunOutcome;
+    }
+    if (result.outcome === 'stopped') {
+      yield finish('stopped', step, null);
+      return { outcome: 'stopped', step } satisfies ProvisioningRunOutcome;
+    }
+    // The stop flag between steps: the next step is where the run stopped.
+    if (result.stopRequested && run.action === 'provision' && step < stepNames.length) {
+      yield finish('stopped', step + 1, null);
+      return { outcome: 'stopped', step: step + 1 } satisfies ProvisioningRunOutcome;
+    }
+  }
+  yield finish('succeeded', null, null);
+  return { outcome: 'succeeded', step: null } satisfies ProvisioningRunOutcome;
+};

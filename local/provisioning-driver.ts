@@ -1,0 +1,206 @@
+import type { OrchestrationContext, RetryOptions, Task } from 'durable-functions';
+import { provisioningActivities } from '../functions/durable/provisioning-activities';
+import {
+  PROVISIONING_ORCHESTRATOR,
+  provisioningOrchestrator,
+} from '../functions/durable/provisioning-orchestrator';
+import type { AppServices } from '../shared/app-services';
+import { AppError } from '../shared/errors';
+import { resumeStep } from '../shared/provisioning/provisioning-lifecycle';
+import {
+  provisioningInstanceId,
+  provisioningRunInputSchema,
+  type ProvisioningRunInput,
+  type ProvisioningRunner,
+} from '../shared/provisioning/provisioning-runner';
+import { listProvisioningStatuses } from '../shared/provisioning/provisioning-status';
+
+/**
+ * The local host's orchestration driver: runs the very generator Durable Functions runs
+ * (`provisioningOrchestrator`) in this process. It honours what that generator yields —
+ * `callActivity`, `callActivityWithRetry` (with the same backoff) and `createTimer` — and feeds
+ * back results or errors. Progress is not kept here: each step activity records itself in the
+ * status document, so after a restart {@link LocalProvisioningDriver.resumeInterrupted} starts the
+ * interrupted runs again at the step they were in, and completed steps are not repeated.
+ */
+
+/** A task the generator yielded, as this driver represents it. */
+type DriverTask =
+  | { kind: 'activity'; name: string; input: unknown; retry: RetryOptions | undefined }
+  | { kind: 'timer'; fireAt: Date };
+
+export interface LocalProvisioningDriverOptions {
+  /** Waits between activity retries and for timers; tests pass one that returns at once. */
+  sleep?: (ms: number) => Promise<void>;
+  log?: (line: string) => void;
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class LocalProvisioningDriver implements ProvisioningRunner {
+  private readonly inFlight = new Map<string, { run: ProvisioningRunInput; done: Promise<void> }>();
+  private halted = false;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly services: AppServices,
+    options: LocalProvisioningDriverOptions = {},
+  ) {
+    this.sleep = options.sleep ?? realSleep;
+    this.log = options.log ?? ((line) => console.log(line));
+  }
+
+  /** Starts driving a run in the background; the same run already in flight is left alone. */
+  start(run: ProvisioningRunInput): Promise<void> {
+    if (this.halted) return Promise.reject(new AppError('Unavailable', 'The local host is stopping.'));
+    const current = this.inFlight.get(run.org);
+    if (current && current.run.runId === run.runId && current.run.fromStep === run.fromStep) {
+      return Promise.resolve();
+    }
+    // One run per tenant at a time: a new one waits for the previous one to wind down.
+    const previous = current?.done ?? Promise.resolve();
+    const done = previous.then(() => this.drive(run));
+    const entry = { run, done };
+    this.inFlight.set(run.org, entry);
+    void done.finally(() => {
+      if (this.inFlight.get(run.org) === entry) this.inFlight.delete(run.org);
+    });
+    return Promise.resolve();
+  }
+
+  /** The stop flag is in the status document; the run sees it between steps and pages. */
+  stop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Starts again every run the status documents show as interrupted (call once at host start). */
+  async resumeInterrupted(): Promise<ProvisioningRunInput[]> {
+    const statuses = await listProvisioningStatuses(this.services.store.control);
+    const resumed: ProvisioningRunInput[] = [];
+    for (const status of statuses) {
+      const interrupted =
+        status.state === 'provisioning' || status.state === 'stopping' || status.state === 'deprovisioning';
+      if (!interrupted || status.action === null || status.runId === null) continue;
+      const run = provisioningRunInputSchema.parse({
+        org: status.org,
+        action: status.action,
+        runId: status.runId,
+        fromStep: Math.min(resumeStep(status), status.steps.length),
+      });
+      this.log(`Resuming ${run.action} of '${run.org}' at step ${run.fromStep}.`);
+      await this.start(run);
+      resumed.push(run);
+    }
+    return resumed;
+  }
+
+  /** Resolves when no run is in flight. */
+  async whenIdle(): Promise<void> {
+    while (this.inFlight.size > 0) {
+      await Promise.all([...this.inFlight.values()].map((entry) => entry.done));
+    }
+  }
+
+  /**
+   * Stops advancing runs, as a killed process would: nothing more is recorded after the activity in
+   * hand ends. The next host start resumes them ({@link resumeInterrupted}).
+   */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** Halts and waits for the activities in hand to end (host shutdown). */
+  async close(): Promise<void> {
+    this.halt();
+    await this.whenIdle();
+  }
+
+  private async drive(run: ProvisioningRunInput): Promise<void> {
+    const instanceId = provisioningInstanceId(run.action, run.org);
+    const context = this.orchestrationContext(instanceId, run);
+    try {
+      const generator = provisioningOrchestrator(context);
+      let next = generator.next();
+      while (!next.done) {
+        if (this.halted) return;
+        const task = next.value as unknown as DriverTask;
+        let result: unknown;
+        try {
+          result = await this.perform(task);
+        } catch (error) {
+          if (this.halted) return;
+          context.df.currentUtcDateTime = this.services.clock.now();
+          next = generator.throw(error);
+          continue;
+        }
+        if (this.halted) return;
+        context.df.currentUtcDateTime = this.services.clock.now();
+        next = generator.next(result);
+      }
+      this.log(`${PROVISIONING_ORCHESTRATOR} ${instanceId} ended: ${JSON.stringify(next.value)}`);
+    } catch (error) {
+      // An orchestration bug or a store failure past every retry: the status stays where it was and
+      // the next host start resumes it.
+      this.log(
+        `${PROVISIONING_ORCHESTRATOR} ${instanceId} failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+    }
+  }
+
+  private async perform(task: DriverTask): Promise<unknown> {
+    if (task.kind === 'timer') {
+      await this.sleep(Math.max(0, task.fireAt.getTime() - this.services.clock.now().getTime()));
+      return undefined;
+    }
+    const activity = provisioningActivities[task.name];
+    if (!activity) throw new Error(`No activity '${task.name}' is registered.`);
+    const attempts = task.retry?.maxNumberOfAttempts ?? 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await activity(this.services, task.input);
+      } catch (error) {
+        if (attempt >= attempts || this.halted) throw error;
+        await this.sleep(retryDelay(task.retry!, attempt));
+      }
+    }
+  }
+
+  /** The part of Durable's orchestration context the provisioning orchestrator uses. */
+  private orchestrationContext(instanceId: string, run: ProvisioningRunInput): OrchestrationContext {
+    const task = (value: DriverTask): Task => ({ ...value, isCompleted: false, isFaulted: false });
+    const df = {
+      instanceId,
+      isReplaying: false,
+      currentUtcDateTime: this.services.clock.now(),
+      customStatus: undefined as unknown,
+      getInput: () => run,
+      setCustomStatus(status: unknown) {
+        df.customStatus = status;
+      },
+      callActivity: (name: string, input?: unknown) =>
+        task({ kind: 'activity', name, input, retry: undefined }),
+      callActivityWithRetry: (name: string, retry: RetryOptions, input?: unknown) =>
+        task({ kind: 'activity', name, input, retry }),
+      createTimer: (fireAt: Date) => task({ kind: 'timer', fireAt }),
+    };
+    return { df } as unknown as OrchestrationContext;
+  }
+}
+
+/** Durable's backoff: first interval × coefficient^(attempt-1), capped by the maximum interval. */
+export function retryDelay(retry: RetryOptions, attempt: number): number {
+  const coefficient = retry.backoffCoefficient || 1;
+  const delay = retry.firstRetryIntervalInMilliseconds * coefficient ** (attempt - 1);
+  return retry.maxRetryIntervalInMilliseconds > 0
+    ? Math.min(delay, retry.maxRetryIntervalInMilliseconds)
+    : delay;
+}
+
+/** The local host's runner over its services (the lead wires it into AppServices.provisioning). */
+export function createLocalProvisioningDriver(
+  services: AppServices,
+  options: LocalProvisioningDriverOptions = {},
+): LocalProvisioningDriver {
+  return new LocalProvisioningDriver(services, options);
+}

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import type { AppServices } from '../app-services';
+import { AppError, type ErrorCode } from '../errors';
+import { orgSchema } from '../model/tenant';
+import { getTenant, setTenantState } from '../tenants/tenant-registry';
+import { finishRun, markStepEnded, markStepRunning, tenantStateFor } from './provisioning-lifecycle';
+import {
+  readProvisioningStatus,
+  runActionSchema,
+  updateProvisioningStatus,
+  withMessage,
+  type ProvisioningStatus,
+} from './provisioning-status';
+import { deprovisionSteps, provisionSteps, type StepContext } from './provisioning-steps';
+
+/**
+ * The two activities of a provisioning run, host-independent: the Durable activities and the local
+ * driver both call these. The orchestrator only sequences them.
+ */
+
+/** Input of {@link runProvisioningStep}. */
+export const runStepInputSchema = z.object({
+  org: orgSchema,
+  runId: z.string().min(1),
+  action: runActionSchema,
+  step: z.number().int().positive(),
+});
+export type RunStepInput = z.infer<typeof runStepInputSchema>;
+
+/** What a step activity reports to the orchestrator. */
+export const stepActivityResultSchema = z.object({
+  /**
+   * `succeeded`; `stopped` (a stop was requested: the step did not run or ended cleanly);
+   * `superseded` (a newer run owns the status: end quietly); `failed` (an error retrying cannot fix).
+   */
+  outcome: z.enum(['succeeded', 'stopped', 'superseded', 'failed']),
+  /** The stop flag as the step left it: the orchestrator checks it before the next step. */
+  stopRequested: z.boolean(),
+  message: z.string().nullable(),
+});
+export type StepActivityResult = z.infer<typeof stepActivityResultSchema>;
+
+/** Input of {@link finishProvisioningRun}. */
+export const finishRunInputSchema = z.object({
+  org: orgSchema,
+  runId: z.string().min(1),
+  outcome: z.enum(['succeeded', 'failed', 'stopped']),
+  /** The step that failed or stopped. */
+  step: z.number().int().positive().nullable(),
+  message: z.string().nullable(),
+});
+export type FinishRunInput = z.infer<typeof finishRunInputSchema>;
+
+/** Failures that may pass on their own: thrown, so the orchestration retries them with backoff. */
+const retryableCodes: ReadonlySet<ErrorCode> = new Set([
+  'SourceUnavailable',
+  'Throttled',
+  'Unavailable',
+  'PreconditionFailed',
+  'Internal',
+]);
+
+/** Whether an error is worth retrying (anything not an AppError is unexpected: retry it too). */
+export function isRetryableStepError(error: unknown): boolean {
+  return !(error instanceof AppError) || retryableCodes.has(error.code);
+}
+
+/**
+ * Runs one step of a run and records it in the status document: running, then succeeded, or an
+ * attempt failure. A step that already succeeded in this run is not run again (an orchestration
+ * replayed after a crash); a stop request ends the run before the step starts.
+ * Retryable failures are thrown (the orchestration retries); others are returned as `failed`.
+ */
+export async function runProvisioningStep(
+  services: AppServices,
+  input: RunStepInput,
+): Promise<StepActivityResult> {
+  const { org, runId, action, step } = input;
+  const { store, clock } = services;
+  const stepFunction = (action === 'provision' ? provisionSteps : deprovisionSteps)[step - 1];
+  if (!stepFunction) throw new AppError('ValidationFailed', `A ${action} run has no step ${step}.`);
+  const result = (
+    outcome: StepActivityResult['outcome'],
+    status: ProvisioningStatus | undefined,
+    message: string | null = null,
+  ): StepActivityResult => ({
+    outcome,
+    stopRequested: status?.stopRequested ?? false,
+    message,
+  });
+
+  const update: StepContext['update'] = async (change) => {
+    let superseded = false;
+    const status = await updateProvisioningStatus(store.control, org, clock, (current) => {
+      superseded = current.runId !== runId || current.action !== action;
+      return superseded ? undefined : change(current);
+    });
+    return superseded ? undefined : status;
+  };
+
+  const before = await readProvisioningStatus(store.control, org, clock);
+  if (before.runId !== runId || before.action !== action) return result('superseded', before);
+  if (before.steps.find((s) => s.number === step)?.status === 'succeeded') return result('succeeded', before);
+  // Deprovisioning cannot be stopped (the rules refuse it; the flag is never set then).
+  if (action === 'provision' && before.stopRequested) return result('stopped', before);
+
+  const tenant = await getTenant(store, org);
+  if (!tenant) return result('failed', before, `No tenant '${org}' is registered.`);
+  const running = await update((s) => markStepRunning(s, step, clock.now()));
+  if (!running) return result('superseded', before);
+
+  try {
+    const outcome = await stepFunction({ services, tenant, runId, update });
+    if (outcome.outcome === 'stopped') {
+      const latest = await readProvisioningStatus(store.control, org, clock);
+      return result(latest.runId === runId ? 'stopped' : 'superseded', latest);
+    }
+    const after = await update((s) => markStepEnded(s, step, 'succeeded', clock.now(), outcome.summary));
+    return after ? result('succeeded', after, outcome.summary) : result('superseded', after);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (!isRetryableStepError(error)) return result('failed', running, message);
+    const now = clock.now();
+    await update((s) =>
+      withMessage(s, now, `Step ${step} attempt failed (will retry): ${message}`, 'warning'),
+    );
+    throw error;
+  }
+}
+
+/**
+ * Ends a run: the final state in the status document (the failed or stopped step marked so) and
+ * the matching tenant state. Does nothing for a run that a newer one replaced.
+ */
+export async function finishProvisioningRun(services: AppServices, input: FinishRunInput): Promise<void> {
+  const { store, clock } = services;
+  let superseded = false;
+  const status = await updateProvisioningStatus(store.control, input.org, clock, (current) => {
+    superseded = current.runId !== input.runId;
+    if (superseded) return undefined;
+    const failure = input.step === null ? undefined : { step: input.step, message: input.message ?? '' };
+    return finishRun(current, input.outcome, clock.now(), failure);
+  });
+  if (superseded) return;
+  await setTenantState(store, clock, input.org, tenantStateFor(status.state));
+}
