@@ -67,6 +67,11 @@ interface RouteDefinitionBase {
   response?: z.ZodType;
   /** Tenant routes only: refuse with 503 TenantNotProvisioned unless the tenant is active. */
   requireActiveTenant?: boolean;
+  /**
+   * The handler starts orchestrations: the Functions registration adds the durable client input and
+   * hands the handler services whose `provisioning` runner uses it.
+   */
+  durableClient?: boolean;
 }
 
 export interface RouteDefinition extends RouteDefinitionBase {
