@@ -1,0 +1,89 @@
+import { z } from 'zod';
+import { logicalNameSchema } from '../model/entity';
+import { versionSchema } from '../model/record';
+import { orgSchema } from '../model/tenant';
+
+/**
+ * The replication queue's wire protocol (SPEC §7): one schema per message type, each carrying a
+ * format version `v`. Objects are strict, so nothing but these fields rides along: messages never
+ * carry secrets (the source's credentials come from configuration, not from the queue).
+ *
+ * `v` defaults to 1 when absent so that senders written before the field existed keep working;
+ * a future incompatible format gets `v: 2` and its own schema in the union.
+ */
+
+const messageVersion = z.literal(1).default(1);
+
+/** A recurring work item: read an entity's changes from the source since the stored delta token. */
+export const syncEntityMessageSchema = z
+  .object({
+    type: z.literal('syncEntity'),
+    v: messageVersion,
+    org: orgSchema,
+    entity: logicalNameSchema,
+    /** Which scheduled run this is (set by the scheduler); absent for runs started by hand. */
+    runId: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type SyncEntityMessage = z.infer<typeof syncEntityMessageSchema>;
+
+/**
+ * One row changed in a system of record (ingest API, a Dataverse webhook or its Service Bus
+ * integration, a device upload): applied if newer than the stored row.
+ */
+export const recordChangedMessageSchema = z
+  .object({
+    type: z.literal('recordChanged'),
+    v: messageVersion,
+    org: orgSchema,
+    entity: logicalNameSchema,
+    id: z.string().min(1).max(200),
+    op: z.enum(['upsert', 'delete']),
+    attributes: z.record(z.string(), z.unknown()).default({}),
+    /** The source version (digits). Deletes may lack one (see `applySourceChanges`). */
+    version: versionSchema.optional(),
+    origin: z.enum(['ingest', 'dataverse', 'device']),
+    /** True when `attributes` holds only the changed columns: merged onto the stored row. */
+    partial: z.boolean().optional(),
+  })
+  .strict()
+  .refine((m) => m.op === 'delete' || m.version !== undefined, {
+    path: ['version'],
+    message: 'an upsert needs a version',
+  });
+export type RecordChangedMessage = z.infer<typeof recordChangedMessageSchema>;
+
+/** Re-read the tenant's metadata (and directory) from the source, e.g. after a publish. */
+export const metadataRefreshMessageSchema = z
+  .object({
+    type: z.literal('metadataRefresh'),
+    v: messageVersion,
+    org: orgSchema,
+  })
+  .strict();
+export type MetadataRefreshMessage = z.infer<typeof metadataRefreshMessageSchema>;
+
+/** Every message of the replication queue, told apart by `type`. */
+export const replicationMessageSchema = z.discriminatedUnion('type', [
+  syncEntityMessageSchema,
+  recordChangedMessageSchema,
+  metadataRefreshMessageSchema,
+]);
+export type ReplicationMessage = z.infer<typeof replicationMessageSchema>;
+
+/** Builds a `syncEntity` message (what provisioning and the scheduler send). */
+export function syncEntityMessage(org: string, entity: string, runId?: string): SyncEntityMessage {
+  return { type: 'syncEntity', v: 1, org, entity, ...(runId === undefined ? {} : { runId }) };
+}
+
+/** Builds a `metadataRefresh` message. */
+export function metadataRefreshMessage(org: string): MetadataRefreshMessage {
+  return { type: 'metadataRefresh', v: 1, org };
+}
+
+/** Builds a `recordChanged` message from its fields (validated, so a bad change fails at the sender). */
+export function recordChangedMessage(
+  fields: Omit<z.input<typeof recordChangedMessageSchema>, 'type' | 'v'>,
+): RecordChangedMessage {
+  return recordChangedMessageSchema.parse({ type: 'recordChanged', v: 1, ...fields });
+}
