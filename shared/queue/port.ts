@@ -22,6 +22,12 @@ export interface DeliveryInfo {
   /** 1 on the first delivery. */
   deliveryCount: number;
   enqueuedAt: Date;
+  /**
+   * The delivery after which a throw dead-letters the message, when the host knows it (the
+   * embedded queue does; Functions knows it from the queue's settings). Lets the handler tell a
+   * last failed attempt from one that will be retried, for the tenant's status.
+   */
+  maxDeliveryCount?: number;
 }
 
 /**
