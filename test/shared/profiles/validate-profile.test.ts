@@ -17,7 +17,7 @@ function contextWith(overrides: Partial<ProfileValidationContext> = {}): Profile
   return { entities, userIds: new Set(['u1', 'u2', 'u3']), settings: defaultTenantSettings, ...overrides };
 }
 
-function profile(input: Partial<ProfileContent> & { items: unknown[] }): ProfileContent {
+function profile(input: { items: unknown[]; users?: string[] }): ProfileContent {
   return profileContentSchema.parse({ name: 'Sales', ...input });
 }
 
