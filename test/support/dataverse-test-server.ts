@@ -220,7 +220,12 @@ export async function startDataverseTestServer(
     switch (failure.kind) {
       case 'throttle':
         res.setHeader('retry-after', String(failure.retryAfterSeconds));
-        sendError(res, 429, '0x80072322', 'Number of requests exceeded the limit of 6000 over time window of 300 seconds.');
+        sendError(
+          res,
+          429,
+          '0x80072322',
+          'Number of requests exceeded the limit of 6000 over time window of 300 seconds.',
+        );
         return;
       case 'server-error':
         sendError(res, failure.status ?? 503, '', 'The service is temporarily unavailable.');
@@ -240,9 +245,10 @@ export async function startDataverseTestServer(
   }
 
   function answerMetadata(path: string, url: URL, res: ServerResponse): void {
-    const single = /^EntityDefinitions\(LogicalName='([a-z0-9_]+)'\)(?:\/Attributes\/Microsoft\.Dynamics\.CRM\.(\w+)|\/(ManyToOneRelationships))?$/.exec(
-      path,
-    );
+    const single =
+      /^EntityDefinitions\(LogicalName='([a-z0-9_]+)'\)(?:\/Attributes\/Microsoft\.Dynamics\.CRM\.(\w+)|\/(ManyToOneRelationships))?$/.exec(
+        path,
+      );
     const expand = parseExpand(url.searchParams.get('$expand') ?? '');
     if (single) {
       const definition = entityDefinitions.find((d) => d.LogicalName === single[1]);
@@ -269,12 +275,20 @@ export async function startDataverseTestServer(
       return;
     }
     const filter = url.searchParams.get('$filter');
-    const names = filter ? [...filter.matchAll(/LogicalName eq '([a-z0-9_]+)'/g)].map((m) => m[1]) : undefined;
+    const names = filter
+      ? [...filter.matchAll(/LogicalName eq '([a-z0-9_]+)'/g)].map((m) => m[1])
+      : undefined;
     const selected = entityDefinitions.filter((d) => !names || names.includes(d.LogicalName as string));
     sendJson(res, 200, { value: selected.map((d) => shapeDefinition(d, expand)) });
   }
 
-  function answerCollection(table: TestTable, url: URL, prefer: string, pageSize: number, res: ServerResponse): void {
+  function answerCollection(
+    table: TestTable,
+    url: URL,
+    prefer: string,
+    pageSize: number,
+    res: ServerResponse,
+  ): void {
     const skipToken = url.searchParams.get('$skiptoken');
     let cursorId: string;
     let offset = 0;
@@ -312,7 +326,9 @@ export async function startDataverseTestServer(
       '@odata.context': `${origin}${API_PATH}/$metadata#${table.entitySet}${cursor.deltaLink ? '/$delta' : ''}`,
       value: page,
     };
-    if (more) body['@odata.nextLink'] = `${origin}${API_PATH}/${table.entitySet}?$skiptoken=${cursorId}:${offset + pageSize}`;
+    if (more)
+      body['@odata.nextLink'] =
+        `${origin}${API_PATH}/${table.entitySet}?$skiptoken=${cursorId}:${offset + pageSize}`;
     else if (cursor.deltaLink) body['@odata.deltaLink'] = cursor.deltaLink;
     if (cursor.deltaLink) res.setHeader('preference-applied', 'odata.track-changes');
     sendJson(res, 200, body);
@@ -348,7 +364,12 @@ export async function startDataverseTestServer(
     sendJson(res, 200, { '@odata.etag': `W/"${entry.version}"`, ...entry.row });
   }
 
-  function answerCreate(table: TestTable, request: RecordedRequest, prefer: string, res: ServerResponse): void {
+  function answerCreate(
+    table: TestTable,
+    request: RecordedRequest,
+    prefer: string,
+    res: ServerResponse,
+  ): void {
     const body = toStoredRow(request.body);
     const id = typeof body[table.primaryId] === 'string' ? (body[table.primaryId] as string) : randomUUID();
     if (table.rows.has(id)) {
@@ -379,7 +400,12 @@ export async function startDataverseTestServer(
       return;
     }
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== `W/"${entry!.version}"`) {
-      sendError(res, 412, '0x80060882', "The version of the existing record doesn't match the RowVersion property provided.");
+      sendError(
+        res,
+        412,
+        '0x80060882',
+        "The version of the existing record doesn't match the RowVersion property provided.",
+      );
       return;
     }
     tables.upsert(table.entitySet, { ...toStoredRow(request.body), [table.primaryId]: id });
@@ -399,7 +425,12 @@ export async function startDataverseTestServer(
       return;
     }
     if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== `W/"${entry.version}"`) {
-      sendError(res, 412, '0x80060882', "The version of the existing record doesn't match the RowVersion property provided.");
+      sendError(
+        res,
+        412,
+        '0x80060882',
+        "The version of the existing record doesn't match the RowVersion property provided.",
+      );
       return;
     }
     tables.remove(table.entitySet, id);
@@ -459,7 +490,10 @@ function parseExpand(expand: string): Map<string, string> {
 }
 
 /** Drops navigation collections not expanded; applies `$select` inside an expansion. */
-function shapeDefinition(definition: Record<string, unknown>, expand: Map<string, string>): Record<string, unknown> {
+function shapeDefinition(
+  definition: Record<string, unknown>,
+  expand: Map<string, string>,
+): Record<string, unknown> {
   const shaped: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(definition)) {
     if (!NAVIGATION_COLLECTIONS.includes(key)) {
@@ -468,7 +502,9 @@ function shapeDefinition(definition: Record<string, unknown>, expand: Map<string
     }
     if (!expand.has(key)) continue;
     const select = /\$select=([^;]*)/.exec(expand.get(key) ?? '')?.[1];
-    shaped[key] = ((value as Record<string, unknown>[] | undefined) ?? []).map((item) => project(item, select ?? null));
+    shaped[key] = ((value as Record<string, unknown>[] | undefined) ?? []).map((item) =>
+      project(item, select ?? null),
+    );
   }
   return shaped;
 }
@@ -477,7 +513,9 @@ function project(row: Record<string, unknown>, select: string | null | undefined
   if (!select) return row;
   const keep = new Set(select.split(','));
   return Object.fromEntries(
-    Object.entries(row).filter(([key]) => key.startsWith('@') || keep.has(key.split('@')[0]!) || key === 'MetadataId'),
+    Object.entries(row).filter(
+      ([key]) => key.startsWith('@') || keep.has(key.split('@')[0]!) || key === 'MetadataId',
+    ),
   );
 }
 
@@ -519,7 +557,10 @@ function safeJson(text: string): unknown {
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; odata.metadata=minimal', 'odata-version': '4.0' });
+  res.writeHead(status, {
+    'content-type': 'application/json; odata.metadata=minimal',
+    'odata-version': '4.0',
+  });
   res.end(JSON.stringify(body));
 }
 

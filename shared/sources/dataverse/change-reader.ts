@@ -42,8 +42,9 @@ export async function* readEntityChanges(
   let first: Record<string, unknown> | undefined;
   if (deltaToken !== undefined) {
     try {
-      first = (await client.send({ path: deltaToken, headers: { Prefer: `odata.maxpagesize=${maxPageSize}` } }))
-        .body as Record<string, unknown>;
+      first = (
+        await client.send({ path: deltaToken, headers: { Prefer: `odata.maxpagesize=${maxPageSize}` } })
+      ).body as Record<string, unknown>;
     } catch (error) {
       if (!isRejectedDeltaToken(error)) throw error;
       full = true;
@@ -52,7 +53,8 @@ export async function* readEntityChanges(
   const trackingPrefer = `odata.track-changes,odata.maxpagesize=${maxPageSize}`;
   let path: string | undefined = entitySet;
   let body: unknown = first;
-  if (body === undefined && full) body = (await client.send({ path, headers: { Prefer: trackingPrefer } })).body;
+  if (body === undefined && full)
+    body = (await client.send({ path, headers: { Prefer: trackingPrefer } })).body;
 
   for (;;) {
     const page = parseCollectionPage(body, path ?? entitySet);
@@ -87,7 +89,13 @@ export function toSourceChange(entity: EntityMetadata, row: Record<string, unkno
   const context = row['@odata.context'];
   const removed = row['@removed'];
   if ((typeof context === 'string' && context.endsWith('/$deletedEntity')) || removed !== undefined) {
-    return { entity: entity.logicalName, id: deletedId(row), op: 'delete', attributes: {}, version: undefined };
+    return {
+      entity: entity.logicalName,
+      id: deletedId(row),
+      op: 'delete',
+      attributes: {},
+      version: undefined,
+    };
   }
   const { id, version, attributes } = fromWebApiRow(entity, row);
   if (version === undefined) {

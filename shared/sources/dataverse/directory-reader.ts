@@ -26,7 +26,11 @@ const guid = z.string().min(1);
 const nullableGuid = guid.nullable().optional();
 
 const businessUnitRow = z
-  .object({ businessunitid: guid, name: z.string().nullable().optional(), _parentbusinessunitid_value: nullableGuid })
+  .object({
+    businessunitid: guid,
+    name: z.string().nullable().optional(),
+    _parentbusinessunitid_value: nullableGuid,
+  })
   .loose();
 const userRow = z
   .object({
@@ -39,7 +43,9 @@ const userRow = z
     _parentsystemuserid_value: nullableGuid,
   })
   .loose();
-const userSettingsRow = z.object({ systemuserid: guid, uilanguageid: z.number().int().nullable().optional() }).loose();
+const userSettingsRow = z
+  .object({ systemuserid: guid, uilanguageid: z.number().int().nullable().optional() })
+  .loose();
 const teamRow = z
   .object({ teamid: guid, name: z.string().nullable().optional(), _businessunitid_value: nullableGuid })
   .loose();
@@ -47,7 +53,9 @@ const teamMembershipRow = z.object({ teamid: guid, systemuserid: guid }).loose()
 const roleRow = z.object({ roleid: guid, name: z.string().nullable().optional() }).loose();
 const userRoleRow = z.object({ systemuserid: guid, roleid: guid }).loose();
 const teamRoleRow = z.object({ teamid: guid, roleid: guid }).loose();
-const rolePrivilegeRow = z.object({ roleid: guid, privilegeid: guid, privilegedepthmask: z.number().int() }).loose();
+const rolePrivilegeRow = z
+  .object({ roleid: guid, privilegeid: guid, privilegedepthmask: z.number().int() })
+  .loose();
 const privilegeRow = z.object({ privilegeid: guid, name: z.string() }).loose();
 
 const RIGHTS: [string, Privilege][] = [
@@ -97,33 +105,50 @@ async function readTable<T>(
   return rows.map((row) => {
     const parsed = schema.safeParse(row);
     if (!parsed.success) {
-      throw new AppError('SourceUnavailable', `Dataverse answered a row of ${path.split('?')[0]} that is not valid.`, {
-        details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-      });
+      throw new AppError(
+        'SourceUnavailable',
+        `Dataverse answered a row of ${path.split('?')[0]} that is not valid.`,
+        {
+          details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        },
+      );
     }
     return parsed.data;
   });
 }
 
 /** Reads and maps the whole directory. */
-export async function readDataverseDirectory(client: DataverseHttpClient, pageSize: number): Promise<Directory> {
+export async function readDataverseDirectory(
+  client: DataverseHttpClient,
+  pageSize: number,
+): Promise<Directory> {
   const read = <T>(path: string, schema: z.ZodType<T>) => readTable(client, path, schema, pageSize);
-  const [units, users, teams, memberships, roles, userRoles, teamRoles, rolePrivileges, privileges, languages] =
-    await Promise.all([
-      read('businessunits?$select=businessunitid,name,_parentbusinessunitid_value', businessUnitRow),
-      read(
-        'systemusers?$select=systemuserid,azureactivedirectoryobjectid,domainname,fullname,isdisabled,_businessunitid_value,_parentsystemuserid_value',
-        userRow,
-      ),
-      read('teams?$select=teamid,name,_businessunitid_value', teamRow),
-      read('teammemberships?$select=teamid,systemuserid', teamMembershipRow),
-      read('roles?$select=roleid,name', roleRow),
-      read('systemuserrolescollection?$select=systemuserid,roleid', userRoleRow),
-      read('teamrolescollection?$select=teamid,roleid', teamRoleRow),
-      read('roleprivilegescollection?$select=roleid,privilegeid,privilegedepthmask', rolePrivilegeRow),
-      read('privileges?$select=privilegeid,name', privilegeRow),
-      readLanguages(client, pageSize),
-    ]);
+  const [
+    units,
+    users,
+    teams,
+    memberships,
+    roles,
+    userRoles,
+    teamRoles,
+    rolePrivileges,
+    privileges,
+    languages,
+  ] = await Promise.all([
+    read('businessunits?$select=businessunitid,name,_parentbusinessunitid_value', businessUnitRow),
+    read(
+      'systemusers?$select=systemuserid,azureactivedirectoryobjectid,domainname,fullname,isdisabled,_businessunitid_value,_parentsystemuserid_value',
+      userRow,
+    ),
+    read('teams?$select=teamid,name,_businessunitid_value', teamRow),
+    read('teammemberships?$select=teamid,systemuserid', teamMembershipRow),
+    read('roles?$select=roleid,name', roleRow),
+    read('systemuserrolescollection?$select=systemuserid,roleid', userRoleRow),
+    read('teamrolescollection?$select=teamid,roleid', teamRoleRow),
+    read('roleprivilegescollection?$select=roleid,privilegeid,privilegedepthmask', rolePrivilegeRow),
+    read('privileges?$select=privilegeid,name', privilegeRow),
+    readLanguages(client, pageSize),
+  ]);
 
   const key = (id: string) => id.toLowerCase();
   const group = <T>(rows: T[], by: (row: T) => string, value: (row: T) => string) => {
@@ -135,9 +160,21 @@ export async function readDataverseDirectory(client: DataverseHttpClient, pageSi
     }
     return map;
   };
-  const rolesOfUser = group(userRoles, (r) => r.systemuserid, (r) => r.roleid);
-  const rolesOfTeam = group(teamRoles, (r) => r.teamid, (r) => r.roleid);
-  const membersOfTeam = group(memberships, (m) => m.teamid, (m) => m.systemuserid);
+  const rolesOfUser = group(
+    userRoles,
+    (r) => r.systemuserid,
+    (r) => r.roleid,
+  );
+  const rolesOfTeam = group(
+    teamRoles,
+    (r) => r.teamid,
+    (r) => r.roleid,
+  );
+  const membersOfTeam = group(
+    memberships,
+    (m) => m.teamid,
+    (m) => m.systemuserid,
+  );
 
   const privilegeById = new Map(privileges.map((p) => [key(p.privilegeid), parsePrivilegeName(p.name)]));
   const privilegesOfRole = new Map<string, Role['privileges']>();
@@ -146,7 +183,10 @@ export async function readDataverseDirectory(client: DataverseHttpClient, pageSi
     if (!parsed) continue;
     const byEntity = privilegesOfRole.get(key(rp.roleid)) ?? {};
     const levels = byEntity[parsed.entity] ?? {};
-    levels[parsed.privilege] = wider(levels[parsed.privilege], accessLevelFromDepthMask(rp.privilegedepthmask));
+    levels[parsed.privilege] = wider(
+      levels[parsed.privilege],
+      accessLevelFromDepthMask(rp.privilegedepthmask),
+    );
     byEntity[parsed.entity] = levels;
     privilegesOfRole.set(key(rp.roleid), byEntity);
   }
@@ -198,9 +238,16 @@ export async function readDataverseDirectory(client: DataverseHttpClient, pageSi
 /** systemuserid → UI language; empty when user settings cannot be read (their default is 1033). */
 async function readLanguages(client: DataverseHttpClient, pageSize: number): Promise<Map<string, number>> {
   try {
-    const rows = await readTable(client, 'usersettingscollection?$select=systemuserid,uilanguageid', userSettingsRow, pageSize);
+    const rows = await readTable(
+      client,
+      'usersettingscollection?$select=systemuserid,uilanguageid',
+      userSettingsRow,
+      pageSize,
+    );
     return new Map(
-      rows.filter((r) => typeof r.uilanguageid === 'number' && r.uilanguageid > 0).map((r) => [r.systemuserid.toLowerCase(), r.uilanguageid!]),
+      rows
+        .filter((r) => typeof r.uilanguageid === 'number' && r.uilanguageid > 0)
+        .map((r) => [r.systemuserid.toLowerCase(), r.uilanguageid!]),
     );
   } catch (error) {
     const status = webApiFailure(error)?.status;

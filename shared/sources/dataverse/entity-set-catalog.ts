@@ -62,7 +62,8 @@ export function createEntitySetCatalog(client: DataverseHttpClient): EntitySetCa
       path: `EntityDefinitions(LogicalName='${logicalName}')/ManyToOneRelationships?$select=ReferencedEntity,ReferencingAttribute,ReferencingEntityNavigationPropertyName`,
     });
     const parsed = manyToOneSchema.safeParse(response.body);
-    if (!parsed.success) throw new AppError('SourceUnavailable', `Dataverse relationships of ${logicalName} are not valid.`);
+    if (!parsed.success)
+      throw new AppError('SourceUnavailable', `Dataverse relationships of ${logicalName} are not valid.`);
     const map = new Map<string, string>();
     for (const r of parsed.data.value) {
       if (r.ReferencingEntityNavigationPropertyName) {
@@ -92,7 +93,9 @@ export function createEntitySetCatalog(client: DataverseHttpClient): EntitySetCa
       const name = map.get(`${attribute}|${target}`);
       if (name === undefined) {
         throw new AppError('ValidationFailed', `${logicalName}.${attribute} cannot point at ${target}.`, {
-          details: [{ path: attribute, message: `no relationship from ${logicalName}.${attribute} to ${target}` }],
+          details: [
+            { path: attribute, message: `no relationship from ${logicalName}.${attribute} to ${target}` },
+          ],
         });
       }
       return name;

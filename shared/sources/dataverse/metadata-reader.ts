@@ -114,7 +114,10 @@ export function mapOwnership(ownershipType: string | null | undefined): Ownershi
  * Dataverse `AttributeType` → our attribute type; undefined for types that hold no row value we sync
  * (Virtual: images, files, multi-select; PartyList, CalendarRules, ManagedProperty).
  */
-export function mapAttributeType(attributeType: string | null | undefined, format?: string | null): AttributeType | undefined {
+export function mapAttributeType(
+  attributeType: string | null | undefined,
+  format?: string | null,
+): AttributeType | undefined {
   switch (attributeType) {
     case 'String':
     case 'EntityName':
@@ -158,7 +161,10 @@ interface AttributeExtras {
 }
 
 /** Maps one definition (and the cast extras) to EntityMetadata; validated with the model schema. */
-export function toEntityMetadata(definition: EntityDefinition, extras: Map<string, AttributeExtras>): EntityMetadata {
+export function toEntityMetadata(
+  definition: EntityDefinition,
+  extras: Map<string, AttributeExtras>,
+): EntityMetadata {
   const isLogicalName = (name: string) => logicalNameSchema.safeParse(name).success;
   const attributes: Attribute[] = [];
   for (const a of definition.Attributes) {
@@ -168,7 +174,8 @@ export function toEntityMetadata(definition: EntityDefinition, extras: Map<strin
     // owner's type column, which rows carry.
     if (type === undefined || !isLogicalName(a.LogicalName)) continue;
     if (a.AttributeOf && a.AttributeType !== 'EntityName') continue;
-    const required = a.RequiredLevel?.Value === 'SystemRequired' || a.RequiredLevel?.Value === 'ApplicationRequired';
+    const required =
+      a.RequiredLevel?.Value === 'SystemRequired' || a.RequiredLevel?.Value === 'ApplicationRequired';
     attributes.push({
       name: a.LogicalName,
       type,
@@ -184,7 +191,10 @@ export function toEntityMetadata(definition: EntityDefinition, extras: Map<strin
   }
 
   const relationships: Relationship[] = [];
-  const lookup = (kind: 'one-to-many' | 'many-to-one', r: z.infer<typeof lookupRelationshipDefinitionSchema>) => {
+  const lookup = (
+    kind: 'one-to-many' | 'many-to-one',
+    r: z.infer<typeof lookupRelationshipDefinitionSchema>,
+  ) => {
     const names = [r.ReferencedEntity, r.ReferencedAttribute, r.ReferencingEntity, r.ReferencingAttribute];
     if (!names.every(isLogicalName)) return;
     relationships.push({
@@ -231,9 +241,13 @@ export function toEntityMetadata(definition: EntityDefinition, extras: Map<strin
     relationships,
   });
   if (!parsed.success) {
-    throw new AppError('SourceUnavailable', `Dataverse metadata of ${definition.LogicalName} cannot be used.`, {
-      details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
+    throw new AppError(
+      'SourceUnavailable',
+      `Dataverse metadata of ${definition.LogicalName} cannot be used.`,
+      {
+        details: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      },
+    );
   }
   return parsed.data;
 }
@@ -274,9 +288,12 @@ export async function readEntityMetadata(
 }
 
 async function listTrackedEntities(client: DataverseHttpClient): Promise<string[]> {
-  const response = await client.send({ path: 'EntityDefinitions?$select=LogicalName,IsIntersect,ChangeTrackingEnabled' });
+  const response = await client.send({
+    path: 'EntityDefinitions?$select=LogicalName,IsIntersect,ChangeTrackingEnabled',
+  });
   const parsed = entityListSchema.safeParse(response.body);
-  if (!parsed.success) throw new AppError('SourceUnavailable', 'Dataverse answered an entity list that is not valid.');
+  if (!parsed.success)
+    throw new AppError('SourceUnavailable', 'Dataverse answered an entity list that is not valid.');
   return parsed.data.value
     .filter((e) => e.IsIntersect !== true && e.ChangeTrackingEnabled === true)
     .map((e) => e.LogicalName)
@@ -316,7 +333,8 @@ async function readOne(
   );
   for (const response of casts) {
     const values = castValueSchema.safeParse(response.body);
-    if (!values.success) throw new AppError('SourceUnavailable', `Dataverse attributes of ${logicalName} are not valid.`);
+    if (!values.success)
+      throw new AppError('SourceUnavailable', `Dataverse attributes of ${logicalName} are not valid.`);
     for (const v of values.data.value) {
       const extra = extras.get(v.LogicalName) ?? {};
       if (typeof v.MaxLength === 'number') extra.maxLength = v.MaxLength;

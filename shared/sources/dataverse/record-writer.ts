@@ -31,7 +31,10 @@ export async function writeRecordChange(
     await client.send({
       method: 'DELETE',
       path: rowPath,
-      headers: { ...caller, ...(change.baseVersion === undefined ? {} : { 'If-Match': etagFromVersion(change.baseVersion) }) },
+      headers: {
+        ...caller,
+        ...(change.baseVersion === undefined ? {} : { 'If-Match': etagFromVersion(change.baseVersion) }),
+      },
     });
     return { version: undefined, attributes: {} };
   }
@@ -58,9 +61,14 @@ export async function writeRecordChange(
           },
           body,
         });
-  const row =
-    isRow(response.body) ? response.body : (await client.send({ path: rowPath, headers: caller })).body;
-  if (!isRow(row)) throw new AppError('SourceUnavailable', `Dataverse returned no ${entity.logicalName} row after the write.`);
+  const row = isRow(response.body)
+    ? response.body
+    : (await client.send({ path: rowPath, headers: caller })).body;
+  if (!isRow(row))
+    throw new AppError(
+      'SourceUnavailable',
+      `Dataverse returned no ${entity.logicalName} row after the write.`,
+    );
   const mapped = fromWebApiRow(entity, row);
   return { version: mapped.version, attributes: mapped.attributes };
 }

@@ -138,7 +138,7 @@ function firstImage(images: z.infer<typeof keyValueSchema>[]): WcfEntity | undef
   return value === undefined ? undefined : wcfEntitySchema.parse(value);
 }
 
-function versionOf(...candidates: (string | null | undefined | unknown)[]): string | undefined {
+function versionOf(...candidates: unknown[]): string | undefined {
   for (const candidate of candidates) {
     const text = typeof candidate === 'number' ? String(candidate) : candidate;
     if (typeof text === 'string' && /^\d{1,30}$/.test(text)) return text.replace(/^0+(?=\d)/, '');
@@ -167,9 +167,11 @@ export function normalizeRemoteExecutionContext(body: unknown): RemoteSourceChan
     ...(context.CorrelationId === undefined ? {} : { correlationId: context.CorrelationId }),
     ...(context.Depth === undefined ? {} : { depth: context.Depth }),
   };
-  const upsert = (attributes: Attributes, version: string | undefined, merge: boolean): RemoteSourceChange[] => [
-    { ...base, op: 'upsert', attributes, version, merge, reread: false },
-  ];
+  const upsert = (
+    attributes: Attributes,
+    version: string | undefined,
+    merge: boolean,
+  ): RemoteSourceChange[] => [{ ...base, op: 'upsert', attributes, version, merge, reread: false }];
 
   switch (message) {
     case 'Create':

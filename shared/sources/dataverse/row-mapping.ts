@@ -47,12 +47,17 @@ export function fromWebApiRow(
   }
   const id = row[entity.primaryIdAttribute];
   if (typeof id !== 'string' || id === '') {
-    throw new AppError('SourceUnavailable', `A ${entity.logicalName} row from Dataverse has no ${entity.primaryIdAttribute}.`);
+    throw new AppError(
+      'SourceUnavailable',
+      `A ${entity.logicalName} row from Dataverse has no ${entity.primaryIdAttribute}.`,
+    );
   }
   const versionNumber = row.versionnumber;
   const version =
     versionFromEtag(row['@odata.etag']) ??
-    (typeof versionNumber === 'number' || typeof versionNumber === 'string' ? versionFromEtag(String(versionNumber)) : undefined);
+    (typeof versionNumber === 'number' || typeof versionNumber === 'string'
+      ? versionFromEtag(String(versionNumber))
+      : undefined);
   return { id: id.toLowerCase(), version, attributes };
 }
 
@@ -109,9 +114,13 @@ export async function toWebApiBody(
             ? 'systemuser'
             : undefined;
     if (target === undefined) {
-      throw new AppError('ValidationFailed', `${entity.logicalName}.${name} needs ${name}type to say what it points at.`, {
-        details: [{ path: name, message: `polymorphic lookup without ${name}type` }],
-      });
+      throw new AppError(
+        'ValidationFailed',
+        `${entity.logicalName}.${name} needs ${name}type to say what it points at.`,
+        {
+          details: [{ path: name, message: `polymorphic lookup without ${name}type` }],
+        },
+      );
     }
     if (value !== null && typeof value !== 'string') {
       throw new AppError('ValidationFailed', `${entity.logicalName}.${name} must be an id or null.`, {

@@ -70,7 +70,10 @@ export function dataverseTokenProvider(options: DataverseTokenProviderOptions): 
         cause,
       });
     }
-    if (!token) throw new AppError('SourceUnavailable', 'No access token for Dataverse could be obtained.', { details: { scope } });
+    if (!token)
+      throw new AppError('SourceUnavailable', 'No access token for Dataverse could be obtained.', {
+        details: { scope },
+      });
     cached = { token: token.token, expiresOn: token.expiresOnTimestamp };
     return token.token;
   };

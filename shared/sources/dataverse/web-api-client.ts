@@ -134,7 +134,9 @@ export function createDataverseHttpClient(options: DataverseHttpClientOptions): 
       if (TRANSIENT_STATUSES.has(response.status) && method === 'GET' && attempt < maxRetries) {
         const asked = response.headers.get('retry-after');
         await options.sleep(
-          asked === null ? backoffMs * 2 ** attempt : retryAfterSeconds(response.headers, defaultRetryAfter, now) * 1000,
+          asked === null
+            ? backoffMs * 2 ** attempt
+            : retryAfterSeconds(response.headers, defaultRetryAfter, now) * 1000,
         );
         continue;
       }
@@ -215,16 +217,21 @@ export function webApiError(
     dataverseMessage !== '' ? `Dataverse: ${dataverseMessage}` : `Dataverse answered ${status} to ${method}.`,
     {
       details: { status, dataverseCode, dataverseMessage, method, url: stripQuery(url) },
-      ...(code === 'Throttled' ? { retryAfterSeconds: retryAfterSeconds(headers, defaultRetryAfter, now) } : {}),
+      ...(code === 'Throttled'
+        ? { retryAfterSeconds: retryAfterSeconds(headers, defaultRetryAfter, now) }
+        : {}),
     },
   );
 }
 
 /** The HTTP status and Dataverse error code kept in an AppError from {@link webApiError}. */
 export function webApiFailure(error: unknown): { status: number; dataverseCode: string } | undefined {
-  if (!(error instanceof AppError) || error.details === undefined || Array.isArray(error.details)) return undefined;
+  if (!(error instanceof AppError) || error.details === undefined || Array.isArray(error.details))
+    return undefined;
   const { status, dataverseCode } = error.details;
-  return typeof status === 'number' ? { status, dataverseCode: String(dataverseCode ?? '') } : undefined;
+  return typeof status === 'number'
+    ? { status, dataverseCode: typeof dataverseCode === 'string' ? dataverseCode : '' }
+    : undefined;
 }
 
 /** Reads every page of a (non-tracking) collection, following `@odata.nextLink` unchanged. */
@@ -236,7 +243,10 @@ export async function readAllPages(
   const rows: Record<string, unknown>[] = [];
   let next: string | undefined = path;
   while (next !== undefined) {
-    const response = await client.send({ path: next, headers: { Prefer: `odata.maxpagesize=${maxPageSize}` } });
+    const response = await client.send({
+      path: next,
+      headers: { Prefer: `odata.maxpagesize=${maxPageSize}` },
+    });
     const page = parseCollectionPage(response.body, next);
     rows.push(...page.value);
     next = page['@odata.nextLink'];
@@ -249,7 +259,10 @@ export function parseCollectionPage(body: unknown, path: string): CollectionPage
   const parsed = collectionPageSchema.safeParse(body);
   if (!parsed.success) {
     throw new AppError('SourceUnavailable', 'Dataverse answered a collection that is not valid.', {
-      details: { path: stripQuery(path), issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) },
+      details: {
+        path: stripQuery(path),
+        issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      },
     });
   }
   return parsed.data;

@@ -44,7 +44,9 @@ describe('Dataverse change tracking', () => {
 
     // Tracking request headers; nextLinks are followed unchanged, with the same Prefer.
     const sent = fx.server.requests;
-    expect(sent.map((r) => r.headers.prefer)).toEqual(Array(3).fill('odata.track-changes,odata.maxpagesize=2'));
+    expect(sent.map((r) => r.headers.prefer)).toEqual(
+      Array(3).fill('odata.track-changes,odata.maxpagesize=2'),
+    );
     expect(sent[0]!.url).toBe('/api/data/v9.2/accounts');
     expect(sent[1]!.url).toContain('$skiptoken=');
 
@@ -53,7 +55,7 @@ describe('Dataverse change tracking', () => {
       entity: 'account',
       id: accountId(1),
       op: 'upsert',
-      version: expect.stringMatching(/^\d+$/),
+      version: expect.stringMatching(/^\d+$/) as unknown,
       attributes: expect.objectContaining({
         accountid: accountId(1),
         name: 'Account 1',
@@ -61,7 +63,7 @@ describe('Dataverse change tracking', () => {
         owneridtype: 'systemuser',
         owningbusinessunit: ids.salesUnit,
         primarycontactid: null,
-      }),
+      }) as unknown,
     });
     expect(first.version).toBe(fx.server.tables.etag('accounts', accountId(1))!.replace(/\D/g, ''));
     expect(Object.keys(first.attributes).some((k) => k.startsWith('_') || k.includes('@'))).toBe(false);
@@ -100,22 +102,26 @@ describe('Dataverse change tracking', () => {
     expect(row.attributes).toMatchObject({ ownerid: ids.salesTeam, owneridtype: 'team' });
   });
 
-  it.each([400, 410])('restarts as a full read when the delta token has expired (HTTP %i)', async (status) => {
-    const full = await readAll(undefined);
-    fx.server.tables.remove('accounts', accountId(5));
-    fx.server.failNext({ kind: 'expired-token', status });
-    const again = await readAll(full.at(-1)!.deltaToken);
-    expect(again.every((p) => p.full)).toBe(true);
-    expect(again.flatMap((p) => p.changes).map((c) => c.id)).toEqual([1, 2, 3, 4].map(accountId));
-    expect(again.at(-1)!.deltaToken).toBeDefined();
-    const fullRequest = fx.server.requests.filter((r) => r.url === '/api/data/v9.2/accounts').at(-1)!;
-    expect(fullRequest.headers.prefer).toContain('odata.track-changes');
-  });
+  it.each([400, 410])(
+    'restarts as a full read when the delta token has expired (HTTP %i)',
+    async (status) => {
+      const full = await readAll(undefined);
+      fx.server.tables.remove('accounts', accountId(5));
+      fx.server.failNext({ kind: 'expired-token', status });
+      const again = await readAll(full.at(-1)!.deltaToken);
+      expect(again.every((p) => p.full)).toBe(true);
+      expect(again.flatMap((p) => p.changes).map((c) => c.id)).toEqual([1, 2, 3, 4].map(accountId));
+      expect(again.at(-1)!.deltaToken).toBeDefined();
+      const fullRequest = fx.server.requests.filter((r) => r.url === '/api/data/v9.2/accounts').at(-1)!;
+      expect(fullRequest.headers.prefer).toContain('odata.track-changes');
+    },
+  );
 
   it('does not restart on an authorization failure of the delta read', async () => {
     const full = await readAll(undefined);
-    fx.server.failNext({ kind: 'error', status: 403, code: '0x80040220', message: 'Missing prvReadAccount.' }, (r) =>
-      r.url.includes('deltatoken'),
+    fx.server.failNext(
+      { kind: 'error', status: 403, code: '0x80040220', message: 'Missing prvReadAccount.' },
+      (r) => r.url.includes('deltatoken'),
     );
     await expect(readAll(full.at(-1)!.deltaToken)).rejects.toMatchObject({ code: 'PrivilegeDenied' });
   });
@@ -147,7 +153,9 @@ describe('Dataverse change tracking', () => {
 
   it('never sends the token to a link outside the environment', async () => {
     const before = fx.server.requests.length;
-    await expect(readAll('https://attacker.example/api/data/v9.2/accounts?$deltatoken=1')).rejects.toMatchObject({
+    await expect(
+      readAll('https://attacker.example/api/data/v9.2/accounts?$deltatoken=1'),
+    ).rejects.toMatchObject({
       code: 'SourceUnavailable',
     });
     expect(fx.server.requests.length).toBe(before);

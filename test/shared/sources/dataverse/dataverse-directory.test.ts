@@ -77,7 +77,12 @@ describe('Dataverse directory', () => {
 
   it('defaults the UI language to 1033 when user settings cannot be read', async () => {
     fx.server.failNext(
-      { kind: 'error', status: 403, code: '0x80040220', message: 'Principal user is missing prvReadUserSettings privilege.' },
+      {
+        kind: 'error',
+        status: 403,
+        code: '0x80040220',
+        message: 'Principal user is missing prvReadUserSettings privilege.',
+      },
       (r) => r.url.includes('usersettingscollection'),
     );
     const directory = await fx.source.readDirectory();
@@ -87,7 +92,10 @@ describe('Dataverse directory', () => {
   it('parses privilege names and depth masks', () => {
     expect(parsePrivilegeName('prvAppendToAccount')).toEqual({ entity: 'account', privilege: 'appendTo' });
     expect(parsePrivilegeName('prvAppendAccount')).toEqual({ entity: 'account', privilege: 'append' });
-    expect(parsePrivilegeName('prvCreatenew_Project')).toEqual({ entity: 'new_project', privilege: 'create' });
+    expect(parsePrivilegeName('prvCreatenew_Project')).toEqual({
+      entity: 'new_project',
+      privilege: 'create',
+    });
     expect(parsePrivilegeName('prvShareAccount')).toBeUndefined();
     expect([0, 1, 2, 4, 8, 3, 15].map(accessLevelFromDepthMask)).toEqual([
       'none',

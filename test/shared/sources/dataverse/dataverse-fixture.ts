@@ -39,7 +39,11 @@ const attribute = (
   AttributeType: attributeType,
   AttributeOf: null,
   IsSecured: false,
-  RequiredLevel: { Value: 'None', CanBeChanged: true, ManagedPropertyLogicalName: 'canmodifyrequirementlevelsettings' },
+  RequiredLevel: {
+    Value: 'None',
+    CanBeChanged: true,
+    ManagedPropertyLogicalName: 'canmodifyrequirementlevelsettings',
+  },
   MetadataId: `${logicalName}-metadata`,
   ...extra,
 });
@@ -68,7 +72,10 @@ export function entityDefinitions(): Record<string, unknown>[] {
         }),
         attribute('MemoAttributeMetadata', 'description', 'Memo', { MaxLength: 2000 }),
         attribute('LookupAttributeMetadata', 'ownerid', 'Owner', { Targets: ['systemuser', 'team'] }),
-        attribute('StringAttributeMetadata', 'owneridname', 'String', { AttributeOf: 'ownerid', MaxLength: 100 }),
+        attribute('StringAttributeMetadata', 'owneridname', 'String', {
+          AttributeOf: 'ownerid',
+          MaxLength: 100,
+        }),
         attribute('EntityNameAttributeMetadata', 'owneridtype', 'EntityName', { AttributeOf: 'ownerid' }),
         attribute('LookupAttributeMetadata', 'owningbusinessunit', 'Lookup', { Targets: ['businessunit'] }),
         attribute('LookupAttributeMetadata', 'primarycontactid', 'Lookup', { Targets: ['contact'] }),
@@ -125,7 +132,9 @@ export function entityDefinitions(): Record<string, unknown>[] {
       Attributes: [
         attribute('UniqueIdentifierAttributeMetadata', 'contactid', 'Uniqueidentifier'),
         attribute('StringAttributeMetadata', 'fullname', 'String', { MaxLength: 160 }),
-        attribute('LookupAttributeMetadata', 'parentcustomerid', 'Customer', { Targets: ['account', 'contact'] }),
+        attribute('LookupAttributeMetadata', 'parentcustomerid', 'Customer', {
+          Targets: ['account', 'contact'],
+        }),
         attribute('LookupAttributeMetadata', 'ownerid', 'Owner', { Targets: ['systemuser', 'team'] }),
       ],
       OneToManyRelationships: [],
@@ -185,10 +194,25 @@ export function entityDefinitions(): Record<string, unknown>[] {
 export function seedDirectory(server: DataverseTestServer): void {
   const t = server.tables;
   t.define('businessunits', 'businessunitid');
-  t.upsert('businessunits', { businessunitid: ids.rootUnit, name: 'Contoso', _parentbusinessunitid_value: null });
-  t.upsert('businessunits', { businessunitid: ids.salesUnit, name: 'Sales', _parentbusinessunitid_value: ids.rootUnit });
+  t.upsert('businessunits', {
+    businessunitid: ids.rootUnit,
+    name: 'Contoso',
+    _parentbusinessunitid_value: null,
+  });
+  t.upsert('businessunits', {
+    businessunitid: ids.salesUnit,
+    name: 'Sales',
+    _parentbusinessunitid_value: ids.rootUnit,
+  });
   t.define('systemusers', 'systemuserid');
-  const user = (id: string, oid: string | null, name: string, unit: string, manager: string | null, disabled = false) =>
+  const user = (
+    id: string,
+    oid: string | null,
+    name: string,
+    unit: string,
+    manager: string | null,
+    disabled = false,
+  ) =>
     t.upsert('systemusers', {
       systemuserid: id,
       azureactivedirectoryobjectid: oid,
@@ -211,7 +235,11 @@ export function seedDirectory(server: DataverseTestServer): void {
   t.define('roles', 'roleid');
   t.upsert('roles', { roleid: ids.salesperson, name: 'Salesperson', _businessunitid_value: ids.rootUnit });
   t.define('systemuserrolescollection', 'systemuserroleid');
-  t.upsert('systemuserrolescollection', { systemuserroleid: 'ur1', systemuserid: ids.bob, roleid: ids.salesperson });
+  t.upsert('systemuserrolescollection', {
+    systemuserroleid: 'ur1',
+    systemuserid: ids.bob,
+    roleid: ids.salesperson,
+  });
   t.define('teamrolescollection', 'teamroleid');
   t.upsert('teamrolescollection', { teamroleid: 'tr1', teamid: ids.salesTeam, roleid: ids.salesperson });
   t.define('privileges', 'privilegeid');
@@ -245,7 +273,9 @@ export interface DataverseFixture {
 }
 
 /** A test server with metadata, directory and empty account/contact tables, and a source on it. */
-export async function startDataverseFixture(options: { maxPageSize?: number } = {}): Promise<DataverseFixture> {
+export async function startDataverseFixture(
+  options: { maxPageSize?: number } = {},
+): Promise<DataverseFixture> {
   const server = await startDataverseTestServer();
   server.entityDefinitions.push(...entityDefinitions());
   server.tables.define('accounts', 'accountid');

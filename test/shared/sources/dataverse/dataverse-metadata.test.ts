@@ -22,7 +22,13 @@ describe('Dataverse metadata', () => {
       ownership: 'user',
     });
     const byName = new Map(account!.attributes.map((a) => [a.name, a]));
-    expect(byName.get('name')).toEqual({ name: 'name', type: 'string', maxLength: 160, required: true, secured: false });
+    expect(byName.get('name')).toEqual({
+      name: 'name',
+      type: 'string',
+      maxLength: 160,
+      required: true,
+      secured: false,
+    });
     expect(byName.get('description')).toMatchObject({ type: 'memo', maxLength: 2000 });
     expect(byName.get('ownerid')).toMatchObject({ type: 'owner', targets: ['systemuser', 'team'] });
     expect(byName.get('owneridtype')).toMatchObject({ type: 'string' });
@@ -99,7 +105,9 @@ describe('Dataverse metadata', () => {
 
   it('maps every OwnershipTypes name', () => {
     expect(
-      ['UserOwned', 'TeamOwned', 'OrganizationOwned', 'BusinessOwned', 'BusinessParented', 'None'].map(mapOwnership),
+      ['UserOwned', 'TeamOwned', 'OrganizationOwned', 'BusinessOwned', 'BusinessParented', 'None'].map(
+        mapOwnership,
+      ),
     ).toEqual(['user', 'user', 'organization', 'business', 'business', 'none']);
   });
 });

@@ -8,7 +8,10 @@ let contact: EntityMetadata;
 
 beforeEach(async () => {
   fx = await startDataverseFixture();
-  [account, contact] = (await fx.source.readMetadata(['account', 'contact'])) as [EntityMetadata, EntityMetadata];
+  [account, contact] = (await fx.source.readMetadata(['account', 'contact'])) as [
+    EntityMetadata,
+    EntityMetadata,
+  ];
   fx.server.tables.upsert('accounts', {
     accountid: accountId(1),
     name: 'Fabrikam',
@@ -75,7 +78,14 @@ describe('Dataverse writes', () => {
   it('updates only the changed columns with If-Match on the base version', async () => {
     const base = currentVersion();
     const result = await fx.source.writeChange(
-      { entity: 'account', id: accountId(1), op: 'update', attributes: { name: 'New name' }, baseVersion: base, callerObjectId: ids.bobOid },
+      {
+        entity: 'account',
+        id: accountId(1),
+        op: 'update',
+        attributes: { name: 'New name' },
+        baseVersion: base,
+        callerObjectId: ids.bobOid,
+      },
       account,
     );
     const patch = fx.server.requests.find((r) => r.method === 'PATCH')!;
@@ -92,14 +102,31 @@ describe('Dataverse writes', () => {
     fx.server.tables.upsert('accounts', { accountid: accountId(1), name: 'Changed at the source' });
     await expect(
       fx.source.writeChange(
-        { entity: 'account', id: accountId(1), op: 'update', attributes: { name: 'Device' }, baseVersion: stale, callerObjectId: ids.bobOid },
+        {
+          entity: 'account',
+          id: accountId(1),
+          op: 'update',
+          attributes: { name: 'Device' },
+          baseVersion: stale,
+          callerObjectId: ids.bobOid,
+        },
         account,
       ),
-    ).rejects.toMatchObject({ code: 'PreconditionFailed', details: expect.objectContaining({ status: 412 }) });
+    ).rejects.toMatchObject({
+      code: 'PreconditionFailed',
+      details: expect.objectContaining({ status: 412 }) as unknown,
+    });
     expect(fx.server.tables.table('accounts').rows.get(accountId(1))!.row.name).toBe('Changed at the source');
     await expect(
       fx.source.writeChange(
-        { entity: 'account', id: accountId(1), op: 'delete', attributes: {}, baseVersion: stale, callerObjectId: ids.bobOid },
+        {
+          entity: 'account',
+          id: accountId(1),
+          op: 'delete',
+          attributes: {},
+          baseVersion: stale,
+          callerObjectId: ids.bobOid,
+        },
         account,
       ),
     ).rejects.toMatchObject({ code: 'PreconditionFailed' });
@@ -109,7 +136,13 @@ describe('Dataverse writes', () => {
   it('updates without a base version with If-Match: * so a missing row is NotFound, not created', async () => {
     await expect(
       fx.source.writeChange(
-        { entity: 'account', id: accountId(7), op: 'update', attributes: { name: 'x' }, callerObjectId: ids.bobOid },
+        {
+          entity: 'account',
+          id: accountId(7),
+          op: 'update',
+          attributes: { name: 'x' },
+          callerObjectId: ids.bobOid,
+        },
         account,
       ),
     ).rejects.toMatchObject({ code: 'NotFound' });
@@ -118,25 +151,43 @@ describe('Dataverse writes', () => {
   });
 
   it('deletes, and maps 403 and 400 to PrivilegeDenied and ValidationFailed with the Dataverse error', async () => {
-    fx.server.failNext({ kind: 'error', status: 403, code: '0x80040220', message: 'Principal user is missing prvDeleteAccount privilege.' });
+    fx.server.failNext({
+      kind: 'error',
+      status: 403,
+      code: '0x80040220',
+      message: 'Principal user is missing prvDeleteAccount privilege.',
+    });
     const denied = fx.source.writeChange(
       { entity: 'account', id: accountId(1), op: 'delete', attributes: {}, callerObjectId: ids.bobOid },
       account,
     );
     await expect(denied).rejects.toMatchObject({
       code: 'PrivilegeDenied',
-      details: expect.objectContaining({ dataverseCode: '0x80040220' }),
+      details: expect.objectContaining({ dataverseCode: '0x80040220' }) as unknown,
     });
     fx.server.failNext({ kind: 'error', status: 400, code: '0x80040203', message: 'Invalid property' });
     await expect(
       fx.source.writeChange(
-        { entity: 'account', id: accountId(1), op: 'update', attributes: { nosuch: 1 }, callerObjectId: ids.bobOid },
+        {
+          entity: 'account',
+          id: accountId(1),
+          op: 'update',
+          attributes: { nosuch: 1 },
+          callerObjectId: ids.bobOid,
+        },
         account,
       ),
     ).rejects.toMatchObject({ code: 'ValidationFailed', message: 'Dataverse: Invalid property' });
 
     const result = await fx.source.writeChange(
-      { entity: 'account', id: accountId(1), op: 'delete', attributes: {}, baseVersion: currentVersion(), callerObjectId: ids.bobOid },
+      {
+        entity: 'account',
+        id: accountId(1),
+        op: 'delete',
+        attributes: {},
+        baseVersion: currentVersion(),
+        callerObjectId: ids.bobOid,
+      },
       account,
     );
     expect(result).toEqual({ version: undefined, attributes: {} });
@@ -147,7 +198,13 @@ describe('Dataverse writes', () => {
     fx.server.failNext({ kind: 'server-error', status: 500 });
     await expect(
       fx.source.writeChange(
-        { entity: 'account', id: accountId(1), op: 'update', attributes: { name: 'x' }, callerObjectId: ids.bobOid },
+        {
+          entity: 'account',
+          id: accountId(1),
+          op: 'update',
+          attributes: { name: 'x' },
+          callerObjectId: ids.bobOid,
+        },
         account,
       ),
     ).rejects.toMatchObject({ code: 'SourceUnavailable' });
@@ -155,7 +212,13 @@ describe('Dataverse writes', () => {
 
     fx.server.failNext({ kind: 'throttle', retryAfterSeconds: 2 });
     await fx.source.writeChange(
-      { entity: 'account', id: accountId(1), op: 'update', attributes: { name: 'y' }, callerObjectId: ids.bobOid },
+      {
+        entity: 'account',
+        id: accountId(1),
+        op: 'update',
+        attributes: { name: 'y' },
+        callerObjectId: ids.bobOid,
+      },
       account,
     );
     expect(fx.sleeps).toEqual([2000]);
