@@ -1,85 +1,63 @@
 import { z } from 'zod';
-import { directorySchema, type Directory } from '../model/directory';
-import {
-  defaultOfflineEntities,
-  entityMetadataSchema,
-  entityOfflineSettingsSchema,
-  type EntityMetadata,
-  type EntityOfflineSettings,
-} from '../model/entity';
+import { declareEntityMetadata, loadEntities, publishCustomizations } from '../admin/entity-config';
+import { loadDirectory, replaceDirectory } from '../admin/directory-store';
+import { checkProfile, listPublishedProfiles } from '../admin/profile-service';
+import type { Clock } from '../clock';
+import type { Directory } from '../model/directory';
+import type { EntityMetadata } from '../model/entity';
+import type { ConfiguredEntity } from '../profiles/validate-profile';
+import { syncEntityMessage as replicationSyncEntityMessage } from '../replication/messages';
 import type { RecordWrite, TenantStore } from '../store/port';
 import type { SourceChangePage } from '../sources/port';
 
 /**
  * The functions of other areas (admin configuration, replication) that the provisioning steps call,
- * behind one small seam each. They were written before those areas landed: each says what it stands
- * in for, so the composition can point it at the owning area's function without touching the steps.
+ * behind one small seam each. Those marked "stand-in" were written before the owning area's function
+ * landed: point them at it without touching the steps.
  */
 
-/** An offline-enabled entity: its metadata and offline settings. */
-export interface OfflineEntity {
-  metadata: EntityMetadata;
-  settings: EntityOfflineSettings;
-}
+/** An offline-enabled entity: its metadata and offline settings (the admin area's `ConfiguredEntity`). */
+export type OfflineEntity = ConfiguredEntity;
 
-/** Doc kinds of entity configuration in the tenant store (stand-in until shared/admin owns them). */
-const ENTITY_METADATA_KIND = 'entity-metadata';
-const ENTITY_OFFLINE_KIND = 'entity-offline';
-const DIRECTORY_KIND = 'directory';
-const DIRECTORY_ID = 'current';
+/** Doc kind of delta tokens in the tenant store (stand-in until shared/replication owns them). */
 const DELTA_TOKEN_KIND = 'delta-token';
 
-/** Stand-in for the admin area's entity list: every entity with metadata, with its offline settings. */
-export async function loadEntityConfigurations(store: TenantStore): Promise<OfflineEntity[]> {
-  const [metadataDocs, offlineDocs] = await Promise.all([
-    store.listDocs(ENTITY_METADATA_KIND),
-    store.listDocs(ENTITY_OFFLINE_KIND),
-  ]);
-  const offline = new Map(offlineDocs.map((doc) => [doc.id, entityOfflineSettingsSchema.parse(doc.value)]));
-  return metadataDocs.map((doc) => {
-    const metadata = entityMetadataSchema.parse(doc.value);
-    // Entities enabled by default (SPEC §3) start with `modifiedon last-x-days 10` as org filter.
-    const settings = offline.get(metadata.logicalName) ?? {
-      enabled: defaultOfflineEntities.includes(metadata.logicalName),
-      orgFilter: [],
-      required: false,
-    };
-    return { metadata, settings };
-  });
+/** Every published entity with its offline settings (the admin area's `loadEntities`). */
+export function loadEntityConfigurations(store: TenantStore): Promise<OfflineEntity[]> {
+  return loadEntities(store);
 }
 
-/** The offline-enabled entities, the ones step 5 downloads and step 6 replicates. */
+/** The offline-enabled published entities: the ones step 5 downloads and step 6 replicates. */
 export async function loadOfflineEntities(store: TenantStore): Promise<OfflineEntity[]> {
-  return (await loadEntityConfigurations(store)).filter((entity) => entity.settings.enabled);
+  return (await loadEntities(store)).filter((entity) => entity.offline.enabled);
 }
 
-/** Stand-in for the admin area's save of source metadata (Dataverse tenants, step 3). */
-export async function saveEntityMetadata(
+/**
+ * Stores metadata read from the source (Dataverse tenants, step 3) and publishes it, so the sync
+ * engine and profile validation see it. Entities already declared keep their offline settings.
+ */
+export async function saveSourceMetadata(
   store: TenantStore,
+  clock: Clock,
   entities: readonly EntityMetadata[],
 ): Promise<void> {
-  for (const entity of entities) {
-    await store.putDoc(ENTITY_METADATA_KIND, entity.logicalName, entityMetadataSchema.parse(entity));
-  }
+  for (const entity of entities) await declareEntityMetadata(store, clock, entity);
+  await publishCustomizations(store, clock);
 }
 
-/** Stand-in for the admin area's offline settings write (tests and tools set up tenants with it). */
-export async function saveOfflineSettings(
+/** The admin area's directory replace (Dataverse tenants, step 3). */
+export async function saveSourceDirectory(
   store: TenantStore,
-  entity: string,
-  settings: EntityOfflineSettings,
+  clock: Clock,
+  directory: Directory,
 ): Promise<void> {
-  await store.putDoc(ENTITY_OFFLINE_KIND, entity, entityOfflineSettingsSchema.parse(settings));
-}
-
-/** Stand-in for the admin area's `replaceDirectory`. */
-export async function replaceDirectory(store: TenantStore, directory: Directory): Promise<void> {
-  await store.putDoc(DIRECTORY_KIND, DIRECTORY_ID, directorySchema.parse(directory));
+  await replaceDirectory(store, directory, clock);
 }
 
 /** Whether the tenant store holds a directory (a `local` tenant must declare one before step 3). */
 export async function hasDirectory(store: TenantStore): Promise<boolean> {
-  return (await store.getDoc(DIRECTORY_KIND, DIRECTORY_ID)) !== undefined;
+  const directory = await loadDirectory(store);
+  return directory.businessUnits.length > 0 && directory.users.length > 0;
 }
 
 /** What step 4 reports. */
@@ -89,18 +67,21 @@ export interface SyncConfigurationCheck {
 }
 
 /**
- * Stand-in for the admin area's compile-and-validate of published profiles (step 4): until it lands,
- * counts the published profile documents and warns when there are none.
+ * Step 4's check of the published profiles against the metadata as it is now (the admin area's
+ * `checkProfile`): a profile that no longer validates is reported, not fatal — devices of other
+ * profiles can sync, and an admin fixes and republishes it.
  */
 export async function checkPublishedProfiles(store: TenantStore): Promise<SyncConfigurationCheck> {
-  const published = await store.listDocs('profile-published');
-  return {
-    publishedProfiles: published.length,
-    warnings:
-      published.length === 0
-        ? ['No offline profile is published yet: devices cannot sync until one is.']
-        : [],
-  };
+  const published = await listPublishedProfiles(store);
+  const warnings: string[] = [];
+  if (published.length === 0) {
+    warnings.push('No offline profile is published yet: devices cannot sync until one is.');
+  }
+  for (const profile of published) {
+    const violations = await checkProfile(store, profile);
+    for (const v of violations) warnings.push(`Profile '${profile.name}': ${v.path}: ${v.message}`);
+  }
+  return { publishedProfiles: published.length, warnings };
 }
 
 /**
@@ -146,7 +127,7 @@ export async function readDeltaToken(store: TenantStore, entity: string): Promis
   return doc ? z.object({ deltaToken: z.string() }).parse(doc.value).deltaToken : undefined;
 }
 
-/** Stand-in for the replication area's `syncEntity` queue message. */
+/** The replication area's recurring `syncEntity` work item for an entity. */
 export function syncEntityMessage(org: string, entity: string): unknown {
-  return { type: 'syncEntity', org, entity };
+  return replicationSyncEntityMessage(org, entity);
 }

@@ -15,9 +15,9 @@ import {
   hasDirectory,
   loadEntityConfigurations,
   loadOfflineEntities,
-  replaceDirectory,
   saveDeltaToken,
-  saveEntityMetadata,
+  saveSourceDirectory,
+  saveSourceMetadata,
   syncEntityMessage,
 } from './provisioning-dependencies';
 import { withMessage, type ProvisioningStatus, type StatusMessage } from './provisioning-status';
@@ -94,7 +94,7 @@ export const downloadMetadata: StepFunction = async ({ services, tenant }) => {
     if (entities.length === 0) {
       throw new AppError(
         'Unprocessable',
-        `No entity metadata is declared for '${tenant.org}': declare entities (PUT admin/${tenant.org}/entities/{entity}) and provision again.`,
+        `No entity metadata is published for '${tenant.org}': declare entities (PUT admin/${tenant.org}/entities/{entity}), publish them (POST admin/${tenant.org}/customizations/publish) and provision again.`,
       );
     }
     if (!(await hasDirectory(store))) {
@@ -109,8 +109,8 @@ export const downloadMetadata: StepFunction = async ({ services, tenant }) => {
   const configured = (await loadEntityConfigurations(store)).map((e) => e.metadata.logicalName);
   const wanted = [...new Set([...defaultOfflineEntities, ...DIRECTORY_ENTITIES, ...configured])].sort();
   const metadata = await source.readMetadata(wanted);
-  await saveEntityMetadata(store, metadata);
-  await replaceDirectory(store, await source.readDirectory());
+  await saveSourceMetadata(store, services.clock, metadata);
+  await saveSourceDirectory(store, services.clock, await source.readDirectory());
   return succeeded(`Metadata of ${metadata.length} entities and the directory downloaded.`);
 };
 
@@ -153,7 +153,7 @@ export const downloadData: StepFunction = async (ctx) => {
       planned.push({
         entity: name,
         rowsExpected: await source.countRows(entity.metadata),
-        priority: DIRECTORY_ENTITIES.has(name) || entity.settings.required,
+        priority: DIRECTORY_ENTITIES.has(name) || entity.offline.required,
       });
     }
     progress = planDownload(planned, services.clock.now());

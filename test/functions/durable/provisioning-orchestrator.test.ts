@@ -27,7 +27,7 @@ function drive(
 ): { calls: Call[]; customStatuses: ProvisioningCustomStatus[]; result: unknown } {
   const calls: Call[] = [];
   const customStatuses: ProvisioningCustomStatus[] = [];
-  const context = new df.DummyOrchestrationContext() as OrchestrationContext;
+  const context = new df.DummyOrchestrationContext();
   const record = (name: string, input: unknown, retry?: RetryOptions): df.Task => {
     calls.push({ name, input: input as Call['input'], retry });
     return { isCompleted: false, isFaulted: false };
@@ -126,7 +126,11 @@ describe('provisioning orchestrator', () => {
   });
 
   it('ends quietly when a newer run owns the status', () => {
-    const { calls, result } = drive(run(), () => ({ outcome: 'superseded', stopRequested: false, message: null }));
+    const { calls, result } = drive(run(), () => ({
+      outcome: 'superseded',
+      stopRequested: false,
+      message: null,
+    }));
     expect(sequence(calls)).toEqual(['step 1']);
     expect(result).toEqual({ outcome: 'superseded', step: 1 });
   });

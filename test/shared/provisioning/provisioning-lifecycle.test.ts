@@ -23,7 +23,11 @@ import {
 const now = new Date('2026-01-15T12:00:00.000Z');
 
 /** A status in `state` whose last run was `action`, with steps before `atStep` succeeded. */
-function statusIn(state: ProvisioningState, action: RunAction | null = 'provision', atStep = 3): ProvisioningStatus {
+function statusIn(
+  state: ProvisioningState,
+  action: RunAction | null = 'provision',
+  atStep = 3,
+): ProvisioningStatus {
   const base = initialProvisioningStatus('contoso', now);
   if (action === null) return { ...base, state };
   let status = beginRun(base, action, 'run-1', now);
@@ -103,7 +107,12 @@ describe('provisioning transition rules', () => {
 describe('provisioning status transitions', () => {
   it('a new run has every step pending and no progress', () => {
     const status = beginRun(statusIn('failed'), 'provision', 'run-2', now);
-    expect(status).toMatchObject({ state: 'provisioning', action: 'provision', runId: 'run-2', currentStep: 1 });
+    expect(status).toMatchObject({
+      state: 'provisioning',
+      action: 'provision',
+      runId: 'run-2',
+      currentStep: 1,
+    });
     expect(status.steps.map((s) => s.name)).toEqual([...PROVISION_STEP_NAMES]);
     expect(status.steps.every((s) => s.status === 'pending')).toBe(true);
     expect(beginRun(status, 'deprovision', 'run-3', now).steps.map((s) => s.name)).toEqual([
@@ -112,7 +121,10 @@ describe('provisioning status transitions', () => {
   });
 
   it('a retry keeps completed steps and resets the rest', () => {
-    const failed = finishRun(statusIn('provisioning', 'provision', 4), 'failed', now, { step: 4, message: 'boom' });
+    const failed = finishRun(statusIn('provisioning', 'provision', 4), 'failed', now, {
+      step: 4,
+      message: 'boom',
+    });
     expect(failed).toMatchObject({ state: 'failed', currentStep: 4 });
     expect(failed.steps[3]).toMatchObject({ status: 'failed', message: 'boom' });
     expect(resumeStep(failed)).toBe(4);
@@ -141,12 +153,21 @@ describe('provisioning status transitions', () => {
 
   it('a completed run is provisioned or deprovisioned', () => {
     expect(finishRun(statusIn('provisioning', 'provision', 7), 'succeeded', now).state).toBe('provisioned');
-    expect(finishRun(statusIn('deprovisioning', 'deprovision', 3), 'succeeded', now).state).toBe('deprovisioned');
+    expect(finishRun(statusIn('deprovisioning', 'deprovision', 3), 'succeeded', now).state).toBe(
+      'deprovisioned',
+    );
   });
 
   it('maps each provisioning state to the tenant state devices are checked against', () => {
     expect(tenantStateFor('provisioned')).toBe('active');
-    for (const state of ['provisioning', 'stopping', 'stopped', 'failed', 'deprovisioning', 'deprovisioned'] as const) {
+    for (const state of [
+      'provisioning',
+      'stopping',
+      'stopped',
+      'failed',
+      'deprovisioning',
+      'deprovisioned',
+    ] as const) {
       expect(tenantStateFor(state)).not.toBe('active');
     }
   });

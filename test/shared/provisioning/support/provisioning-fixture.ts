@@ -9,7 +9,7 @@ import type { Directory } from '../../../../shared/model/directory';
 import type { EntityMetadata } from '../../../../shared/model/entity';
 import type { Attributes } from '../../../../shared/model/record';
 import type { Tenant } from '../../../../shared/model/tenant';
-import { saveOfflineSettings } from '../../../../shared/provisioning/provisioning-dependencies';
+import { declareEntityMetadata, setEntityOfflineSettings } from '../../../../shared/admin/entity-config';
 import type { QueueSender, SendOptions } from '../../../../shared/queue/port';
 import type { Source, SourceChangePage } from '../../../../shared/sources/port';
 import { createSqliteStore } from '../../../../shared/store/sqlite';
@@ -93,7 +93,13 @@ export class FakeSource implements Source {
       await this.onPage?.(name, index);
       const slice = rows.slice(index * this.pageSize, (index + 1) * this.pageSize);
       yield {
-        changes: slice.map((row) => ({ entity: name, id: row.id, op: 'upsert', attributes: row.attributes, version: row.version })),
+        changes: slice.map((row) => ({
+          entity: name,
+          id: row.id,
+          op: 'upsert',
+          attributes: row.attributes,
+          version: row.version,
+        })),
         full: true,
         ...(index === pages - 1 ? { deltaToken: `token-${name}-${rows.length}` } : {}),
       };
@@ -109,12 +115,17 @@ export class FakeSource implements Source {
   }
 
   readsOf(method: string, entityName?: string): number {
-    return this.reads.filter((r) => r.method === method && (entityName === undefined || r.entity === entityName)).length;
+    return this.reads.filter(
+      (r) => r.method === method && (entityName === undefined || r.entity === entityName),
+    ).length;
   }
 }
 
 /** Rows `{name}-1 … {name}-n` at version 1. */
-export function rowsOf(name: string, count: number): { id: string; version: string; attributes: Attributes }[] {
+export function rowsOf(
+  name: string,
+  count: number,
+): { id: string; version: string; attributes: Attributes }[] {
   return Array.from({ length: count }, (_, i) => ({
     id: `${name}-${i + 1}`,
     version: '1',
@@ -151,7 +162,9 @@ export interface ProvisioningFixture {
  * the offline settings of `required` entities declared. Each `services()` call opens another store
  * on the same folder, as a restarted host would.
  */
-export async function createProvisioningFixture(options: { required?: string[] } = {}): Promise<ProvisioningFixture> {
+export async function createProvisioningFixture(
+  options: { required?: string[] } = {},
+): Promise<ProvisioningFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'provisioning-'));
   const clock = new ManualClock();
   const queue = new RecordingQueue();
@@ -168,8 +181,14 @@ export async function createProvisioningFixture(options: { required?: string[] }
     entraTenantId: '22222222-2222-4222-8222-222222222222',
     source: { kind: 'dataverse', url: 'https://contoso.crm.dynamics.com' },
   });
+  // Admins may mark entities required before provisioning; step 3 keeps their settings.
   for (const name of options.required ?? []) {
-    await saveOfflineSettings(store.tenant(ORG), name, { enabled: true, orgFilter: [], required: true });
+    await declareEntityMetadata(store.tenant(ORG), clock, entity(name));
+    await setEntityOfflineSettings(store.tenant(ORG), clock, name, {
+      enabled: true,
+      orgFilter: [],
+      required: true,
+    });
   }
   return {
     dataDir,
