@@ -89,6 +89,24 @@ describe('Dataverse change tracking', () => {
     expect(quiet.map((p) => p.changes.length)).toEqual([0]);
   });
 
+  it('pages a large delta too, with the token on its last page only', async () => {
+    const full = await readAll(undefined);
+    for (let n = 1; n <= 3; n++)
+      fx.server.tables.upsert('accounts', { accountid: accountId(n), name: `Again ${n}` });
+    fx.server.tables.remove('accounts', accountId(5));
+    const delta = await readAll(full.at(-1)!.deltaToken);
+    expect(delta.map((p) => [p.changes.length, p.full, p.deltaToken !== undefined])).toEqual([
+      [2, false, false],
+      [2, false, true],
+    ]);
+    expect(delta.flatMap((p) => p.changes).map((c) => c.op)).toEqual([
+      'upsert',
+      'upsert',
+      'upsert',
+      'delete',
+    ]);
+  });
+
   it('takes the owner type from the lookup annotation when the service sends it', async () => {
     fx.server.tables.upsert('accounts', {
       accountid: accountId(9),
