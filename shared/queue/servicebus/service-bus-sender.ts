@@ -36,8 +36,8 @@ export function createServiceBusSender(options: ServiceBusSenderOptions): Servic
   const client = new ServiceBusClient(options.fullyQualifiedNamespace, options.credential);
   const sender = wrapServiceBusSender(client.createSender(options.queueName), options.queueName);
   return {
-    send: sender.send,
-    sendBatch: sender.sendBatch,
+    send: (body, sendOptions) => sender.send(body, sendOptions),
+    sendBatch: (bodies) => sender.sendBatch(bodies),
     async close() {
       await sender.close();
       await client.close();
