@@ -1,5 +1,5 @@
 import * as df from 'durable-functions';
-import type { OrchestrationContext, RetryOptions } from 'durable-functions';
+import type { RetryOptions } from 'durable-functions';
 import {
   FINISH_RUN_ACTIVITY,
   provisioningOrchestrator,
