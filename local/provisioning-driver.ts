@@ -110,10 +110,20 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
     this.halted = true;
   }
 
-  /** Halts and waits for the activities in hand to end (host shutdown). */
-  async close(): Promise<void> {
+  /**
+   * Host shutdown: halts, and waits up to `graceMs` for the activities in hand to end. A long step 5
+   * may still be running then: it is left like a crash (the store closes under it), and the next
+   * start resumes it at that step, which re-reads only the entities it had not finished.
+   */
+  async close(graceMs = 2000): Promise<void> {
     this.halt();
-    await this.whenIdle();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      timer.unref();
+    });
+    await Promise.race([this.whenIdle(), grace]);
+    clearTimeout(timer);
   }
 
   private async drive(run: ProvisioningRunInput): Promise<void> {

@@ -3,19 +3,18 @@
  * changes the status document. Pure functions only; the steps live in provisioning-steps.ts.
  *
  * ```
- *                 provision                       step 7 done
- *   idle ───────────────────────► provisioning ─────────────────► provisioned
- *    ▲                           │    │    ▲                         │
- *    │                      stop │    │    │ retry (from the         │ deprovision
- *    │                           ▼    │    │ failed/stopped step)    ▼
- *    │                      stopping  │    │                   deprovisioning ──(cannot be stopped)
- *    │                           │    │ a step fails               │      │
- *    │        step ends/stopped  ▼    ▼    │                       │      │ a step fails
- *    │                      stopped   failed ◄─────────────────────┼──────┘
- *    │                   provision │    │ provision (when the       │ (retry, or deprovision again)
- *    │                             │    │ failed run provisioned)   │
- *    │                             ▼    ▼                           ▼
- *    │                           provisioning                 deprovisioned ── provision ──► provisioning
+ *                       provision                        step 7 done
+ *   idle / stopped / ─────────────► provisioning ─────────────────────► provisioned
+ *   deprovisioned /                  │   ▲    │                             │
+ *   failed (provision)          stop │   │    │ a step fails                │ deprovision
+ *                                    ▼   │    ▼   (after its retries)       ▼
+ *                              stopping  │  failed ◄──────────────── deprovisioning
+ *                                    │   │    │    a step fails        │    ▲   (no stop)
+ *          the step ends or stops    ▼   │    │                        │    │
+ *                              stopped ──┘    └── retry: resumes the   │    └── deprovision, retry
+ *                                   retry         failed step          │        (from failed)
+ *                                                                      ▼
+ *                                                               deprovisioned
  * ```
  *
  * - provision: only from idle, stopped, deprovisioned, or failed (a failed *provisioning* run; after a

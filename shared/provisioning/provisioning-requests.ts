@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppServices } from '../app-services';
 import type { AppError } from '../errors';
+import type { Tenant } from '../model/tenant';
 import { setTenantState } from '../tenants/tenant-registry';
 import {
   beginRun,
@@ -26,13 +27,16 @@ import {
 /** The tenant's status, stamped with when it was checked (the admin page shows it). */
 export async function checkProvisioningStatus(
   services: AppServices,
-  org: string,
+  tenant: Pick<Tenant, 'org' | 'state'>,
 ): Promise<ProvisioningStatus> {
   const now = services.clock.now().toISOString();
-  return updateProvisioningStatus(services.store.control, org, services.clock, (current) => ({
-    ...current,
-    lastCheckedAt: now,
-  }));
+  return updateProvisioningStatus(
+    services.store.control,
+    tenant.org,
+    services.clock,
+    (current) => ({ ...current, lastCheckedAt: now }),
+    tenant.state,
+  );
 }
 
 /**
@@ -42,38 +46,45 @@ export async function checkProvisioningStatus(
 export async function requestProvisioningAction(
   services: AppServices,
   runner: ProvisioningRunner,
-  org: string,
+  tenant: Pick<Tenant, 'org' | 'state'>,
   action: ProvisioningAction,
 ): Promise<ProvisioningStatus> {
   const { store, clock } = services;
+  const { org } = tenant;
   let run: ProvisioningRunInput | undefined;
   let refusal: AppError | undefined;
-  const status = await updateProvisioningStatus(store.control, org, clock, (current) => {
-    run = undefined;
-    refusal = undefined;
-    const decision = decideProvisioningAction(current, action);
-    const now = clock.now();
-    switch (decision.kind) {
-      case 'refused':
-        refusal = refusalError(decision.reason, current);
-        return undefined;
-      case 'stop':
-        return requestStop(current, now);
-      case 'start': {
-        const runId = randomUUID();
-        run = { org, action: decision.action, runId, fromStep: 1 };
-        return beginRun(current, decision.action, runId, now);
+  const status = await updateProvisioningStatus(
+    store.control,
+    org,
+    clock,
+    (current) => {
+      run = undefined;
+      refusal = undefined;
+      const decision = decideProvisioningAction(current, action);
+      const now = clock.now();
+      switch (decision.kind) {
+        case 'refused':
+          refusal = refusalError(decision.reason, current);
+          return undefined;
+        case 'stop':
+          return requestStop(current, now);
+        case 'start': {
+          const runId = randomUUID();
+          run = { org, action: decision.action, runId, fromStep: 1 };
+          return beginRun(current, decision.action, runId, now);
+        }
+        case 'resume':
+          run = {
+            org,
+            action: decision.action,
+            runId: current.runId ?? randomUUID(),
+            fromStep: decision.fromStep,
+          };
+          return { ...resumeRun(current, decision.fromStep, now), runId: run.runId };
       }
-      case 'resume':
-        run = {
-          org,
-          action: decision.action,
-          runId: current.runId ?? randomUUID(),
-          fromStep: decision.fromStep,
-        };
-        return { ...resumeRun(current, decision.fromStep, now), runId: run.runId };
-    }
-  });
+    },
+    tenant.state,
+  );
   if (refusal) throw refusal;
   if (!run) {
     await runner.stop(org);

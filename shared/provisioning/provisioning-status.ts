@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
 import type { Clock } from '../clock';
+import type { TenantState } from '../model/tenant';
 import type { DocStore } from '../store/port';
 
 /**
@@ -112,18 +113,35 @@ export type ProvisioningStatus = z.infer<typeof provisioningStatusSchema>;
 /** Older messages are dropped so the document stays small. */
 export const MAX_MESSAGES = 100;
 
-/** The status of a tenant that was never provisioned. */
-export function initialProvisioningStatus(org: string, now: Date): ProvisioningStatus {
+/**
+ * The status of a tenant without a status document: idle, or provisioned when the registry already
+ * has it active (a tenant activated without a run, such as the local host's demo tenant), so that
+ * it can be deprovisioned like any other.
+ */
+export function initialProvisioningStatus(
+  org: string,
+  now: Date,
+  tenantState?: TenantState,
+): ProvisioningStatus {
+  const provisioned = tenantState === 'active';
   return {
     org,
-    state: 'idle',
+    state: provisioned ? 'provisioned' : 'idle',
     action: null,
     runId: null,
     currentStep: null,
     steps: [],
     stopRequested: false,
     progress: null,
-    messages: [],
+    messages: provisioned
+      ? [
+          {
+            at: now.toISOString(),
+            level: 'info',
+            text: 'The tenant was activated without a provisioning run.',
+          },
+        ]
+      : [],
     startedAt: null,
     endedAt: null,
     updatedAt: now.toISOString(),
@@ -147,9 +165,12 @@ export async function readProvisioningStatus(
   control: DocStore,
   org: string,
   clock: Clock,
+  tenantState?: TenantState,
 ): Promise<ProvisioningStatus> {
   const doc = await control.getDoc(PROVISIONING_STATUS_KIND, org);
-  return doc ? provisioningStatusSchema.parse(doc.value) : initialProvisioningStatus(org, clock.now());
+  return doc
+    ? provisioningStatusSchema.parse(doc.value)
+    : initialProvisioningStatus(org, clock.now(), tenantState);
 }
 
 /** Every stored status document (the local driver resumes the interrupted ones at start). */
@@ -168,12 +189,14 @@ export async function updateProvisioningStatus(
   org: string,
   clock: Clock,
   change: (current: ProvisioningStatus) => ProvisioningStatus | undefined,
+  /** The registry state, for a tenant without a status document yet (see {@link initialProvisioningStatus}). */
+  tenantState?: TenantState,
 ): Promise<ProvisioningStatus> {
   for (let attempt = 0; ; attempt++) {
     const doc = await control.getDoc(PROVISIONING_STATUS_KIND, org);
     const current = doc
       ? provisioningStatusSchema.parse(doc.value)
-      : initialProvisioningStatus(org, clock.now());
+      : initialProvisioningStatus(org, clock.now(), tenantState);
     const next = change(current);
     if (!next) return current;
     const value = provisioningStatusSchema.parse({ ...next, updatedAt: clock.now().toISOString() });

@@ -51,8 +51,8 @@ describe('local provisioning driver (SQLite store, fake source)', () => {
     await fixture.close();
   });
 
-  const act = (action: 'provision' | 'stop' | 'deprovision' | 'retry'): Promise<ProvisioningStatus> =>
-    requestProvisioningAction(services, driver, ORG, action);
+  const act = async (action: 'provision' | 'stop' | 'deprovision' | 'retry'): Promise<ProvisioningStatus> =>
+    requestProvisioningAction(services, driver, (await getTenant(store, ORG))!, action);
   const status = (): Promise<ProvisioningStatus> => readProvisioningStatus(store.control, ORG, fixture.clock);
   const stepStatuses = (s: ProvisioningStatus): string[] => s.steps.map((step) => step.status);
   const rowCount = async (): Promise<number> => {

@@ -25,7 +25,7 @@ export const provisioningStatusRoute = defineTenantRoute({
   params: paramsSchema,
   summary: 'Provisioning status: state, current step, per-step status, download progress with ETA, messages.',
   response: provisioningStatusSchema,
-  handler: async ({ services, tenant }) => ({ body: await checkProvisioningStatus(services, tenant.org) }),
+  handler: async ({ services, tenant }) => ({ body: await checkProvisioningStatus(services, tenant) }),
 });
 
 /** `POST api/admin/{org}/provisioning`: provision, stop, deprovision or retry; 202, or 409 saying why. */
@@ -42,7 +42,7 @@ export const provisioningActionRoute = defineTenantRoute({
   handler: async ({ services, tenant, body, log }) => {
     const runner = services.provisioning;
     if (!runner) throw new AppError('Unavailable', 'This host does not run provisioning orchestrations.');
-    const status = await requestProvisioningAction(services, runner, tenant.org, body.action);
+    const status = await requestProvisioningAction(services, runner, tenant, body.action);
     log('provisioning action accepted', { org: tenant.org, action: body.action, state: status.state });
     return { status: 202, body: status };
   },

@@ -14,6 +14,7 @@ import type { AppServices } from '../../../../shared/app-services';
 import { ADMIN_ROLE, type Principal } from '../../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
 import type { ProvisioningStatus } from '../../../../shared/provisioning/provisioning-status';
+import { setTenantState } from '../../../../shared/tenants/tenant-registry';
 import {
   createProvisioningFixture,
   FakeSource,
@@ -73,10 +74,15 @@ describe('provisioning routes', () => {
       },
       ...(body === undefined ? {} : { body: { string: JSON.stringify(body) } }),
     });
-    const response = await handleRequest(route, request, new InvocationContext({ invocationId: 't' }), {
-      services: withServices,
-      verifier,
-    });
+    const response = await handleRequest(
+      route,
+      request,
+      new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
+      {
+        services: withServices,
+        verifier,
+      },
+    );
     const text = response.body === undefined ? '' : Buffer.from(response.body as Uint8Array).toString('utf8');
     return { status: response.status ?? 200, body: (text ? JSON.parse(text) : {}) as ResponseBody };
   }
@@ -105,6 +111,17 @@ describe('provisioning routes', () => {
     expect(status.body.steps).toHaveLength(7);
     const retry = await call(provisioningActionRoute, { action: 'retry' });
     expect(retry.status).toBe(409);
+  });
+
+  it('treats a tenant activated without a run (the demo seed) as provisioned, so it can be deprovisioned', async () => {
+    await setTenantState(services.store, fixture.clock, ORG, 'active');
+    const status = await call(provisioningStatusRoute);
+    expect(status.body.state).toBe('provisioned');
+    const res = await call(provisioningActionRoute, { action: 'deprovision' });
+    expect(res.status).toBe(202);
+    await driver.whenIdle();
+    expect((await call(provisioningStatusRoute)).body.state).toBe('deprovisioned');
+    expect(await services.store.tenantDatabaseExists(ORG)).toBe(false);
   });
 
   it('validates the action and answers 503 on a host without a runner', async () => {
