@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { declareEntityMetadata, loadEntities, publishCustomizations } from '../admin/entity-config';
 import { loadDirectory, replaceDirectory } from '../admin/directory-store';
 import { checkProfile, listPublishedProfiles } from '../admin/profile-service';
@@ -6,21 +5,22 @@ import type { Clock } from '../clock';
 import type { Directory } from '../model/directory';
 import type { EntityMetadata } from '../model/entity';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
+import { applySourceChanges } from '../replication/apply-source-changes';
+import {
+  readDeltaToken as readReplicationDeltaToken,
+  saveDeltaToken as saveReplicationDeltaToken,
+} from '../replication/delta-token-store';
 import { syncEntityMessage as replicationSyncEntityMessage } from '../replication/messages';
-import type { RecordWrite, TenantStore } from '../store/port';
+import type { TenantStore } from '../store/port';
 import type { SourceChangePage } from '../sources/port';
 
 /**
  * The functions of other areas (admin configuration, replication) that the provisioning steps call,
- * behind one small seam each. Those marked "stand-in" were written before the owning area's function
- * landed: point them at it without touching the steps.
+ * each behind one small seam, so the steps read as the lifecycle and not as those areas' details.
  */
 
 /** An offline-enabled entity: its metadata and offline settings (the admin area's `ConfiguredEntity`). */
 export type OfflineEntity = ConfiguredEntity;
-
-/** Doc kind of delta tokens in the tenant store (stand-in until shared/replication owns them). */
-const DELTA_TOKEN_KIND = 'delta-token';
 
 /** Every published entity with its offline settings (the admin area's `loadEntities`). */
 export function loadEntityConfigurations(store: TenantStore): Promise<OfflineEntity[]> {
@@ -85,46 +85,22 @@ export async function checkPublishedProfiles(store: TenantStore): Promise<SyncCo
 }
 
 /**
- * Stand-in for the replication area's `applySourceChanges`: writes one page of source changes into
- * the tenant store, upsert-if-newer, so applying a page again changes nothing. Returns the rows read.
+ * Writes one page of source changes into the tenant store with the replication area's
+ * `applySourceChanges` (upsert-if-newer: applying a page again changes nothing). Returns the rows read.
  */
-export async function applySourcePage(
-  store: TenantStore,
-  entity: EntityMetadata,
-  page: SourceChangePage,
-): Promise<number> {
-  const writes: RecordWrite[] = [];
-  for (const change of page.changes) {
-    if (change.op === 'upsert' && change.version !== undefined) {
-      writes.push({
-        entity: entity.logicalName,
-        id: change.id,
-        version: change.version,
-        deleted: false,
-        attributes: change.attributes,
-      });
-    } else if (change.op === 'delete') {
-      // A delete without a version must still beat the stored row: one above it.
-      const stored = await store.getRecord(entity.logicalName, change.id);
-      if (stored && !stored.deleted) {
-        const version = change.version ?? (BigInt(stored.version) + 1n).toString();
-        writes.push({ entity: entity.logicalName, id: change.id, version, deleted: true, attributes: {} });
-      }
-    }
-  }
-  if (writes.length > 0) await store.applyRecordWrites(writes);
+export async function applySourcePage(store: TenantStore, page: SourceChangePage): Promise<number> {
+  await applySourceChanges(store, page.changes);
   return page.changes.length;
 }
 
-/** Stand-in for the replication area's delta token store: where the next `syncEntity` reads from. */
-export async function saveDeltaToken(store: TenantStore, entity: string, deltaToken: string): Promise<void> {
-  await store.putDoc(DELTA_TOKEN_KIND, entity, { deltaToken });
+/** Stores an entity's delta token where replication's `syncEntity` reads it from. */
+export function saveDeltaToken(store: TenantStore, entity: string, deltaToken: string): Promise<void> {
+  return saveReplicationDeltaToken(store, entity, deltaToken);
 }
 
-/** The stored delta token of an entity (tests read it; replication owns its layout). */
-export async function readDeltaToken(store: TenantStore, entity: string): Promise<string | undefined> {
-  const doc = await store.getDoc(DELTA_TOKEN_KIND, entity);
-  return doc ? z.object({ deltaToken: z.string() }).parse(doc.value).deltaToken : undefined;
+/** The stored delta token of an entity. */
+export function readDeltaToken(store: TenantStore, entity: string): Promise<string | undefined> {
+  return readReplicationDeltaToken(store, entity);
 }
 
 /** The replication area's recurring `syncEntity` work item for an entity. */

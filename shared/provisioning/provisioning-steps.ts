@@ -186,7 +186,7 @@ export const downloadData: StepFunction = async (ctx) => {
     let rows = 0;
     let deltaToken: string | undefined;
     for await (const page of source.readChanges(entity.metadata, undefined)) {
-      rows += await applySourcePage(store, entity.metadata, page);
+      rows += await applySourcePage(store, page);
       deltaToken = page.deltaToken ?? deltaToken;
       progress = recordEntityProgress(progress, planned.entity, rows, false, services.clock.now());
       if (await save()) return { outcome: 'stopped' };
