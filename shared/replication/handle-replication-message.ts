@@ -1,0 +1,168 @@
+import type { AppServices } from '../app-services';
+import { AppError } from '../errors';
+import { orgSchema, type Tenant } from '../model/tenant';
+import { PoisonMessageError, type DeliveryInfo } from '../queue/port';
+import { getTenant } from '../tenants/tenant-registry';
+import { applySourceChanges, type ApplySummary } from './apply-source-changes';
+import { findEntityConfiguration } from './entity-configuration';
+import { replicationMessageSchema, type RecordChangedMessage, type ReplicationMessage } from './messages';
+import { refreshMetadata, type MetadataRefreshOutcome } from './refresh-metadata';
+import {
+  INVALID_MESSAGE_STATUS_ID,
+  METADATA_STATUS_ID,
+  updateReplicationStatus,
+  type ReplicationError,
+} from './replication-status';
+import { runSyncEntity, type SyncEntityOptions, type SyncEntityOutcome } from './sync-entity';
+
+/** What handling one message did (returned for tests and logs; the queue only needs it to return). */
+export type ReplicationOutcome =
+  | SyncEntityOutcome
+  | MetadataRefreshOutcome
+  | ({ outcome: 'applied' } & ApplySummary)
+  /** The tenant is being or has been deprovisioned: recurring work ends here. */
+  | { outcome: 'dropped'; reason: string };
+
+/**
+ * THE replication queue handler, the same in both hosts (Functions' Service Bus trigger and the
+ * local host's embedded-queue worker). Validates the message (invalid: {@link PoisonMessageError},
+ * dead-lettered at once with the reason), finds its tenant (unknown: poison too), and runs it:
+ * `recordChanged` is applied to the tenant's store, `syncEntity` reads the source's changes,
+ * `metadataRefresh` re-reads metadata and directory. Any failure is recorded in the tenant's
+ * replication status (last error per entity, failed deliveries, dead-letter count) and thrown again,
+ * so the queue retries it or dead-letters it.
+ */
+export async function handleReplicationMessage(
+  services: AppServices,
+  body: unknown,
+  delivery: DeliveryInfo,
+  options: SyncEntityOptions = {},
+): Promise<ReplicationOutcome> {
+  const message = await parseOrRecordInvalid(services, body, delivery);
+  const tenant = await getTenant(services.store, message.org);
+  if (tenant === undefined) throw new PoisonMessageError(`No tenant '${message.org}' is registered.`);
+  const statusId = message.type === 'metadataRefresh' ? METADATA_STATUS_ID : message.entity;
+  try {
+    return await run(services, tenant, message, delivery, options);
+  } catch (error) {
+    // A deprovisioned tenant has no database to hold its status: the dead-letter queue keeps the reason.
+    if (tenant.state !== 'deprovisioned')
+      await recordFailure(services, tenant.org, statusId, error, delivery);
+    throw error;
+  }
+}
+
+async function run(
+  services: AppServices,
+  tenant: Tenant,
+  message: ReplicationMessage,
+  delivery: DeliveryInfo,
+  options: SyncEntityOptions,
+): Promise<ReplicationOutcome> {
+  if (tenant.state === 'deprovisioning' || tenant.state === 'deprovisioned') {
+    if (message.type === 'recordChanged') {
+      // A change for a tenant whose database is gone cannot be applied: keep it for an operator.
+      throw new PoisonMessageError(
+        `Tenant '${tenant.org}' is ${tenant.state}: the change cannot be applied.`,
+      );
+    }
+    return { outcome: 'dropped', reason: `Tenant '${tenant.org}' is ${tenant.state}.` };
+  }
+  switch (message.type) {
+    case 'syncEntity':
+      return runSyncEntity(services, tenant, message, delivery, options);
+    case 'metadataRefresh':
+      return refreshMetadata(services, tenant);
+    case 'recordChanged':
+      return applyRecordChanged(services, tenant, message);
+  }
+}
+
+async function applyRecordChanged(
+  services: AppServices,
+  tenant: Tenant,
+  message: RecordChangedMessage,
+): Promise<ReplicationOutcome> {
+  const store = services.store.tenant(tenant.org);
+  if ((await findEntityConfiguration(store, message.entity)) === undefined) {
+    // Never retried into success by waiting: the entity must be declared first (then resubmit).
+    throw new PoisonMessageError(`Entity '${message.entity}' is not declared for tenant '${tenant.org}'.`);
+  }
+  const summary = await applySourceChanges(store, [
+    {
+      entity: message.entity,
+      id: message.id,
+      op: message.op,
+      attributes: message.attributes,
+      version: message.version,
+      ...(message.partial === undefined ? {} : { partial: message.partial }),
+    },
+  ]);
+  return { outcome: 'applied', ...summary };
+}
+
+/** Parses a message body (an object, or JSON text or bytes); anything invalid is poison. */
+async function parseOrRecordInvalid(
+  services: AppServices,
+  body: unknown,
+  delivery: DeliveryInfo,
+): Promise<ReplicationMessage> {
+  let value = body;
+  try {
+    if (value instanceof Uint8Array) value = Buffer.from(value).toString('utf8');
+    if (typeof value === 'string') value = JSON.parse(value) as unknown;
+  } catch {
+    throw new PoisonMessageError('The message body is not JSON.');
+  }
+  const parsed = replicationMessageSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const reasons = parsed.error.issues.map(
+    (issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`,
+  );
+  const poison = new PoisonMessageError(`Invalid replication message: ${reasons.join('; ')}`);
+  // Shown in the tenant's status when the message names a tenant that exists.
+  const org = orgSchema.safeParse((value as { org?: unknown } | null)?.org);
+  if (org.success && (await getTenant(services.store, org.data)) !== undefined) {
+    await recordFailure(services, org.data, INVALID_MESSAGE_STATUS_ID, poison, delivery);
+  }
+  throw poison;
+}
+
+/**
+ * Records a failed delivery in the tenant's status. A failure to record is reported but does not
+ * replace the handler's own error, which decides whether the queue retries or dead-letters.
+ */
+async function recordFailure(
+  services: AppServices,
+  org: string,
+  statusId: string,
+  error: unknown,
+  delivery: DeliveryInfo,
+): Promise<void> {
+  const deadLettered =
+    error instanceof PoisonMessageError ||
+    (delivery.maxDeliveryCount !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount);
+  const lastError: ReplicationError = {
+    at: services.clock.now().toISOString(),
+    code:
+      error instanceof AppError
+        ? error.code
+        : error instanceof PoisonMessageError
+          ? 'PoisonMessage'
+          : 'Error',
+    message: error instanceof Error ? error.message : String(error),
+    messageId: delivery.messageId,
+    deliveryCount: delivery.deliveryCount,
+    deadLettered,
+  };
+  try {
+    await updateReplicationStatus(services.store.tenant(org), statusId, (s) => ({
+      ...s,
+      lastError,
+      failedDeliveries: s.failedDeliveries + 1,
+      deadLettered: s.deadLettered + (deadLettered ? 1 : 0),
+    }));
+  } catch (statusError) {
+    console.error(`Replication status of '${org}' could not be updated:`, statusError);
+  }
+}

@@ -1,0 +1,29 @@
+/** Replication (SPEC §7): the queue messages, the one queue handler both hosts use, and applying changes. */
+export {
+  applySourceChanges,
+  type ApplySourceChangesOptions,
+  type ApplySummary,
+  type ReplicationChange,
+} from './apply-source-changes';
+export { DELTA_TOKEN_KIND, readDeltaToken, saveDeltaToken } from './delta-token-store';
+export { handleReplicationMessage, type ReplicationOutcome } from './handle-replication-message';
+export {
+  metadataRefreshMessage,
+  metadataRefreshMessageSchema,
+  recordChangedMessage,
+  recordChangedMessageSchema,
+  replicationMessageSchema,
+  syncEntityMessage,
+  syncEntityMessageSchema,
+  type MetadataRefreshMessage,
+  type RecordChangedMessage,
+  type ReplicationMessage,
+  type SyncEntityMessage,
+} from './messages';
+export {
+  readReplicationStatus,
+  type EntityReplicationStatus,
+  type ReplicationError,
+  type ReplicationStatus,
+} from './replication-status';
+export type { SyncEntityOptions, SyncEntityOutcome } from './sync-entity';

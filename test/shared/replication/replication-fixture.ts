@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { declareEntityMetadata } from '../../../shared/admin/entity-config';
+import type { AppServices } from '../../../shared/app-services';
+import { ManualClock } from '../../../shared/clock';
+import { loadSettings } from '../../../shared/config';
+import type { EntityMetadata } from '../../../shared/model/entity';
+import type { Attributes } from '../../../shared/model/record';
+import type { TenantSource, TenantState } from '../../../shared/model/tenant';
+import { createEmbeddedQueue, type EmbeddedQueue } from '../../../shared/queue/embedded';
+import type { Source, SourceChange, SourceChangePage } from '../../../shared/sources/port';
+import type { Store } from '../../../shared/store/port';
+import { createSqliteStore } from '../../../shared/store/sqlite';
+import { registerTenant, setTenantState } from '../../../shared/tenants/tenant-registry';
+import { testEntities } from '../../support/offline-config-fixtures';
+
+/**
+ * An in-memory system of record that answers change reads the way Dataverse change tracking does: a
+ * full read pages every row and ends with a token; a read from a token returns each row changed since
+ * then once, at its latest state (deletes without a version); an expired token starts a full read.
+ */
+export class FakeSource implements Source {
+  readonly kind = 'dataverse' as const;
+  private counter = 100;
+  private readonly rows = new Map<string, { version: number; attributes: Attributes; deleted: boolean }>();
+  readonly expiredTokens = new Set<string>();
+  reads = 0;
+  pageSize = 2;
+
+  upsert(id: string, attributes: Attributes): string {
+    this.counter += 1;
+    this.rows.set(id, { version: this.counter, attributes, deleted: false });
+    return String(this.counter);
+  }
+
+  remove(id: string): void {
+    const row = this.rows.get(id);
+    if (row === undefined) throw new Error(`no row ${id}`);
+    this.counter += 1;
+    // The delete is a change at this point of the sequence; its version is not reported.
+    this.rows.set(id, { version: this.counter, attributes: {}, deleted: true });
+  }
+
+  async readMetadata(): Promise<EntityMetadata[]> {
+    return testEntities();
+  }
+
+  async readDirectory(): Promise<never> {
+    throw new Error('not used');
+  }
+
+  async *readChanges(
+    entity: EntityMetadata,
+    deltaToken: string | undefined,
+  ): AsyncIterable<SourceChangePage> {
+    this.reads += 1;
+    const full = deltaToken === undefined || this.expiredTokens.has(deltaToken);
+    const since = full ? 0 : Number(deltaToken);
+    const changes: SourceChange[] = [];
+    for (const [id, row] of [...this.rows].sort(([a], [b]) => a.localeCompare(b))) {
+      if (full && row.deleted) continue;
+      if (!full && row.version <= since) continue;
+      changes.push(
+        row.deleted
+          ? { entity: entity.logicalName, id, op: 'delete', attributes: {}, version: undefined }
+          : {
+              entity: entity.logicalName,
+              id,
+              op: 'upsert',
+              attributes: row.attributes,
+              version: String(row.version),
+            },
+      );
+    }
+    const token = String(this.counter);
+    if (changes.length === 0) {
+      yield { changes: [], full, deltaToken: token };
+      return;
+    }
+    for (let i = 0; i < changes.length; i += this.pageSize) {
+      const last = i + this.pageSize >= changes.length;
+      yield { changes: changes.slice(i, i + this.pageSize), full, ...(last ? { deltaToken: token } : {}) };
+    }
+  }
+
+  async countRows(): Promise<number> {
+    return [...this.rows.values()].filter((r) => !r.deleted).length;
+  }
+
+  async writeChange(): Promise<never> {
+    throw new Error('not used');
+  }
+}
+
+export interface ReplicationFixture {
+  dataDir: string;
+  clock: ManualClock;
+  store: Store;
+  queue: EmbeddedQueue;
+  source: FakeSource;
+  services: AppServices;
+  close(): Promise<void>;
+}
+
+export const ORG = 'contoso';
+export const ACCOUNT = testEntities().find((e) => e.logicalName === 'account')!;
+
+/** A SQLite store, an embedded queue and a manual clock in a fresh folder, with one tenant and `account` declared. */
+export async function createReplicationFixture(
+  options: { state?: TenantState; source?: TenantSource; maxDeliveryCount?: number } = {},
+): Promise<ReplicationFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'replication-'));
+  const clock = new ManualClock('2026-03-01T10:00:00.000Z');
+  const store = createSqliteStore({ dataDir, clock });
+  const queue = createEmbeddedQueue({
+    dataDir,
+    clock,
+    retryDelayMs: 1000,
+    ...(options.maxDeliveryCount === undefined ? {} : { maxDeliveryCount: options.maxDeliveryCount }),
+  });
+  const source = new FakeSource();
+  const services: AppServices = {
+    settings: loadSettings({}),
+    store,
+    queue,
+    clock,
+    sourceFor: () => source,
+  };
+  await registerTenant(store, clock, ORG, {
+    displayName: 'Contoso',
+    entraTenantId: '11111111-1111-4111-8111-111111111111',
+    source: options.source ?? { kind: 'dataverse', url: 'https://contoso.crm.dynamics.com' },
+  });
+  await setTenantState(store, clock, ORG, options.state ?? 'active');
+  await declareEntityMetadata(store.tenant(ORG), clock, ACCOUNT);
+  return {
+    dataDir,
+    clock,
+    store,
+    queue,
+    source,
+    services,
+    async close() {
+      await queue.close();
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
