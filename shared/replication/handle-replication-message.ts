@@ -37,6 +37,16 @@ export async function handleReplicationMessage(
   body: unknown,
   delivery: DeliveryInfo,
   options: SyncEntityOptions = {},
+): Promise<void> {
+  await processReplicationMessage(services, body, delivery, options);
+}
+
+/** {@link handleReplicationMessage}, answering what the message did (for tests, tools and logs). */
+export async function processReplicationMessage(
+  services: AppServices,
+  body: unknown,
+  delivery: DeliveryInfo,
+  options: SyncEntityOptions = {},
 ): Promise<ReplicationOutcome> {
   const message = await parseOrRecordInvalid(services, body, delivery);
   const tenant = await getTenant(services.store, message.org);

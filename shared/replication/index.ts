@@ -6,7 +6,11 @@ export {
   type ReplicationChange,
 } from './apply-source-changes';
 export { DELTA_TOKEN_KIND, readDeltaToken, saveDeltaToken } from './delta-token-store';
-export { handleReplicationMessage, type ReplicationOutcome } from './handle-replication-message';
+export {
+  handleReplicationMessage,
+  processReplicationMessage,
+  type ReplicationOutcome,
+} from './handle-replication-message';
 export {
   metadataRefreshMessage,
   metadataRefreshMessageSchema,
