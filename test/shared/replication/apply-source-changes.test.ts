@@ -1,6 +1,6 @@
 import { applySourceChanges, type ReplicationChange } from '../../../shared/replication';
 import type { TenantStore } from '../../../shared/store/port';
-import { createReplicationFixture, ORG, type ReplicationFixture } from './replication-fixture';
+import { createReplicationFixture, ORG, STORE_KINDS, type ReplicationFixture } from './replication-fixture';
 
 const upsert = (
   id: string,
@@ -23,12 +23,12 @@ const remove = (id: string, version?: string): ReplicationChange => ({
   version,
 });
 
-describe('applySourceChanges', () => {
+describe.each(STORE_KINDS)('applySourceChanges (%s store)', (storeKind) => {
   let fixture: ReplicationFixture;
   let store: TenantStore;
 
   beforeEach(async () => {
-    fixture = await createReplicationFixture();
+    fixture = await createReplicationFixture({ storeKind });
     store = fixture.store.tenant(ORG);
   });
   afterEach(() => fixture.close());
@@ -60,7 +60,7 @@ describe('applySourceChanges', () => {
     expect((await store.readChanges(cursor, 10)).records).toEqual([]);
 
     // Reversed and duplicated, into a fresh tenant: the same rows.
-    const other = await createReplicationFixture();
+    const other = await createReplicationFixture({ storeKind });
     try {
       const otherStore = other.store.tenant(ORG);
       await applySourceChanges(

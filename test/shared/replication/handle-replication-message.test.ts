@@ -8,9 +8,16 @@ import {
   type ReplicationOutcome,
 } from '../../../shared/replication';
 import { acquireEntityRunLease } from '../../../shared/replication/entity-run-lease';
-import type { TenantStore } from '../../../shared/store/port';
+import type { Store, TenantStore } from '../../../shared/store/port';
 import { setTenantState } from '../../../shared/tenants/tenant-registry';
-import { createReplicationFixture, ORG, type ReplicationFixture } from './replication-fixture';
+import { createReplicationFixture, ORG, STORE_KINDS, type ReplicationFixture } from './replication-fixture';
+
+/** The fixture's services, with the tenant's store replaced (to inject failures). */
+function withTenantStore(fixture: ReplicationFixture, store: TenantStore) {
+  const wrapped = Object.create(fixture.store) as Store;
+  wrapped.tenant = () => store;
+  return { ...fixture.services, store: wrapped };
+}
 
 const delivery = (messageId: string, deliveryCount = 1): DeliveryInfo => ({
   messageId,
@@ -18,14 +25,14 @@ const delivery = (messageId: string, deliveryCount = 1): DeliveryInfo => ({
   enqueuedAt: new Date('2026-03-01T10:00:00.000Z'),
 });
 
-describe('handleReplicationMessage', () => {
+describe.each(STORE_KINDS)('handleReplicationMessage (%s store)', (storeKind) => {
   let fixture: ReplicationFixture;
   let store: TenantStore;
   let outcomes: ReplicationOutcome[];
   let handler: QueueHandler;
 
   async function setUp(options: Parameters<typeof createReplicationFixture>[0] = {}): Promise<void> {
-    fixture = await createReplicationFixture(options);
+    fixture = await createReplicationFixture({ storeKind, ...options });
     store = fixture.store.tenant(ORG);
     outcomes = [];
     handler = async (body, info) =>
@@ -145,9 +152,9 @@ describe('handleReplicationMessage', () => {
     it('retries a failing message and dead-letters it after the last attempt, with the error in the status', async () => {
       await fixture.close();
       await setUp({ maxDeliveryCount: 3 });
-      const original = store.applyRecordWrites.bind(store);
-      store.applyRecordWrites = () => Promise.reject(new Error('disk on fire'));
-      const services = { ...fixture.services, store: { ...fixture.store, tenant: () => store } };
+      const broken = Object.create(store) as TenantStore;
+      broken.applyRecordWrites = () => Promise.reject(new Error('disk on fire'));
+      const services = withTenantStore(fixture, broken);
       const failing: QueueHandler = async (body, info) =>
         void (await processReplicationMessage(services, body, info));
       await fixture.queue.send(change('a', '1', 'A'), { messageId: 'msg-a' });
@@ -177,7 +184,6 @@ describe('handleReplicationMessage', () => {
           }) as unknown,
         }),
       ]);
-      store.applyRecordWrites = original;
     });
   });
 
@@ -252,14 +258,14 @@ describe('handleReplicationMessage', () => {
     it('converges after a crash halfway through a run: the token moves only once every page is applied', async () => {
       const { source, queue } = fixture;
       for (const id of ['a', 'b', 'c', 'd', 'e']) source.upsert(id, { name: id });
-      const original = store.applyRecordWrites.bind(store);
+      const crashingStore = Object.create(store) as TenantStore;
       let calls = 0;
       // The second page's write fails once: the first page is stored, the token is not.
-      store.applyRecordWrites = (writes) => {
+      crashingStore.applyRecordWrites = (writes) => {
         calls += 1;
-        return calls === 2 ? Promise.reject(new Error('crash')) : original(writes);
+        return calls === 2 ? Promise.reject(new Error('crash')) : store.applyRecordWrites(writes);
       };
-      const services = { ...fixture.services, store: { ...fixture.store, tenant: () => store } };
+      const services = withTenantStore(fixture, crashingStore);
       const crashing: QueueHandler = async (body, info) =>
         void outcomes.push(await processReplicationMessage(services, body, info));
       await queue.send(syncEntityMessage(ORG, 'account'));

@@ -11,9 +11,15 @@ import type { TenantSource, TenantState } from '../../../shared/model/tenant';
 import { createEmbeddedQueue, type EmbeddedQueue } from '../../../shared/queue/embedded';
 import type { Source, SourceChange, SourceChangePage } from '../../../shared/sources/port';
 import type { Store } from '../../../shared/store/port';
+import { createCosmosStore } from '../../../shared/store/cosmos';
 import { createSqliteStore } from '../../../shared/store/sqlite';
 import { registerTenant, setTenantState } from '../../../shared/tenants/tenant-registry';
+import { cosmosTestOptions } from '../../support/cosmos-test-options';
 import { testEntities } from '../../support/offline-config-fixtures';
+
+/** The store adapters the replication tests run on. */
+export const STORE_KINDS = ['sqlite', 'cosmos'] as const;
+export type StoreKind = (typeof STORE_KINDS)[number];
 
 /**
  * An in-memory system of record that answers change reads the way Dataverse change tracking does: a
@@ -108,11 +114,20 @@ export const ACCOUNT = testEntities().find((e) => e.logicalName === 'account')!;
 
 /** A SQLite store, an embedded queue and a manual clock in a fresh folder, with one tenant and `account` declared. */
 export async function createReplicationFixture(
-  options: { state?: TenantState; source?: TenantSource; maxDeliveryCount?: number } = {},
+  options: {
+    state?: TenantState;
+    source?: TenantSource;
+    maxDeliveryCount?: number;
+    storeKind?: StoreKind;
+  } = {},
 ): Promise<ReplicationFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), 'replication-'));
   const clock = new ManualClock('2026-03-01T10:00:00.000Z');
-  const store = createSqliteStore({ dataDir, clock });
+  // Cosmos: the in-process test server of the jest global setup, databases of this run's own prefix.
+  const store =
+    options.storeKind === 'cosmos'
+      ? createCosmosStore({ ...cosmosTestOptions(), clock })
+      : createSqliteStore({ dataDir, clock });
   const queue = createEmbeddedQueue({
     dataDir,
     clock,
@@ -143,6 +158,7 @@ export async function createReplicationFixture(
     services,
     async close() {
       await queue.close();
+      await store.dropTenantDatabase(ORG);
       await store.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
