@@ -1,5 +1,7 @@
 import { buildOpenApiDocument } from './http/openapi';
 import type { RouteDefinition } from './http/route-definition';
+import { adminConfigRoutes } from './http/routes/admin-config-routes';
+import { provisioningRoutes } from './http/routes/provisioning-routes';
 import { healthRoute, openApiRoute } from './http/routes/system-routes';
 import { listTenantsRoute, registerTenantRoute } from './http/routes/tenant-registry-routes';
 
@@ -8,7 +10,13 @@ import { listTenantsRoute, registerTenantRoute } from './http/routes/tenant-regi
  * `app.http`; the local host serves the same list. Order matters only for readability: templates
  * are matched literal segments first.
  */
-const featureRoutes: RouteDefinition[] = [healthRoute, listTenantsRoute, registerTenantRoute];
+const featureRoutes: RouteDefinition[] = [
+  healthRoute,
+  listTenantsRoute,
+  registerTenantRoute,
+  ...adminConfigRoutes,
+  ...provisioningRoutes,
+];
 
 let openApiDocument: unknown;
 

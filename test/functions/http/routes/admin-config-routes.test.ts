@@ -1,5 +1,3 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-call --
-   the tests read route answers as untyped JSON, as a client would. */
 import { adminConfigRoutes } from '../../../../functions/http/routes/admin-config-routes';
 import { findProfileForAppUser } from '../../../../shared/admin/app-config';
 import { loadDirectory } from '../../../../shared/admin/directory-store';

@@ -1,0 +1,54 @@
+import { app, type HttpRequest, type InvocationContext } from '@azure/functions';
+import { loadSettings } from '../shared/config';
+import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
+import { handleReplicationMessage } from '../shared/replication';
+import { durableClientInputs, registerProvisioning, withDurableProvisioning } from './durable';
+import { handleRequest } from './http/handle-request';
+import { routes } from './routes';
+
+/**
+ * The Azure Functions entry point: registers every route of the route table with `app.http`, and
+ * the replication queue's Service Bus trigger. The runtime (settings, one store, one Service Bus
+ * sender, one credential) is built once per process, on first use; bad settings fail every call
+ * with a message naming them.
+ */
+let runtime: Promise<AppRuntime> | undefined;
+function getRuntime(): Promise<AppRuntime> {
+  runtime ??= createAppRuntime(loadSettings());
+  return runtime;
+}
+
+for (const route of routes) {
+  app.http(route.name, {
+    methods: [route.method],
+    route: route.route,
+    authLevel: 'anonymous',
+    extraInputs: route.durableClient ? durableClientInputs() : [],
+    handler: async (request: HttpRequest, context: InvocationContext) => {
+      const runtime = await getRuntime();
+      // Routes that start orchestrations get a provisioning runner bound to this invocation's client.
+      const services = route.durableClient
+        ? withDurableProvisioning(runtime.services, context)
+        : runtime.services;
+      return handleRequest(route, request, context, { services, verifier: runtime.verifier });
+    },
+  });
+}
+
+registerProvisioning(async () => (await getRuntime()).services);
+
+app.serviceBusQueue('replicationQueue', {
+  connection: 'ServiceBusConnection',
+  queueName: '%REPLICATION_QUEUE_NAME%',
+  handler: async (message: unknown, context: InvocationContext) => {
+    const { services } = await getRuntime();
+    const metadata = context.triggerMetadata ?? {};
+    await handleReplicationMessage(services, message, {
+      messageId: typeof metadata.messageId === 'string' ? metadata.messageId : context.invocationId,
+      deliveryCount: typeof metadata.deliveryCount === 'number' ? metadata.deliveryCount : 1,
+      enqueuedAt: new Date(
+        typeof metadata.enqueuedTimeUtc === 'string' ? metadata.enqueuedTimeUtc : Date.now(),
+      ),
+    });
+  },
+});

@@ -1,0 +1,44 @@
+import { ConfigError, loadSettings } from '../shared/config';
+import { isAppError } from '../shared/errors';
+import { createSqliteStore } from '../shared/store/sqlite';
+import { createToken, TOKEN_USAGE } from './token-command';
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+Commands:
+  token      print a development token (see below)
+
+${TOKEN_USAGE}`;
+
+/** The admin and local-use CLI. Reads the same settings (DATA_DIR …) as the local host. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const settings = loadSettings({ AUTH_LOCAL_ENABLED: 'true', ...process.env });
+  switch (command) {
+    case 'token': {
+      const store = createSqliteStore({ dataDir: settings.DATA_DIR });
+      try {
+        console.log(await createToken(rest, settings, store));
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    default:
+      console.error(`Unknown command '${command}'.\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (isAppError(error) || error instanceof ConfigError) console.error(error.message);
+    else if (error instanceof TypeError && 'code' in error) console.error(`${error.message}\n${USAGE}`);
+    else console.error(error);
+    process.exit(1);
+  },
+);

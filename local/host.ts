@@ -1,0 +1,138 @@
+import type { Server } from 'node:http';
+import { routes } from '../functions/routes';
+import type { Clock } from '../shared/clock';
+import { ConfigError, loadSettings, type Settings } from '../shared/config';
+import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
+import { handleReplicationMessage } from '../shared/replication';
+import { ensureDemoTenant } from './demo/seed-demo-tenant';
+import { createLocalHttpServer, listen } from './http-server';
+import { createLocalProvisioningDriver } from './provisioning-driver';
+
+/** Settings the local host uses unless the environment says otherwise. */
+const LOCAL_DEFAULTS: Record<string, string> = {
+  STORE_KIND: 'sqlite',
+  QUEUE_KIND: 'embedded',
+  AUTH_LOCAL_ENABLED: 'true',
+  AUTH_ENTRA_ENABLED: 'false',
+};
+
+export interface LocalHost {
+  url: string;
+  port: number;
+  settings: Settings;
+  runtime: AppRuntime;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the whole backend in this process: the route table over node:http, the embedded queue's
+ * worker with the same replication handler Functions registers, and the demo tenant on first start.
+ */
+export async function startLocalHost(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { clock?: Clock; log?: (line: string) => void; workerPollMs?: number } = {},
+): Promise<LocalHost> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const settings = loadSettings({ ...LOCAL_DEFAULTS, ...env });
+  const runtime = await createAppRuntime(settings, options.clock ? { clock: options.clock } : {});
+  let server: Server | undefined;
+  // The same provisioning orchestrator Durable Functions runs, driven in-process; it resumes a run the
+  // last process left mid-way.
+  const provisioning = createLocalProvisioningDriver(runtime.services, { log });
+  runtime.services = { ...runtime.services, provisioning };
+  try {
+    if (settings.DEMO_TENANT) await ensureDemoTenant(runtime.services, { log });
+    await provisioning.resumeInterrupted();
+    runtime.embeddedQueue?.start(
+      (body, delivery) => handleReplicationMessage(runtime.services, body, delivery),
+      {
+        concurrency: 2,
+        pollMs: options.workerPollMs ?? 250,
+      },
+    );
+    server = createLocalHttpServer(routes, runtime, log);
+    const port = await listen(server, settings.PORT);
+    const url = `http://127.0.0.1:${port}`;
+    let closed = false;
+    return {
+      url,
+      port,
+      settings,
+      runtime,
+      async close() {
+        if (closed) return;
+        closed = true;
+        server!.closeAllConnections();
+        await new Promise<void>((resolve) => server!.close(() => resolve()));
+        await provisioning.close();
+        await runtime.close();
+      },
+    };
+  } catch (error) {
+    server?.close();
+    await provisioning.close();
+    await runtime.close();
+    throw error;
+  }
+}
+
+function banner(host: LocalHost): string {
+  const s = host.settings;
+  return [
+    '',
+    `Offline sync backend listening on ${host.url}  (store: ${s.STORE_KIND}, data: ${s.DATA_DIR})`,
+    s.DEMO_TENANT
+      ? `Demo tenant: contoso (local source; users alice (admin), bob, carol (managers), dave … wendy)`
+      : '',
+    '',
+    "Get a token (prints it; the host accepts only tokens signed with this data folder's key):",
+    '  npm run -s token -- --operator                          # operator: register and list tenants',
+    '  npm run -s token -- --org contoso --user alice --admin  # tenant admin',
+    '  npm run -s token -- --org contoso --user dave           # a device user',
+    '',
+    'Try:',
+    `  curl ${host.url}/api/health`,
+    '  TOKEN=$(npm run -s token -- --org contoso --user alice --admin)',
+    `  curl -H "Authorization: Bearer $TOKEN" ${host.url}/api/admin/contoso/entities`,
+    '',
+    'Ctrl-C stops it; data stays in the data folder for the next start.',
+  ]
+    .filter((line, i, all) => line !== '' || all[i - 1] !== '')
+    .join('\n');
+}
+
+async function main(): Promise<void> {
+  let host: LocalHost;
+  try {
+    host = await startLocalHost();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  console.log(banner(host));
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping (finishing in-flight work)…`);
+    host.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

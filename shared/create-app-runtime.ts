@@ -1,0 +1,77 @@
+import type { AppServices } from './app-services';
+import { loadOrCreateLocalSigningKey } from './auth/local-signing-key';
+import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier';
+import { systemClock, type Clock } from './clock';
+import type { Settings } from './config';
+import type { Tenant } from './model/tenant';
+import { createEmbeddedQueue, type EmbeddedQueue } from './queue/embedded';
+import type { QueueSender } from './queue/port';
+import { createServiceBusSender } from './queue/servicebus';
+import { createSourceFor } from './sources/create-source';
+import { azureCredential } from './azure-credential';
+import { cosmosStoreOptionsFromSettings, createCosmosStore } from './store/cosmos';
+import type { Store } from './store/port';
+import { createSqliteStore } from './store/sqlite';
+
+/** The process's wiring: services for handlers, the token verifier, and what must be closed. */
+export interface AppRuntime {
+  services: AppServices;
+  verifier: TokenVerifier;
+  /** Present when QUEUE_KIND is embedded: the local host runs its worker. */
+  embeddedQueue: EmbeddedQueue | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * The composition root both hosts call once per process: one store, one queue sender, one
+ * credential, one token verifier. Which adapter serves each port is decided here and only here.
+ */
+export async function createAppRuntime(
+  settings: Settings,
+  options: { clock?: Clock } = {},
+): Promise<AppRuntime> {
+  const clock = options.clock ?? systemClock;
+  const store: Store =
+    settings.STORE_KIND === 'cosmos'
+      ? createCosmosStore({ ...cosmosStoreOptionsFromSettings(settings), clock })
+      : createSqliteStore({ dataDir: settings.DATA_DIR, clock });
+
+  let embeddedQueue: EmbeddedQueue | undefined;
+  let queue: QueueSender;
+  if (settings.QUEUE_KIND === 'servicebus') {
+    queue = createServiceBusSender({
+      fullyQualifiedNamespace: settings.ServiceBusConnection__fullyQualifiedNamespace!,
+      queueName: settings.REPLICATION_QUEUE_NAME,
+      credential: azureCredential(settings),
+    });
+  } else {
+    embeddedQueue = createEmbeddedQueue({ dataDir: settings.DATA_DIR, clock });
+    queue = embeddedQueue;
+  }
+
+  const verifier = createTokenVerifier({
+    audience: settings.AUTH_AUDIENCE,
+    ...(settings.AUTH_ENTRA_ENABLED ? { entraAuthority: settings.AUTH_ENTRA_AUTHORITY } : {}),
+    ...(settings.AUTH_LOCAL_ENABLED
+      ? { localKey: await loadOrCreateLocalSigningKey(settings.DATA_DIR) }
+      : {}),
+  });
+
+  const services: AppServices = {
+    settings,
+    store,
+    queue,
+    clock,
+    sourceFor: (tenant: Tenant) => createSourceFor(tenant, { settings, store, clock }),
+  };
+
+  return {
+    services,
+    verifier,
+    embeddedQueue,
+    async close() {
+      await embeddedQueue?.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { SecretClient } from '@azure/keyvault-secrets';
+import { azureCredential } from '../azure-credential';
+import type { Clock } from '../clock';
+import type { Settings } from '../config';
+import { AppError } from '../errors';
+import type { Tenant } from '../model/tenant';
+import type { Store } from '../store/port';
+import { createDataverseSource, dataverseTokenProvider } from './dataverse';
+import { createLocalSource } from './local';
+import type { Source } from './port';
+
+const dataverseSources = new Map<string, { url: string; source: Source }>();
+
+/**
+ * The Source adapter for a tenant: its own store for `local` sources; the Dataverse Web API for
+ * `dataverse` ones, authenticated with the app registration's secret from Key Vault (when the
+ * registration names one) or with the process's managed identity. Dataverse sources are kept per
+ * tenant so their token and entity-set caches survive between calls.
+ */
+export function createSourceFor(
+  tenant: Tenant,
+  deps: { settings: Settings; store: Store; clock: Clock },
+): Source {
+  if (tenant.source.kind === 'local') return createLocalSource(deps.store.tenant(tenant.org));
+  const { url, clientId, clientSecretName } = tenant.source;
+  const cached = dataverseSources.get(tenant.org);
+  if (cached && cached.url === url) return cached.source;
+
+  let getSecret: (() => Promise<string>) | undefined;
+  if (clientId && clientSecretName) {
+    const vault = deps.settings.KEY_VAULT_URI;
+    if (!vault) {
+      throw new AppError(
+        'SourceUnavailable',
+        `Tenant '${tenant.org}' names a client secret but KEY_VAULT_URI is not set.`,
+      );
+    }
+    getSecret = async () => {
+      const secret = await new SecretClient(vault, azureCredential(deps.settings)).getSecret(
+        clientSecretName,
+      );
+      if (!secret.value)
+        throw new AppError('SourceUnavailable', `Key Vault secret '${clientSecretName}' is empty.`);
+      return secret.value;
+    };
+  }
+  const source = createDataverseSource({
+    url,
+    clock: deps.clock,
+    getToken: dataverseTokenProvider({
+      url,
+      tenantId: tenant.entraTenantId,
+      ...(clientId && getSecret ? { clientId, getSecret } : { credential: azureCredential(deps.settings) }),
+      clock: deps.clock,
+    }),
+  });
+  dataverseSources.set(tenant.org, { url, source });
+  return source;
+}

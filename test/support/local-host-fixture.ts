@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { issueLocalToken, loadOrCreateLocalSigningKey } from '../../shared/auth/local-signing-key';
+import { ADMIN_ROLE } from '../../shared/auth/principal';
+import { startLocalHost, type LocalHost } from '../../local/host';
+
+export interface HostFixture {
+  host: LocalHost;
+  dataDir: string;
+  /** Signs a token with this data folder's key. */
+  token(claims: { oid: string; tid: string; roles?: string[] }): Promise<string>;
+  operatorToken(): Promise<string>;
+  request(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies are asserted by the tests, not trusted
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(): Promise<void>;
+}
+
+/** Starts the local host on a free loopback port over a fresh data folder. */
+export async function startHostFixture(env: Record<string, string> = {}): Promise<HostFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'offline-sync-e2e-'));
+  const host = await startLocalHost(
+    { DATA_DIR: dataDir, PORT: '0', DEMO_ROWS: '300', ...env },
+    { log: () => undefined, workerPollMs: 20 },
+  );
+  const key = await loadOrCreateLocalSigningKey(dataDir);
+  const token = (claims: { oid: string; tid: string; roles?: string[] }): Promise<string> =>
+    issueLocalToken(key, { roles: [], ...claims }, { audience: host.settings.AUTH_AUDIENCE });
+  return {
+    host,
+    dataDir,
+    token,
+    operatorToken: () =>
+      token({
+        oid: '00000000-0000-4000-8000-000000000001',
+        tid: host.settings.OPERATOR_TENANT_ID,
+        roles: [ADMIN_ROLE],
+      }),
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      let body: string | undefined = options.rawBody;
+      if (options.body !== undefined) {
+        body = JSON.stringify(options.body);
+        headers['content-type'] = 'application/json';
+      }
+      const response = await fetch(`${host.url}${path}`, { method, headers, body });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        // Not JSON: leave the text for the assertion to show.
+      }
+      return { status: response.status, body: parsed, headers: response.headers };
+    },
+    async close() {
+      await host.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
