@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { loadDirectory } from '../../../shared/admin/directory-store';
+import { orgSchema } from '../../../shared/model/tenant';
+import { listSyncErrors } from '../../../shared/sync/sync-errors/sync-error-log';
+import { retrySyncError } from '../../../shared/sync/sync-errors/retry-sync-error';
+import { processUploadBatch } from '../../../shared/sync/upload/process-upload-batch';
+import {
+  deviceSyncErrorsQuerySchema,
+  MAX_SYNC_ERROR_LIST,
+  syncErrorRetryResponseSchema,
+  syncErrorsListQuerySchema,
+  syncErrorsResponseSchema,
+  uploadRequestSchema,
+  uploadResponseSchema,
+} from '../../../shared/sync/upload/upload-protocol';
+import { findCaller, type UploadDependencies } from '../../../shared/sync/upload/upload-session';
+import { defineTenantRoute, type RouteDefinition, type TenantRouteContext } from '../route-definition';
+
+const orgParams = z.object({ org: orgSchema });
+const errorParams = z.object({
+  org: orgSchema,
+  errorId: z.string().regex(/^[0-9]{15}-[0-9a-f-]{36}$/, 'a sync error id'),
+});
+
+function uploadDependencies(ctx: TenantRouteContext<unknown, unknown, unknown>): UploadDependencies {
+  return {
+    tenant: ctx.tenant,
+    store: ctx.store,
+    sourceFor: (tenant) => ctx.services.sourceFor(tenant),
+    clock: ctx.services.clock,
+  };
+}
+
+/** The device upload route and the sync error log routes (SPEC §6, §10). */
+export const syncUploadRoutes: RouteDefinition[] = [
+  defineTenantRoute({
+    name: 'syncUpload',
+    method: 'POST',
+    route: 'api/sync/{org}/upload',
+    auth: 'device',
+    requireActiveTenant: true,
+    params: orgParams,
+    body: uploadRequestSchema,
+    response: uploadResponseSchema,
+    summary:
+      'Upload offline creates, updates and deletes: one result per operation (applied, conflict, rejected or duplicate).',
+    async handler(ctx) {
+      const body = await processUploadBatch(
+        uploadDependencies(ctx),
+        ctx.principal.objectId,
+        ctx.body,
+        ctx.log,
+      );
+      return { body };
+    },
+  }),
+  defineTenantRoute({
+    name: 'syncErrorsDevice',
+    method: 'GET',
+    route: 'api/sync/{org}/errors',
+    auth: 'device',
+    requireActiveTenant: true,
+    params: orgParams,
+    query: deviceSyncErrorsQuerySchema,
+    response: syncErrorsResponseSchema,
+    summary: "The sync error log entries of the caller's own operations from this device, newest first.",
+    async handler(ctx) {
+      const user = findCaller(await loadDirectory(ctx.store), { objectId: ctx.principal.objectId });
+      const errors = await listSyncErrors(ctx.store, {
+        userId: user.id,
+        deviceId: ctx.query.deviceId,
+        limit: MAX_SYNC_ERROR_LIST,
+      });
+      return { body: { errors } };
+    },
+  }),
+  defineTenantRoute({
+    name: 'syncErrorsList',
+    method: 'GET',
+    route: 'api/admin/{org}/sync-errors',
+    auth: 'admin',
+    params: orgParams,
+    query: syncErrorsListQuerySchema,
+    response: syncErrorsResponseSchema,
+    summary: "The tenant's sync error log, newest first, filtered by user and entity.",
+    async handler(ctx) {
+      const errors = await listSyncErrors(ctx.store, {
+        ...(ctx.query.user === undefined ? {} : { userId: ctx.query.user }),
+        ...(ctx.query.entity === undefined ? {} : { entity: ctx.query.entity }),
+        limit: ctx.query.limit,
+      });
+      return { body: { errors } };
+    },
+  }),
+  defineTenantRoute({
+    name: 'syncErrorRetry',
+    method: 'POST',
+    route: 'api/admin/{org}/sync-errors/{errorId}/retry',
+    auth: 'admin',
+    params: errorParams,
+    response: syncErrorRetryResponseSchema,
+    summary: 'Retry a logged operation as its user; answers the new result and marks the entry.',
+    async handler(ctx) {
+      return { body: await retrySyncError(uploadDependencies(ctx), ctx.params.errorId) };
+    },
+  }),
+];

@@ -1,0 +1,148 @@
+import { AppError, isAppError } from '../../errors';
+import type { StoredRecord } from '../../model/record';
+import { stripSecuredColumns } from '../../security/secured-columns';
+import { appendSyncError } from '../sync-errors/sync-error-log';
+import { applyUploadOperation, rejected } from './apply-upload-operation';
+import {
+  MAX_UPLOAD_OPERATIONS,
+  type UploadOperation,
+  type UploadOutcome,
+  type UploadRequest,
+  type UploadResponse,
+  type UploadResult,
+} from './upload-protocol';
+import {
+  claimUploadReceipt,
+  completeUploadReceipt,
+  releaseUploadReceipt,
+  type UploadReceipt,
+} from './upload-receipt-store';
+import { openUploadSession, type UploadDependencies, type UploadSession } from './upload-session';
+
+/** Reports a failure that is not the device's fault (the route logs it with the trace id). */
+export type UploadFailureLog = (message: string, data: Record<string, unknown>) => void;
+
+/**
+ * Processes a device's upload batch (SPEC §6, §10 `POST sync/{org}/upload`): the caller is resolved
+ * once (directory user, may sync, profile of the app), then each operation in order and on its own —
+ * one bad operation never blocks the others:
+ *
+ * 1. idempotency by (user, device, operation id): an id seen before answers `duplicate` with the
+ *    first result and changes nothing; the id is claimed before the operation is applied, so a
+ *    concurrent or post-crash retry never applies it twice;
+ * 2. {@link applyUploadOperation} (validation, privilege, conflict, write);
+ * 3. a rejected or conflicting operation is appended to the sync error log;
+ * 4. the result is recorded durably before the batch is answered.
+ *
+ * A passing failure (source unavailable, throttled) is answered `rejected` with its code and not
+ * recorded, so the device's retry with the same operation id runs it again. More than
+ * {@link MAX_UPLOAD_OPERATIONS} operations is 413 `PayloadTooLarge`.
+ */
+export async function processUploadBatch(
+  deps: UploadDependencies,
+  callerObjectId: string,
+  request: UploadRequest,
+  logFailure: UploadFailureLog = () => undefined,
+): Promise<UploadResponse> {
+  if (request.operations.length > MAX_UPLOAD_OPERATIONS) {
+    throw new AppError(
+      'PayloadTooLarge',
+      `An upload batch holds at most ${MAX_UPLOAD_OPERATIONS} operations; this one has ${request.operations.length}. Split it.`,
+      { details: { maxOperations: MAX_UPLOAD_OPERATIONS, operations: request.operations.length } },
+    );
+  }
+  const session = await openUploadSession(deps, { objectId: callerObjectId }, request.app, request.deviceId);
+  const results: UploadResult[] = [];
+  for (const operation of request.operations) {
+    results.push(await processOperation(session, operation, logFailure));
+  }
+  return { results };
+}
+
+async function processOperation(
+  session: UploadSession,
+  operation: UploadOperation,
+  logFailure: UploadFailureLog,
+): Promise<UploadResult> {
+  const key = { userId: session.user.user.id, deviceId: session.deviceId, now: session.clock.now() };
+  const claim = await claimUploadReceipt(session.store, key, operation);
+  let outcome: UploadOutcome | undefined;
+  if (claim.kind === 'existing') {
+    const { receipt } = claim.stored;
+    if (!sameOperation(receipt, operation)) {
+      return {
+        opId: operation.opId,
+        ...rejected(
+          'Conflict',
+          `Operation id '${operation.opId}' was already used for the ${receipt.op} of ${receipt.entity} '${receipt.id}'.`,
+        ),
+      };
+    }
+    if (receipt.state === 'done' && receipt.outcome !== undefined) {
+      return { opId: operation.opId, ...receipt.outcome, status: 'duplicate', original: receipt.outcome };
+    }
+    // Pending: an earlier delivery claimed it and stopped (a crash) or is still running. If its
+    // effect is already in the store, answer that instead of applying the operation a second time.
+    outcome = await effectAlreadyStored(session, operation);
+  }
+
+  try {
+    outcome ??= await applyUploadOperation(session, operation);
+  } catch (error) {
+    await releaseUploadReceipt(session.store, key, operation.opId);
+    if (!isAppError(error)) {
+      logFailure('upload operation failed', {
+        opId: operation.opId,
+        error: error instanceof Error ? error.stack : String(error),
+      });
+      return {
+        opId: operation.opId,
+        ...rejected('Internal', 'An internal error occurred; retry the operation.'),
+      };
+    }
+    return { opId: operation.opId, ...rejected(error.code, error.message) };
+  }
+  if (outcome.status !== 'applied') {
+    await appendSyncError(
+      session.store,
+      session.clock.now(),
+      { userId: session.user.user.id, deviceId: session.deviceId, app: session.app },
+      operation,
+      outcome,
+    );
+  }
+  await completeUploadReceipt(session.store, key, operation, outcome);
+  return { opId: operation.opId, ...outcome };
+}
+
+function sameOperation(receipt: UploadReceipt, operation: UploadOperation): boolean {
+  return receipt.entity === operation.entity && receipt.id === operation.id && receipt.op === operation.op;
+}
+
+/**
+ * The `applied` outcome of an operation whose effect the store already shows (a live row holding
+ * every column sent, for a create or update; a tombstone, for a delete), else undefined.
+ */
+async function effectAlreadyStored(
+  session: UploadSession,
+  operation: UploadOperation,
+): Promise<UploadOutcome | undefined> {
+  const entity = session.entities.get(operation.entity);
+  if (entity === undefined) return undefined;
+  const stored: StoredRecord | undefined = await session.store.getRecord(operation.entity, operation.id);
+  if (stored === undefined) return undefined;
+  if (operation.op === 'delete') {
+    return stored.deleted ? { status: 'applied', version: stored.version } : undefined;
+  }
+  if (stored.deleted) return undefined;
+  const sent = operation.row ?? {};
+  const holdsAll = Object.entries(sent).every(
+    ([name, value]) => JSON.stringify(stored.attributes[name]) === JSON.stringify(value),
+  );
+  if (!holdsAll) return undefined;
+  return {
+    status: 'applied',
+    version: stored.version,
+    row: stripSecuredColumns(session.user, entity, stored.attributes),
+  };
+}
