@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { orgSchema } from '../../../shared/model/tenant';
+import { downloadChanges } from '../../../shared/sync/download';
+import { getSyncMetadata } from '../../../shared/sync/metadata';
+import {
+  downloadRequestSchema,
+  downloadResponseSchema,
+  metadataQuerySchema,
+  syncMetadataResponseSchema,
+} from '../../../shared/sync/sync-protocol';
+import { defineTenantRoute, type RouteDefinition } from '../route-definition';
+
+const orgParams = z.object({ org: orgSchema });
+
+/** `GET api/sync/{org}/metadata?app=`: the device's profile entities, versions and sync interval. */
+export const syncMetadataRoute = defineTenantRoute({
+  name: 'syncMetadata',
+  method: 'GET',
+  route: 'api/sync/{org}/metadata',
+  auth: 'device',
+  requireActiveTenant: true,
+  params: orgParams,
+  query: metadataQuerySchema,
+  summary:
+    "The entities, attributes and relationships of the caller's offline profile; versions; sync interval.",
+  response: syncMetadataResponseSchema,
+  handler: async ({ store, principal, services, query }) => ({
+    body: await getSyncMetadata(store, principal, services.clock, query.app),
+  }),
+});
+
+/** `POST api/sync/{org}/download`: the next page of upserts and removals for a device. */
+export const syncDownloadRoute = defineTenantRoute({
+  name: 'syncDownload',
+  method: 'POST',
+  route: 'api/sync/{org}/download',
+  auth: 'device',
+  requireActiveTenant: true,
+  params: orgParams,
+  body: downloadRequestSchema,
+  summary:
+    'Download the rows the device may hold: all of them first, then only changes since the checkpoint.',
+  response: downloadResponseSchema,
+  handler: async ({ store, principal, services, body }) => ({
+    body: await downloadChanges({ store, principal, clock: services.clock }, body),
+  }),
+});
+
+/** The download side of device sync, for the route table. */
+export const syncDownloadRoutes: RouteDefinition[] = [syncMetadataRoute, syncDownloadRoute];
