@@ -21,6 +21,7 @@ export default async function globalSetup(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   (globalThis as { __cosmosServer?: Server }).__cosmosServer = server;
   process.env.COSMOS_TEST_ENDPOINT = `https://127.0.0.1:${port}`;
-  process.env.COSMOS_TEST_KEY = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+  process.env.COSMOS_TEST_KEY =
+    'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
   process.env.COSMOS_TEST_INSECURE = 'true';
 }
