@@ -1,0 +1,226 @@
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { handleRequest } from '../../../../functions/http/handle-request';
+import { syncUploadRoutes } from '../../../../functions/http/routes/sync-upload-routes';
+import type { AppServices } from '../../../../shared/app-services';
+import { ADMIN_ROLE, type Principal } from '../../../../shared/auth/principal';
+import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
+import { AppError } from '../../../../shared/errors';
+import { registerTenant, setTenantState } from '../../../../shared/tenants/tenant-registry';
+import type {
+  SyncErrorEntry,
+  UploadOperation,
+  UploadResult,
+} from '../../../../shared/sync/upload/upload-protocol';
+import {
+  APP,
+  DEVICE,
+  ORG,
+  createUploadTestTenant,
+  guid,
+  oid,
+  type UploadTestTenant,
+} from '../../../shared/sync/upload/upload-test-tenant';
+
+const TID = '11111111-1111-4111-8111-111111111111';
+
+/** Token `u<n>` is test user n's device token; `admin` carries the admin role. */
+const verifier: TokenVerifier = {
+  verify(token) {
+    if (token === 'admin') {
+      return Promise.resolve<Principal>({
+        objectId: oid(90),
+        tenantId: TID,
+        roles: [ADMIN_ROLE],
+        issuer: 'local',
+      });
+    }
+    const n = /^u(\d+)$/.exec(token)?.[1];
+    if (n === undefined) return Promise.reject(new AppError('Unauthorized', 'bad token'));
+    return Promise.resolve<Principal>({
+      objectId: oid(Number(n)),
+      tenantId: TID,
+      roles: [],
+      issuer: 'local',
+    });
+  },
+};
+
+interface Answer<T> {
+  status: number;
+  body: T & { error?: { code: string; message: string } };
+}
+
+let t: UploadTestTenant;
+let services: AppServices;
+
+beforeEach(async () => {
+  t = await createUploadTestTenant();
+  await registerTenant(t.store, t.clock, ORG, {
+    displayName: 'Contoso',
+    entraTenantId: TID,
+    source: { kind: 'local' },
+  });
+  await setTenantState(t.store, t.clock, ORG, 'active');
+  services = {
+    settings: { MAX_BODY_BYTES: 4 * 1024 * 1024 },
+    store: t.store,
+    clock: t.clock,
+    sourceFor: () => {
+      throw new Error('local tenants write to the store');
+    },
+  } as unknown as AppServices;
+});
+afterEach(async () => {
+  await t.close();
+});
+
+async function call<T>(
+  name: string,
+  token: string,
+  input: { params?: Record<string, string>; query?: Record<string, string>; body?: unknown } = {},
+): Promise<Answer<T>> {
+  const route = syncUploadRoutes.find((r) => r.name === name);
+  if (route === undefined) throw new Error(`no route ${name}`);
+  const query = new URLSearchParams(input.query ?? {}).toString();
+  const request = new HttpRequest({
+    method: route.method,
+    url: `http://127.0.0.1/${route.route}${query ? `?${query}` : ''}`,
+    params: { org: ORG, ...input.params },
+    query: input.query ?? {},
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(input.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(input.body === undefined ? {} : { body: { string: JSON.stringify(input.body) } }),
+  });
+  const response = await handleRequest(
+    route,
+    request,
+    new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
+    { services, verifier },
+  );
+  const text = response.body === undefined ? '' : Buffer.from(response.body as Uint8Array).toString('utf8');
+  return { status: response.status ?? 200, body: (text ? JSON.parse(text) : {}) as Answer<T>['body'] };
+}
+
+const upload = (token: string, operations: UploadOperation[], deviceId = DEVICE) =>
+  call<{ results: UploadResult[] }>('syncUpload', token, { body: { app: APP, deviceId, operations } });
+
+describe('function names', () => {
+  it('are unique and never start with "admin" (Azure Functions rejects them)', () => {
+    const names = syncUploadRoutes.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => n.toLowerCase().startsWith('admin'))).toEqual([]);
+  });
+});
+
+describe('POST sync/{org}/upload', () => {
+  it('answers one result per operation, in order', async () => {
+    const answer = await upload('u1', [
+      { opId: '1', entity: 'account', id: guid(1), op: 'create', row: { name: 'A' } },
+      { opId: '2', entity: 'account', id: guid(2), op: 'update', row: { name: 'B' } },
+    ]);
+    expect(answer.status).toBe(200);
+    expect(answer.body.results.map((r) => [r.opId, r.status, r.version ?? r.error?.code])).toEqual([
+      ['1', 'applied', '1'],
+      ['2', 'rejected', 'NotFound'],
+    ]);
+  });
+
+  it('refuses a malformed body with 400 and every failing path', async () => {
+    const answer = await call('syncUpload', 'u1', {
+      body: {
+        app: APP,
+        deviceId: DEVICE,
+        operations: [{ opId: '1', entity: 'account', id: guid(1), op: 'upsert' }],
+      },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error?.code).toBe('ValidationFailed');
+  });
+
+  it('refuses more than 500 operations with 413', async () => {
+    const operations = Array.from({ length: 501 }, (_, i) => ({
+      opId: String(i),
+      entity: 'account',
+      id: guid(i),
+      op: 'delete' as const,
+    }));
+    const answer = await upload('u1', operations);
+    expect(answer.status).toBe(413);
+    expect(answer.body.error?.message).toContain('500');
+  });
+
+  it('refuses a user who may not sync (403) and an app that does not exist (404)', async () => {
+    expect((await upload('u4', [])).body.error?.code).toBe('PrivilegeDenied');
+    const noApp = await call('syncUpload', 'u1', { body: { app: 'nope', deviceId: DEVICE, operations: [] } });
+    expect(noApp.status).toBe(404);
+  });
+
+  it('refuses uploads to a tenant that is not active', async () => {
+    await setTenantState(t.store, t.clock, ORG, 'stopped');
+    expect((await upload('u1', [])).status).toBe(503);
+  });
+});
+
+describe('sync error routes', () => {
+  beforeEach(async () => {
+    await upload('u1', [{ opId: '1', entity: 'account', id: guid(1), op: 'delete' }], 'd1');
+    t.clock.advance(1000);
+    await upload(
+      'u1',
+      [{ opId: '2', entity: 'account', id: guid(2), op: 'create', row: { shoesize: 1 } }],
+      'd2',
+    );
+    t.clock.advance(1000);
+    await upload('u2', [{ opId: '3', entity: 'account', id: guid(3), op: 'delete' }], 'd1');
+  });
+
+  it("GET sync/{org}/errors answers the caller's own entries from that device only", async () => {
+    const answer = await call<{ errors: SyncErrorEntry[] }>('syncErrorsDevice', 'u1', {
+      query: { deviceId: 'd1' },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.errors.map((e) => [e.userId, e.deviceId, e.recordId, e.errorType])).toEqual([
+      ['u1', 'd1', guid(1), 'RecordNotFound'],
+    ]);
+  });
+
+  it('GET admin/{org}/sync-errors lists newest first, filtered, and needs the admin role', async () => {
+    const all = await call<{ errors: SyncErrorEntry[] }>('syncErrorsList', 'admin');
+    expect(all.body.errors.map((e) => e.recordId)).toEqual([guid(3), guid(2), guid(1)]);
+    const ofUser = await call<{ errors: SyncErrorEntry[] }>('syncErrorsList', 'admin', {
+      query: { user: 'u1', entity: 'account', limit: '1' },
+    });
+    expect(ofUser.body.errors.map((e) => e.recordId)).toEqual([guid(2)]);
+    expect((await call('syncErrorsList', 'u1')).status).toBe(403);
+    expect((await call('syncErrorsList', 'admin', { query: { limit: '0' } })).status).toBe(400);
+  });
+
+  it('POST admin/{org}/sync-errors/{errorId}/retry re-runs the operation as its user and marks the entry', async () => {
+    const [entry] = (
+      await call<{ errors: SyncErrorEntry[] }>('syncErrorsList', 'admin', { query: { user: 'u2' } })
+    ).body.errors;
+    await t.tenantStore.applyRecordWrites([
+      {
+        entity: 'account',
+        id: guid(3),
+        version: '1',
+        deleted: false,
+        attributes: { accountid: guid(3), name: 'C', ownerid: 'u2', owningbusinessunit: 'east' },
+      },
+    ]);
+    const retried = await call<{ result: UploadResult; entry: SyncErrorEntry }>('syncErrorRetry', 'admin', {
+      params: { errorId: entry!.id },
+    });
+    expect(retried.status).toBe(200);
+    expect(retried.body.result).toMatchObject({ status: 'applied', version: '2' });
+    expect(retried.body.entry.state).toBe('resolved');
+    expect((await t.tenantStore.getRecord('account', guid(3)))?.deleted).toBe(true);
+    expect((await call('syncErrorRetry', 'u2', { params: { errorId: entry!.id } })).status).toBe(403);
+    const missing = await call('syncErrorRetry', 'admin', {
+      params: { errorId: `000000000000000-${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}` },
+    });
+    expect(missing.status).toBe(404);
+  });
+});
