@@ -325,8 +325,8 @@ function enforceHardLimit(settings: TenantSettings, count: number): void {
 
 /**
  * Sends the plan's next page: upserts carry the row as stored now (its current version, secured
- * columns stripped); a row deleted since the plan was made is left out (the next sync removes it if
- * the device holds it). The page becomes pending until the device acknowledges it.
+ * columns stripped); a row deleted since the plan was made is sent as a removal. The page becomes
+ * pending until the device acknowledges it.
  */
 async function sendPage(scope: RequestScope, state: DeviceState): Promise<DownloadChange[]> {
   const { store } = scope.ctx;
@@ -358,7 +358,13 @@ async function sendPage(scope: RequestScope, state: DeviceState): Promise<Downlo
     }
     const record = rows.get(`${entity}\u0000${id}`);
     const compiledEntity = scope.compiled.entities.get(entity);
-    if (record === undefined || record.deleted || compiledEntity === undefined) continue;
+    if (record === undefined || record.deleted || compiledEntity === undefined) {
+      // Gone since the plan was made. The device may hold the row anyway (from an earlier version,
+      // or from a copy of this page it applied without keeping the checkpoint): remove it.
+      changes.push({ entity, id, op: 'remove', version });
+      delta.push([entity, id, null]);
+      continue;
+    }
     changes.push({
       entity,
       id,
