@@ -230,7 +230,7 @@ export class ChangeSequence {
     try {
       // Conditional, so a slower reader never moves the watermark back.
       await this.changes.item(WATERMARK_ID, COUNTER_BLOCK).patch({
-        condition: `FROM c WHERE c.value < ${value}`,
+        condition: `FROM c WHERE c["value"] < ${value}`,
         operations: [{ op: 'set', path: '/value', value }],
       });
     } catch (error) {
