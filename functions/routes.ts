@@ -2,6 +2,7 @@ import { buildOpenApiDocument } from './http/openapi';
 import type { RouteDefinition } from './http/route-definition';
 import { adminConfigRoutes } from './http/routes/admin-config-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
+import { syncUploadRoutes } from './http/routes/sync-upload-routes';
 import { healthRoute, openApiRoute } from './http/routes/system-routes';
 import { listTenantsRoute, registerTenantRoute } from './http/routes/tenant-registry-routes';
 
@@ -16,6 +17,7 @@ const featureRoutes: RouteDefinition[] = [
   registerTenantRoute,
   ...adminConfigRoutes,
   ...provisioningRoutes,
+  ...syncUploadRoutes,
 ];
 
 let openApiDocument: unknown;
