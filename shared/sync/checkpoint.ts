@@ -13,6 +13,8 @@ export const syncStampSchema = z.object({
   /** `{profileId}@{version}`. */
   profile: z.string(),
   directoryVersion: z.number().int(),
+  /** Which secured columns are hidden from the user, per entity: a change re-sends every row. */
+  hiddenColumns: z.string(),
   /** UTC day (YYYY-MM-DD) the set was computed on when a filter uses `last-x-days`, else null. */
   day: z.string().nullable(),
 });

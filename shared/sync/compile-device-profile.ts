@@ -60,6 +60,8 @@ export interface CompiledDeviceProfile {
   associationEntities: ReadonlySet<string>;
   /** Some filter uses `last-x-days`: membership may change when the day changes. */
   clockDependent: boolean;
+  /** The secured columns hidden from this user, as `entity.attribute` joined: rows are re-sent when it changes. */
+  hiddenColumns: string;
 }
 
 /** Lower-cased string form of an id-like column, or undefined when the column holds no id. */
@@ -137,9 +139,16 @@ export function compileDeviceProfile(
       if (link.kind === 'intersect') associationEntities.add(link.intersectEntity);
     }
   }
+  const hidden: string[] = [];
+  for (const entity of entities.values()) {
+    const visible = entity.strip(Object.fromEntries(entity.metadata.attributes.map((a) => [a.name, true])));
+    for (const a of entity.metadata.attributes)
+      if (!Object.hasOwn(visible, a.name)) hidden.push(`${entity.name}.${a.name}`);
+  }
   return {
     profile,
     entities,
+    hiddenColumns: hidden.sort().join(','),
     order: topologicalOrder(entities),
     associationEntities,
     clockDependent,

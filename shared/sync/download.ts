@@ -97,6 +97,7 @@ export async function downloadChanges(
     metadataVersion: metadataVersion.version,
     profile: `${caller.profile.id}@${caller.profile.version}`,
     directoryVersion: caller.directoryVersion,
+    hiddenColumns: compiled.hiddenColumns,
     day: compiled.clockDependent ? clock.now().toISOString().slice(0, 10) : null,
   };
   const loaded = await loadDeviceState(store, deviceKey(caller.user.id, request.deviceId));
@@ -229,6 +230,7 @@ function sameStamp(a: SyncStamp, b: SyncStamp): boolean {
     a.metadataVersion === b.metadataVersion &&
     a.profile === b.profile &&
     a.directoryVersion === b.directoryVersion &&
+    a.hiddenColumns === b.hiddenColumns &&
     a.day === b.day
   );
 }
@@ -273,10 +275,12 @@ async function planIncrementalSync(
     const set = await computeDeviceSet(store, compiled);
     const held = await loadHeldRows(store, scope.loaded.key, state);
     size = deviceSetSize(set);
+    // Rows the device holds were stripped for other secured-column access: send them again.
+    const resendAll = state.stamp !== null && state.stamp.hiddenColumns !== scope.stamp.hiddenColumns;
     for (const [entity, rows] of set) {
       const heldRows = held.get(entity);
       for (const [id, version] of rows) {
-        if (heldRows?.get(id) !== version) entries.push([entity, id, 'u', version]);
+        if (resendAll || heldRows?.get(id) !== version) entries.push([entity, id, 'u', version]);
       }
     }
     for (const [entity, heldRows] of held) {

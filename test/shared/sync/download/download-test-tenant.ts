@@ -230,7 +230,8 @@ export function readRole(id: string, level: 'user' | 'businessUnit' | 'parentChi
 }
 
 /**
- * Business units root → east → east-sub, root → west. Users u1 (east, user level, reads the secret),
+ * Business units root → east → east-sub, root → west. Users u1 (east, user level, leads at business
+ * unit level, reads the secret),
  * u2 (east, business-unit level, reports to u1), u3 (west, organization level), u4 (east-sub,
  * parent-child level, reports to u2), u5 (east, no Read on offline profiles). Team t1 (east) holds u1,
  * team t2 (west) holds u3.
@@ -255,7 +256,7 @@ export function baseDirectory(): Directory {
       { id: 'west', name: 'West', parentId: 'root' },
     ],
     users: [
-      user(1, 'east', ['r-user']),
+      user(1, 'east', ['r-user', 'r-lead']),
       user(2, 'east', ['r-bu'], 'u1'),
       user(3, 'west', ['r-org']),
       user(4, 'east-sub', ['r-pc'], 'u2'),
@@ -272,6 +273,7 @@ export function baseDirectory(): Directory {
       readRole('r-bu', 'businessUnit'),
       readRole('r-org', 'organization'),
       readRole('r-pc', 'parentChild'),
+      { id: 'r-lead', name: 'Leads of my unit', privileges: { lead: { read: 'businessUnit' as const } } },
     ],
   };
 }
