@@ -1,6 +1,7 @@
 import { buildOpenApiDocument } from './http/openapi';
 import type { RouteDefinition } from './http/route-definition';
 import { adminConfigRoutes } from './http/routes/admin-config-routes';
+import { ingestRoutes } from './http/routes/ingest-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
 import { syncUploadRoutes } from './http/routes/sync-upload-routes';
 import { healthRoute, openApiRoute } from './http/routes/system-routes';
@@ -18,6 +19,7 @@ const featureRoutes: RouteDefinition[] = [
   ...adminConfigRoutes,
   ...provisioningRoutes,
   ...syncUploadRoutes,
+  ...ingestRoutes,
 ];
 
 let openApiDocument: unknown;

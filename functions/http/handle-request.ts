@@ -8,6 +8,8 @@ import { ADMIN_ROLE, hasRole, INGEST_ROLE, type Principal } from '../../shared/a
 import type { TokenVerifier } from '../../shared/auth/token-verifier';
 import { AppError, toErrorResponse, type ErrorDetail } from '../../shared/errors';
 import { orgSchema } from '../../shared/model/tenant';
+import { INGEST_KEY_HEADER, verifyIngestKey } from '../../shared/ingest/ingest-key';
+import type { DocStore } from '../../shared/store/port';
 import { getTenant } from '../../shared/tenants/tenant-registry';
 import type { RouteContext, RouteDefinition, RouteResponse, TenantRouteContext } from './route-definition';
 
@@ -71,7 +73,12 @@ async function dispatch(
   log: RouteContext<unknown, unknown, unknown>['log'],
 ): Promise<RouteResponse> {
   const { services } = runtime;
-  const principal = route.auth === 'none' ? undefined : await authenticate(request, runtime.verifier);
+  const usesIngestKey =
+    route.auth === 'ingest' &&
+    request.headers.has(INGEST_KEY_HEADER) &&
+    !request.headers.has('authorization');
+  const principal =
+    route.auth === 'none' || usesIngestKey ? undefined : await authenticate(request, runtime.verifier);
   const rawParams: Record<string, string> = { ...request.params };
   const params = route.params ? validate(route.params, rawParams, 'params') : rawParams;
   const query = route.query
@@ -100,7 +107,10 @@ async function dispatch(
   if (!org.success) throw new AppError('TenantNotFound', `No tenant '${rawParams.org ?? ''}' is registered.`);
   const tenant = await getTenant(services.store, org.data);
   if (!tenant) throw new AppError('TenantNotFound', `No tenant '${org.data}' is registered.`);
-  authorizeTenant(route, principal!, tenant.entraTenantId, org.data);
+  const caller = usesIngestKey
+    ? await authenticateIngestKey(services.store.tenant(tenant.org), request, tenant.entraTenantId)
+    : principal!;
+  authorizeTenant(route, caller, tenant.entraTenantId, org.data);
   if (route.requireActiveTenant && tenant.state !== 'active') {
     throw new AppError(
       'TenantNotProvisioned',
@@ -112,7 +122,7 @@ async function dispatch(
   }
   const context: TenantRouteContext<unknown, unknown, unknown> = {
     ...base,
-    principal: principal!,
+    principal: caller,
     tenant,
     store: services.store.tenant(tenant.org),
   };
@@ -124,6 +134,18 @@ async function authenticate(request: HttpRequest, verifier: TokenVerifier): Prom
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match?.[1]) throw new AppError('Unauthorized', 'A bearer token is required.');
   return verifier.verify(match[1]);
+}
+
+/** A source system that cannot fetch tokens (a Dataverse webhook) proves itself with the tenant's ingest key. */
+async function authenticateIngestKey(
+  store: DocStore,
+  request: HttpRequest,
+  entraTenantId: string,
+): Promise<Principal> {
+  const key = request.headers.get(INGEST_KEY_HEADER) ?? '';
+  if (!(await verifyIngestKey(store, key)))
+    throw new AppError('Unauthorized', 'The ingest key is not valid.');
+  return { objectId: 'ingest-key', tenantId: entraTenantId, roles: [INGEST_ROLE], issuer: 'ingest-key' };
 }
 
 function authorizeOperator(principal: Principal, operatorTenantId: string): void {

@@ -9,8 +9,8 @@ export interface Principal {
   /** Entra tenant id (`tid`). */
   tenantId: string;
   roles: readonly string[];
-  /** Which issuer signed the token. */
-  issuer: 'entra' | 'local';
+  /** Which issuer signed the token (`ingest-key`: the tenant's ingest key, no token). */
+  issuer: 'entra' | 'local' | 'ingest-key';
 }
 
 export function hasRole(principal: Principal, role: string): boolean {

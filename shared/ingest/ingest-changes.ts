@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { loadEntityDrafts } from '../admin/entity-config';
+import { AppError, type ErrorDetail } from '../errors';
+import { logicalNameSchema } from '../model/entity';
+import { versionSchema } from '../model/record';
+import type { QueueSender } from '../queue/port';
+import { recordChangedMessage, syncEntityMessage } from '../replication';
+import { normalizeRemoteExecutionContext } from '../sources/dataverse';
+import type { DocStore } from '../store/port';
+
+/** Most changes one `POST ingest/{org}/changes` may carry. */
+export const MAX_INGEST_CHANGES = 1000;
+
+/** One change from a system of record (SPEC §10). */
+export const ingestChangeSchema = z
+  .object({
+    entity: logicalNameSchema,
+    id: z.string().min(1).max(200),
+    op: z.enum(['upsert', 'delete']),
+    attributes: z.record(z.string(), z.unknown()).default({}),
+    /** The source version (a whole number); required for upserts, optional for deletes. */
+    version: versionSchema.optional(),
+  })
+  .strict()
+  .refine((c) => c.op === 'delete' || c.version !== undefined, {
+    path: ['version'],
+    message: 'an upsert needs a version',
+  });
+export type IngestChange = z.infer<typeof ingestChangeSchema>;
+
+export const ingestChangesSchema = z.array(ingestChangeSchema).min(1).max(MAX_INGEST_CHANGES);
+
+export const ingestAcceptedSchema = z.object({ accepted: z.number().int(), queued: z.number().int() });
+
+/**
+ * Queues a batch of changes for replication. Every change names a declared entity (422 with each
+ * unknown one, and nothing queued); the queue handler then applies them idempotently.
+ */
+export async function ingestChanges(
+  store: DocStore,
+  queue: QueueSender,
+  org: string,
+  changes: readonly IngestChange[],
+): Promise<{ accepted: number; queued: number }> {
+  const declared = new Set((await loadEntityDrafts(store)).map((e) => e.metadata.logicalName));
+  const unknown: ErrorDetail[] = changes.flatMap((change, index) =>
+    declared.has(change.entity)
+      ? []
+      : [
+          {
+            path: `body.${index}.entity`,
+            code: 'UnknownEntity',
+            message: `Entity '${change.entity}' is not declared.`,
+          },
+        ],
+  );
+  if (unknown.length > 0)
+    throw new AppError('Unprocessable', 'Some changes name undeclared entities.', { details: unknown });
+  await queue.sendBatch(
+    changes.map((change) =>
+      recordChangedMessage({
+        org,
+        entity: change.entity,
+        id: change.id,
+        op: change.op,
+        attributes: change.attributes,
+        ...(change.version === undefined ? {} : { version: change.version }),
+        origin: 'ingest',
+      }),
+    ),
+  );
+  return { accepted: changes.length, queued: changes.length };
+}
+
+/**
+ * Queues what a Dataverse webhook reported (a RemoteExecutionContext). A change that carries its row
+ * version becomes a `recordChanged` (merged when it holds only the changed columns); one without a
+ * version, or trimmed by Dataverse, asks for a change-tracking read of its entity instead, which
+ * fetches the row at its real version.
+ */
+export async function ingestDataverseContext(
+  queue: QueueSender,
+  org: string,
+  body: unknown,
+): Promise<{ accepted: number; queued: number }> {
+  let changes: ReturnType<typeof normalizeRemoteExecutionContext>;
+  try {
+    changes = normalizeRemoteExecutionContext(body);
+  } catch (error) {
+    if (error instanceof z.ZodError) {
+      throw new AppError('ValidationFailed', 'The body is not a RemoteExecutionContext.', {
+        details: error.issues.map((i) => ({
+          path: ['body', ...i.path.map(String)].join('.'),
+          code: i.code,
+          message: i.message,
+        })),
+      });
+    }
+    throw error;
+  }
+  const messages = changes.map((change) =>
+    change.reread || (change.op === 'upsert' && change.version === undefined)
+      ? syncEntityMessage(org, change.entity)
+      : recordChangedMessage({
+          org,
+          entity: change.entity,
+          id: change.id,
+          op: change.op,
+          attributes: change.attributes,
+          ...(change.version === undefined ? {} : { version: change.version }),
+          origin: 'dataverse',
+          partial: change.merge,
+        }),
+  );
+  await queue.sendBatch(messages);
+  return { accepted: changes.length, queued: messages.length };
+}
