@@ -3,6 +3,7 @@ import type { RouteDefinition } from './http/route-definition';
 import { adminConfigRoutes } from './http/routes/admin-config-routes';
 import { ingestRoutes } from './http/routes/ingest-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
+import { syncDownloadRoutes } from './http/routes/sync-download-routes';
 import { syncUploadRoutes } from './http/routes/sync-upload-routes';
 import { healthRoute, openApiRoute } from './http/routes/system-routes';
 import { listTenantsRoute, registerTenantRoute } from './http/routes/tenant-registry-routes';
@@ -18,6 +19,7 @@ const featureRoutes: RouteDefinition[] = [
   registerTenantRoute,
   ...adminConfigRoutes,
   ...provisioningRoutes,
+  ...syncDownloadRoutes,
   ...syncUploadRoutes,
   ...ingestRoutes,
 ];
