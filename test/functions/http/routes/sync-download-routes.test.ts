@@ -1,0 +1,151 @@
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { gunzipSync } from 'node:zlib';
+import { handleRequest } from '../../../../functions/http/handle-request';
+import { syncDownloadRoutes } from '../../../../functions/http/routes/sync-download-routes';
+import type { AppServices } from '../../../../shared/app-services';
+import type { Principal } from '../../../../shared/auth/principal';
+import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
+import { AppError } from '../../../../shared/errors';
+import { registerTenant, setTenantState } from '../../../../shared/tenants/tenant-registry';
+import {
+  APP,
+  configureDownloadTenant,
+  oid,
+  openTestStore,
+  ORG,
+  type TestStore,
+} from '../../../shared/sync/download/download-test-tenant';
+
+const TID = '11111111-1111-4111-8111-111111111111';
+
+/** Token `u<n>` is test user n's device token. */
+const verifier: TokenVerifier = {
+  verify(token) {
+    const n = /^u(\d+)$/.exec(token)?.[1];
+    if (n === undefined) return Promise.reject(new AppError('Unauthorized', 'bad token'));
+    return Promise.resolve<Principal>({
+      objectId: oid(Number(n)),
+      tenantId: TID,
+      roles: [],
+      issuer: 'local',
+    });
+  },
+};
+
+let t: TestStore;
+let services: AppServices;
+
+beforeEach(async () => {
+  t = await openTestStore('sqlite');
+  await configureDownloadTenant(t);
+  await registerTenant(t.store, t.clock, ORG, {
+    displayName: 'Contoso',
+    entraTenantId: TID,
+    source: { kind: 'local' },
+  });
+  await setTenantState(t.store, t.clock, ORG, 'active');
+  services = {
+    settings: { MAX_BODY_BYTES: 4 * 1024 * 1024 },
+    store: t.store,
+    clock: t.clock,
+  } as unknown as AppServices;
+  const rows = Array.from({ length: 300 }, (_, i) => ({
+    entity: 'lead',
+    id: `l${i}`,
+    version: String(i + 1),
+    deleted: false,
+    attributes: { name: `lead ${i} ${'x'.repeat(40)}`, owningbusinessunit: 'west' },
+  }));
+  await t.tenant.applyRecordWrites(rows);
+});
+afterEach(async () => {
+  await t.close();
+});
+
+async function call(
+  name: string,
+  token: string,
+  input: { query?: Record<string, string>; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const route = syncDownloadRoutes.find((r) => r.name === name)!;
+  const query = new URLSearchParams(input.query ?? {}).toString();
+  const request = new HttpRequest({
+    method: route.method,
+    url: `http://127.0.0.1/${route.route}${query ? `?${query}` : ''}`,
+    params: { org: ORG },
+    query: input.query ?? {},
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...input.headers,
+      ...(input.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(input.body === undefined ? {} : { body: { string: JSON.stringify(input.body) } }),
+  });
+  const response = await handleRequest(
+    route,
+    request,
+    new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
+    { services, verifier },
+  );
+  const headers = new Headers(response.headers as Record<string, string>);
+  let raw = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body as Uint8Array);
+  if (headers.get('content-encoding') === 'gzip') raw = gunzipSync(raw);
+  const text = raw.toString('utf8');
+  return {
+    status: response.status ?? 200,
+    headers,
+    body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
+  };
+}
+
+describe('sync download routes', () => {
+  it('have unique function names that never start with "admin"', () => {
+    const names = syncDownloadRoutes.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names.filter((n) => n.toLowerCase().startsWith('admin'))).toEqual([]);
+  });
+
+  it('GET metadata answers the profile entities and versions; a user who may not sync gets 403, a missing app 400', async () => {
+    const answer = await call('syncMetadata', 'u3', { query: { app: APP } });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({
+      profile: { id: 'p2' },
+      profileVersion: 1,
+      syncIntervalSeconds: 1200,
+    });
+    expect((answer.body.entities as { logicalName: string }[]).map((e) => e.logicalName)).toEqual([
+      'contact',
+      'lead',
+      'note',
+    ]);
+    expect((await call('syncMetadata', 'u5', { query: { app: APP } })).status).toBe(403);
+    expect((await call('syncMetadata', 'u3', { query: {} })).status).toBe(400);
+  });
+
+  it('POST download pages with a server maximum, compresses when asked, and refuses a bad checkpoint', async () => {
+    const first = await call('syncDownload', 'u3', {
+      body: { app: APP, deviceId: 'phone', pageSize: 100 },
+      headers: { 'accept-encoding': 'gzip' },
+    });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-encoding')).toBe('gzip');
+    expect(first.body).toMatchObject({ more: true, progress: { done: 100, total: 300, percent: 33 } });
+    expect(
+      (await call('syncDownload', 'u3', { body: { app: APP, deviceId: 'phone', pageSize: 100_000 } })).status,
+    ).toBe(400);
+    const forged = await call('syncDownload', 'u3', {
+      body: { app: APP, deviceId: 'phone', checkpoint: 'x.y' },
+    });
+    expect(forged.status).toBe(400);
+    expect(JSON.stringify(forged.body)).toContain('CheckpointInvalid');
+    const next = await call('syncDownload', 'u3', {
+      body: { app: APP, deviceId: 'phone', pageSize: 100, checkpoint: first.body.checkpoint },
+    });
+    expect(next.body).toMatchObject({ progress: { done: 200, total: 300 } });
+  });
+
+  it('answers 503 while the tenant is not active', async () => {
+    await setTenantState(t.store, t.clock, ORG, 'stopped');
+    expect((await call('syncDownload', 'u3', { body: { app: APP, deviceId: 'phone' } })).status).toBe(503);
+  });
+});
