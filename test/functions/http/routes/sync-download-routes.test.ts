@@ -87,7 +87,7 @@ async function call(
     new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
     { services, verifier },
   );
-  const headers = new Headers(response.headers as Record<string, string>);
+  const headers = new Headers(response.headers);
   let raw = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body as Uint8Array);
   if (headers.get('content-encoding') === 'gzip') raw = gunzipSync(raw);
   const text = raw.toString('utf8');
