@@ -110,7 +110,7 @@ async function configureEntities(services: AppServices, tenant: TenantStore): Pr
 }
 
 /** Sellers get their own and their team's rows; managers their business unit's. */
-function profileContent(
+export function profileContent(
   name: string,
   description: string,
   scope: 'seller' | 'manager',
