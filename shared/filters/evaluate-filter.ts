@@ -1,4 +1,4 @@
-import type { Condition } from '../model/condition';
+import { userContextOperators, type Condition } from '../model/condition';
 import type { EntityMetadata } from '../model/entity';
 import type { FilterTree } from '../model/filter-tree';
 import type { FilterContext, RowPredicate } from './evaluate-condition';
@@ -63,19 +63,6 @@ function compileGroup(
     return false;
   };
 }
-
-/** Operators whose result depends on who syncs, not only on the row. */
-const userContextOperators: ReadonlySet<Condition['operator']> = new Set<Condition['operator']>([
-  'eq-userid',
-  'ne-userid',
-  'eq-userteams',
-  'eq-useroruserteams',
-  'eq-useroruserhierarchy',
-  'eq-useroruserhierarchyandteams',
-  'eq-businessid',
-  'ne-businessid',
-  'eq-userlanguage',
-]);
 
 /**
  * What besides the row a filter's result depends on, so incremental sync knows when rows can enter or

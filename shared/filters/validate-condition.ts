@@ -1,4 +1,4 @@
-import type { Condition, Operator } from '../model/condition';
+import { userContextOperators, type Condition, type Operator } from '../model/condition';
 import type { Attribute, AttributeType, EntityMetadata } from '../model/entity';
 import type { Violation } from '../model/profile';
 
@@ -26,19 +26,6 @@ const typesByOperator: Partial<Record<Operator, readonly AttributeType[]>> = {
   'not-in': [...numericTypes, ...textTypes, ...idTypes, 'picklist', 'language'],
   'last-x-days': ['datetime'],
 };
-
-/** Operators evaluated against the syncing user; they take no value. */
-const userContextOperators: ReadonlySet<Operator> = new Set<Operator>([
-  'eq-userid',
-  'ne-userid',
-  'eq-userteams',
-  'eq-useroruserteams',
-  'eq-useroruserhierarchy',
-  'eq-useroruserhierarchyandteams',
-  'eq-businessid',
-  'ne-businessid',
-  'eq-userlanguage',
-]);
 
 /** True for operators that take no value (`null`, `not-null` and the user-context operators). */
 export function operatorTakesNoValue(operator: Operator): boolean {

@@ -4,7 +4,7 @@ import { AppError, type ErrorDetail } from '../errors';
 import { logicalNameSchema } from '../model/entity';
 import { versionSchema } from '../model/record';
 import type { QueueSender } from '../queue/port';
-import { recordChangedMessage, syncEntityMessage } from '../replication';
+import { recordChangedMessage, syncEntityMessage, type RecordChangedMessage } from '../replication';
 import { normalizeRemoteExecutionContext } from '../sources/dataverse';
 import type { DocStore } from '../store/port';
 
@@ -56,20 +56,32 @@ export async function ingestChanges(
   );
   if (unknown.length > 0)
     throw new AppError('Unprocessable', 'Some changes name undeclared entities.', { details: unknown });
-  await queue.sendBatch(
-    changes.map((change) =>
-      recordChangedMessage({
-        org,
-        entity: change.entity,
-        id: change.id,
-        op: change.op,
-        attributes: change.attributes,
-        ...(change.version === undefined ? {} : { version: change.version }),
-        origin: 'ingest',
-      }),
-    ),
-  );
+  await queue.sendBatch(changes.map((change) => toRecordChanged(org, change, 'ingest')));
   return { accepted: changes.length, queued: changes.length };
+}
+
+function toRecordChanged(
+  org: string,
+  change: {
+    entity: string;
+    id: string;
+    op: 'upsert' | 'delete';
+    attributes: Record<string, unknown>;
+    version?: string | undefined;
+  },
+  origin: 'ingest' | 'dataverse',
+  partial?: boolean,
+): RecordChangedMessage {
+  return recordChangedMessage({
+    org,
+    entity: change.entity,
+    id: change.id,
+    op: change.op,
+    attributes: change.attributes,
+    ...(change.version === undefined ? {} : { version: change.version }),
+    origin,
+    ...(partial === undefined ? {} : { partial }),
+  });
 }
 
 /**
@@ -101,16 +113,7 @@ export async function ingestDataverseContext(
   const messages = changes.map((change) =>
     change.reread || (change.op === 'upsert' && change.version === undefined)
       ? syncEntityMessage(org, change.entity)
-      : recordChangedMessage({
-          org,
-          entity: change.entity,
-          id: change.id,
-          op: change.op,
-          attributes: change.attributes,
-          ...(change.version === undefined ? {} : { version: change.version }),
-          origin: 'dataverse',
-          partial: change.merge,
-        }),
+      : toRecordChanged(org, change, 'dataverse', change.merge),
   );
   await queue.sendBatch(messages);
   return { accepted: changes.length, queued: messages.length };

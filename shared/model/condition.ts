@@ -31,6 +31,19 @@ export const operatorSchema = z.enum([
 ]);
 export type Operator = z.infer<typeof operatorSchema>;
 
+/** Operators evaluated against the syncing user (id, teams, hierarchy, business unit, language); they take no value. */
+export const userContextOperators: ReadonlySet<Operator> = new Set<Operator>([
+  'eq-userid',
+  'ne-userid',
+  'eq-userteams',
+  'eq-useroruserteams',
+  'eq-useroruserhierarchy',
+  'eq-useroruserhierarchyandteams',
+  'eq-businessid',
+  'ne-businessid',
+  'eq-userlanguage',
+]);
+
 const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 
 /** One condition: attribute, operator and (for operators that take one) a value or a list. */
