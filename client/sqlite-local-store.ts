@@ -1,0 +1,270 @@
+import Database from 'better-sqlite3';
+import { syncMetadataResponseSchema, type SyncMetadataResponse } from '../shared/sync/sync-protocol';
+import type {
+  LocalRow,
+  LocalStore,
+  LocalStoreTransaction,
+  LocalSyncError,
+  LocalSyncState,
+  OutboxEntry,
+  RowData,
+} from './local-store';
+
+/** The shipped `LocalStore`: one SQLite file, a table of JSON rows per entity. */
+export interface SqliteLocalStore extends LocalStore {
+  /** The open database, for the app's own queries (e.g. `json_extract(data, '$.name')`). */
+  readonly database: Database.Database;
+  /** The table holding an entity's rows (`id`, `version`, `data` JSON, `server_data`, `pending`). */
+  tableOf(entity: string): string;
+}
+
+const ENTITY_NAME = /^[a-z][a-z0-9_]{0,99}$/;
+
+interface RowRecord {
+  id: string;
+  version: string | null;
+  data: string | null;
+  server_data: string | null;
+  pending: number;
+}
+
+interface OutboxRecord {
+  seq: number;
+  op_id: string;
+  entity: string;
+  record_id: string;
+  op: string;
+  row: string | null;
+  base_version: string | null;
+  after_op_id: string | null;
+  created_at: string;
+}
+
+function parseJson(text: string | null): RowData | null {
+  return text === null ? null : (JSON.parse(text) as RowData | null);
+}
+
+function toOutboxEntry(r: OutboxRecord): OutboxEntry {
+  const row = parseJson(r.row);
+  return {
+    opId: r.op_id,
+    seq: r.seq,
+    entity: r.entity,
+    id: r.record_id,
+    op: r.op as OutboxEntry['op'],
+    ...(row === null ? {} : { row }),
+    ...(r.base_version === null ? {} : { baseVersion: r.base_version }),
+    ...(r.after_op_id === null ? {} : { afterOpId: r.after_op_id }),
+    createdAt: r.created_at,
+  };
+}
+
+/**
+ * Opens (or creates) a device database on better-sqlite3 in WAL mode: `sync_state` (metadata and
+ * checkpoint), `outbox`, `sync_errors`, and a `rows_<entity>` table per entity of the metadata with
+ * the row id as primary key. Transactions run one at a time (`BEGIN IMMEDIATE` … `COMMIT`).
+ */
+export function createSqliteLocalStore(path: string): SqliteLocalStore {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      op_id TEXT NOT NULL UNIQUE,
+      entity TEXT NOT NULL,
+      record_id TEXT NOT NULL,
+      op TEXT NOT NULL,
+      row TEXT,
+      base_version TEXT,
+      after_op_id TEXT,
+      created_at TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS outbox_by_row ON outbox (entity, record_id, seq);
+    CREATE TABLE IF NOT EXISTS sync_errors (id TEXT PRIMARY KEY, time TEXT NOT NULL, body TEXT NOT NULL);
+  `);
+
+  const tableOf = (entity: string): string => {
+    if (!ENTITY_NAME.test(entity)) throw new Error(`Not an entity logical name: '${entity}'.`);
+    return `rows_${entity}`;
+  };
+  const knownTables = new Set<string>();
+  const ensureTable = (entity: string): string => {
+    const table = tableOf(entity);
+    if (!knownTables.has(table)) {
+      db.exec(`CREATE TABLE IF NOT EXISTS "${table}" (
+        id TEXT PRIMARY KEY,
+        version TEXT,
+        data TEXT,
+        server_data TEXT,
+        pending INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID`);
+      knownTables.add(table);
+    }
+    return table;
+  };
+  // Statements per table, prepared once: a download page runs thousands of them.
+  const statements = new Map<
+    string,
+    { get: Database.Statement; put: Database.Statement; del: Database.Statement }
+  >();
+  const rowStatements = (entity: string) => {
+    const table = ensureTable(entity);
+    let s = statements.get(table);
+    if (!s) {
+      s = {
+        get: db.prepare(`SELECT id, version, data, server_data, pending FROM "${table}" WHERE id = ?`),
+        put: db.prepare(
+          `INSERT INTO "${table}" (id, version, data, server_data, pending) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET version = excluded.version, data = excluded.data,
+             server_data = excluded.server_data, pending = excluded.pending`,
+        ),
+        del: db.prepare(`DELETE FROM "${table}" WHERE id = ?`),
+      };
+      statements.set(table, s);
+    }
+    return s;
+  };
+  const toLocalRow = (entity: string, r: RowRecord): LocalRow => ({
+    entity,
+    id: r.id,
+    row: parseJson(r.data),
+    ...(r.version === null ? {} : { version: r.version }),
+    ...(r.pending === 1 ? { serverRow: parseJson(r.server_data) } : {}),
+    pending: r.pending === 1,
+  });
+
+  const getState = db.prepare<[string], { value: string }>('SELECT value FROM sync_state WHERE key = ?');
+  const putState = db.prepare(
+    'INSERT INTO sync_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  );
+  const deleteState = db.prepare('DELETE FROM sync_state WHERE key = ?');
+  const outboxAll = db.prepare<[number], OutboxRecord>('SELECT * FROM outbox ORDER BY seq LIMIT ?');
+  const outboxByRow = db.prepare<[string, string], OutboxRecord>(
+    'SELECT * FROM outbox WHERE entity = ? AND record_id = ? ORDER BY seq',
+  );
+  const insertOutbox = db.prepare(
+    `INSERT INTO outbox (op_id, entity, record_id, op, row, base_version, after_op_id, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const updateOutbox = db.prepare(
+    'UPDATE outbox SET row = ?, base_version = ?, after_op_id = ? WHERE op_id = ?',
+  );
+  const deleteOutbox = db.prepare('DELETE FROM outbox WHERE op_id = ?');
+  const putError = db.prepare(
+    'INSERT INTO sync_errors (id, time, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET time = excluded.time, body = excluded.body',
+  );
+  const listErrors = db.prepare<[], { body: string }>('SELECT body FROM sync_errors ORDER BY time DESC, id');
+  const deleteError = db.prepare('DELETE FROM sync_errors WHERE id = ?');
+
+  const tx: LocalStoreTransaction = {
+    async readState(): Promise<LocalSyncState> {
+      const metadata = getState.get('metadata');
+      const checkpoint = getState.get('checkpoint');
+      return {
+        ...(metadata ? { metadata: syncMetadataResponseSchema.parse(JSON.parse(metadata.value)) } : {}),
+        ...(checkpoint ? { checkpoint: checkpoint.value } : {}),
+      };
+    },
+    async saveCheckpoint(checkpoint) {
+      if (checkpoint === undefined) deleteState.run('checkpoint');
+      else putState.run('checkpoint', checkpoint);
+    },
+    async saveMetadata(metadata: SyncMetadataResponse) {
+      for (const entity of metadata.entities) ensureTable(entity.logicalName);
+      putState.run('metadata', JSON.stringify(metadata));
+    },
+    async getRow(entity, id) {
+      const r = rowStatements(entity).get.get(id) as RowRecord | undefined;
+      return r ? toLocalRow(entity, r) : undefined;
+    },
+    async putRow(row) {
+      rowStatements(row.entity).put.run(
+        row.id,
+        row.version ?? null,
+        row.row === null ? null : JSON.stringify(row.row),
+        row.pending ? JSON.stringify(row.serverRow ?? null) : null,
+        row.pending ? 1 : 0,
+      );
+    },
+    async deleteRow(entity, id) {
+      rowStatements(entity).del.run(id);
+    },
+    async listRows(entity) {
+      const table = ensureTable(entity);
+      return db
+        .prepare<[], RowRecord>(`SELECT id, version, data, server_data, pending FROM "${table}" ORDER BY id`)
+        .all()
+        .map((r) => toLocalRow(entity, r));
+    },
+    async listOutbox(limit) {
+      return outboxAll.all(limit ?? -1).map(toOutboxEntry);
+    },
+    async outboxOf(entity, id) {
+      return outboxByRow.all(entity, id).map(toOutboxEntry);
+    },
+    async addOutbox(entry) {
+      const info = insertOutbox.run(
+        entry.opId,
+        entry.entity,
+        entry.id,
+        entry.op,
+        entry.row === undefined ? null : JSON.stringify(entry.row),
+        entry.baseVersion ?? null,
+        entry.afterOpId ?? null,
+        entry.createdAt,
+      );
+      return { ...entry, seq: Number(info.lastInsertRowid) };
+    },
+    async updateOutbox(entry) {
+      updateOutbox.run(
+        entry.row === undefined ? null : JSON.stringify(entry.row),
+        entry.baseVersion ?? null,
+        entry.afterOpId ?? null,
+        entry.opId,
+      );
+    },
+    async deleteOutbox(opId) {
+      deleteOutbox.run(opId);
+    },
+    async putSyncError(error: LocalSyncError) {
+      putError.run(error.id, error.time, JSON.stringify(error));
+    },
+    async listSyncErrors() {
+      return listErrors.all().map((r) => JSON.parse(r.body) as LocalSyncError);
+    },
+    async deleteSyncError(id) {
+      deleteError.run(id);
+    },
+  };
+
+  // One connection: transactions are queued so two never interleave their statements.
+  let queue: Promise<unknown> = Promise.resolve();
+  const transaction = <T>(work: (t: LocalStoreTransaction) => Promise<T>): Promise<T> => {
+    const run = async (): Promise<T> => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(tx);
+        db.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+    };
+    const next = queue.then(run, run);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  return {
+    database: db,
+    tableOf,
+    transaction,
+    async close() {
+      await queue;
+      db.close();
+    },
+  };
+}

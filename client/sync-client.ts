@@ -1,0 +1,486 @@
+import { randomUUID } from 'node:crypto';
+import {
+  downloadResponseSchema,
+  syncMetadataResponseSchema,
+  type DownloadChange,
+  type DownloadWarning,
+  type SyncMetadataResponse,
+} from '../shared/sync/sync-protocol';
+import {
+  MAX_UPLOAD_OPERATIONS,
+  syncErrorsResponseSchema,
+  uploadResponseSchema,
+  type SyncErrorEntry,
+  type UploadOperation,
+  type UploadOutcome,
+  type UploadResult,
+} from '../shared/sync/upload/upload-protocol';
+import type { LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry, RowData } from './local-store';
+import { serverImageOf, settleRow, type ServerImage } from './local-view';
+import { createSyncTransport, SyncClientError, type RetryPolicy, type SyncTransport } from './sync-transport';
+
+/** Where a sync is. `download` events carry the server's rows done / total of this download. */
+export interface SyncProgress {
+  phase: 'metadata' | 'upload' | 'download' | 'done';
+  done: number;
+  total: number;
+  percent: number;
+  /** True during a device's first (full) download. */
+  initial: boolean;
+}
+
+/** What one `sync()` did. */
+export interface SyncSummary {
+  /** Operations the server applied (duplicates of applied ones included). */
+  uploaded: number;
+  /** Operations that met a newer server row (conflict detection on): the server's row was kept. */
+  conflicts: number;
+  /** Operations the server refused: reverted locally and listed in `syncErrors()`. */
+  rejected: number;
+  /** Rows upserted by the download. */
+  downloaded: number;
+  /** Rows removed by the download. */
+  removed: number;
+  /** Download pages applied. */
+  pages: number;
+  /** True when the metadata version changed (or was first downloaded) and was applied. */
+  metadataChanged: boolean;
+  /** When the server asks the device to sync next. */
+  nextSyncSeconds: number;
+  warnings: DownloadWarning[];
+  durationMs: number;
+}
+
+/** Options of {@link createSyncClient}. */
+export interface SyncClientOptions {
+  /** The server's root, e.g. `https://contoso-sync.azurewebsites.net` (routes are under `/api`). */
+  baseUrl: string;
+  /** The tenant. */
+  org: string;
+  /** The app module (e.g. `field-sales`). */
+  app: string;
+  /** This device's stable id. */
+  deviceId: string;
+  /** Returns a valid access token; called before every request (refresh inside it). */
+  getToken: () => Promise<string> | string;
+  store: LocalStore;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  onProgress?: (progress: SyncProgress) => void;
+  retry?: Partial<RetryPolicy>;
+  /** Download page size (the server caps it). */
+  pageSize?: number;
+  /** Clock for timestamps (tests). */
+  now?: () => Date;
+}
+
+/** The device SDK: offline reads and writes on the local store, and `sync()` with the server. */
+export interface SyncClient {
+  /** Metadata check, upload of the outbox, download to the end. Concurrent calls share one run. */
+  sync(): Promise<SyncSummary>;
+  /** Creates a row offline; returns its id (a new UUID unless the row or `id` names one). */
+  create(entity: string, row: RowData, id?: string): Promise<string>;
+  /** Changes columns of a row offline; only these columns are uploaded. */
+  update(entity: string, id: string, changes: RowData): Promise<void>;
+  /** Deletes a row offline. */
+  delete(entity: string, id: string): Promise<void>;
+  get(entity: string, id: string): Promise<RowData | undefined>;
+  list(entity: string): Promise<RowData[]>;
+  /** Outbox entries not yet uploaded. */
+  pending(): Promise<OutboxEntry[]>;
+  /** Rejected and conflicting operations kept on the device, newest first. */
+  syncErrors(): Promise<LocalSyncError[]>;
+  /** Records a kept failed operation again as a new outbox entry (uploaded by the next sync). */
+  retrySyncError(id: string): Promise<void>;
+  dismissSyncError(id: string): Promise<void>;
+  /** The server's sync error log entries of this device. */
+  serverSyncErrors(): Promise<SyncErrorEntry[]>;
+  /** The metadata last applied, if any. */
+  metadata(): Promise<SyncMetadataResponse | undefined>;
+}
+
+/** Detail codes of a checkpoint the server no longer accepts: start over with a full download. */
+const RESTART_CODES = new Set(['CheckpointStale', 'CheckpointInvalid']);
+const CONCURRENT_DOWNLOAD = 'ConcurrentDownload';
+
+function detailCodes(error: SyncClientError): string[] {
+  return Array.isArray(error.details)
+    ? error.details.flatMap((d: unknown) =>
+        typeof d === 'object' && d !== null && typeof (d as { code?: unknown }).code === 'string'
+          ? [(d as { code: string }).code]
+          : [],
+      )
+    : [];
+}
+
+/** What an upload result came to, a duplicate read as its original outcome. */
+function outcomeOf(result: UploadResult): UploadOutcome {
+  if (result.status !== 'duplicate') return { ...result, status: result.status };
+  if (result.original) return result.original;
+  // A duplicate repeats the first result's fields; without `original`, an absent error means applied.
+  return {
+    status: result.error ? 'rejected' : 'applied',
+    ...(result.version === undefined ? {} : { version: result.version }),
+    ...(result.row === undefined ? {} : { row: result.row }),
+    ...(result.error === undefined ? {} : { error: result.error }),
+  };
+}
+
+/**
+ * Creates the device SDK over an app-provided {@link LocalStore} (SPEC §6). Writes are applied to the
+ * local store at once and recorded in its outbox with an operation id and the server version they were
+ * based on; `sync()` uploads them, applies each result (applied: new version; conflict: the server's
+ * row replaces the local copy; rejected: the change is reverted and kept in `syncErrors()`), then
+ * downloads page by page, each page's rows and checkpoint in one store transaction.
+ */
+export function createSyncClient(options: SyncClientOptions): SyncClient {
+  const { store, app, deviceId } = options;
+  const now = options.now ?? (() => new Date());
+  const transport: SyncTransport = createSyncTransport(options);
+  const emit = (progress: SyncProgress): void => options.onProgress?.(progress);
+  let running: Promise<SyncSummary> | undefined;
+
+  async function requireEntity(tx: LocalStoreTransaction, entity: string): Promise<{ primaryId: string }> {
+    const { metadata } = await tx.readState();
+    const found = metadata?.entities.find((e) => e.logicalName === entity);
+    if (!found) {
+      throw new SyncClientError(
+        'NotFound',
+        `'${entity}' is not an entity of this device's profile (sync first).`,
+      );
+    }
+    return { primaryId: found.primaryIdAttribute };
+  }
+
+  async function record(
+    tx: LocalStoreTransaction,
+    entry: Omit<OutboxEntry, 'seq' | 'afterOpId' | 'baseVersion' | 'opId' | 'createdAt'>,
+  ): Promise<void> {
+    const local = await tx.getRow(entry.entity, entry.id);
+    const earlier = await tx.outboxOf(entry.entity, entry.id);
+    const last = earlier.at(-1);
+    // A change on top of a pending one is based on that one's result: its version is filled in once
+    // the earlier entry is answered.
+    const base = last
+      ? { afterOpId: last.opId }
+      : local?.version === undefined
+        ? {}
+        : { baseVersion: local.version };
+    await tx.addOutbox({ ...entry, ...base, opId: randomUUID(), createdAt: now().toISOString() });
+    await settleRow(tx, entry.entity, entry.id, serverImageOf(local));
+  }
+
+  async function uploadOutbox(summary: SyncSummary): Promise<void> {
+    const total = (await store.transaction((tx) => tx.listOutbox())).length;
+    let done = 0;
+    if (total > 0) emit({ phase: 'upload', done, total, percent: 0, initial: false });
+    for (;;) {
+      const outbox = await store.transaction((tx) => tx.listOutbox());
+      // One entry per row per batch: a later entry of the same row waits for the earlier one's version.
+      const seen = new Set<string>();
+      const batch: OutboxEntry[] = [];
+      for (const entry of outbox) {
+        const key = `${entry.entity}\u0000${entry.id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        batch.push(entry);
+        if (batch.length >= MAX_UPLOAD_OPERATIONS) break;
+      }
+      if (batch.length === 0) return;
+      const operations: UploadOperation[] = batch.map((e) => ({
+        opId: e.opId,
+        entity: e.entity,
+        id: e.id,
+        op: e.op,
+        ...(e.row === undefined || e.op === 'delete' ? {} : { row: e.row }),
+        ...(e.baseVersion === undefined ? {} : { baseVersion: e.baseVersion }),
+      }));
+      const response = await transport.request('POST', 'upload', uploadResponseSchema, {
+        app,
+        deviceId,
+        operations,
+      });
+      const byOpId = new Map(response.results.map((r) => [r.opId, r]));
+      await store.transaction(async (tx) => {
+        for (const entry of batch) {
+          const result = byOpId.get(entry.opId);
+          if (!result)
+            throw new SyncClientError('BadResponse', `The upload answer has no result for ${entry.opId}.`);
+          const outcome = outcomeOf(result);
+          await applyOutcome(tx, entry, outcome);
+          if (outcome.status === 'applied') summary.uploaded++;
+          else if (outcome.status === 'conflict') summary.conflicts++;
+          else summary.rejected++;
+        }
+      });
+      done += batch.length;
+      emit({
+        phase: 'upload',
+        done,
+        total: Math.max(total, done),
+        percent: Math.min(100, Math.round((done / Math.max(total, done)) * 100)),
+        initial: false,
+      });
+    }
+  }
+
+  async function applyOutcome(
+    tx: LocalStoreTransaction,
+    entry: OutboxEntry,
+    outcome: UploadOutcome,
+  ): Promise<void> {
+    const local = await tx.getRow(entry.entity, entry.id);
+    await tx.deleteOutbox(entry.opId);
+    for (const next of await tx.outboxOf(entry.entity, entry.id)) {
+      if (next.afterOpId !== entry.opId) continue;
+      const baseVersion = outcome.status === 'applied' ? outcome.version : entry.baseVersion;
+      const { afterOpId: _after, baseVersion: _old, ...rest } = next;
+      await tx.updateOutbox({ ...rest, ...(baseVersion === undefined ? {} : { baseVersion }) });
+    }
+    if (outcome.status === 'applied') {
+      // A row the download removed meanwhile stays removed: the server no longer counts it as held.
+      if (local === undefined && entry.op !== 'create') return;
+      let image: ServerImage;
+      if (entry.op === 'delete') image = { row: null };
+      else {
+        const row = outcome.row ?? { ...(serverImageOf(local).row ?? {}), ...entry.row };
+        image = { row, ...(outcome.version === undefined ? {} : { version: outcome.version }) };
+      }
+      await settleRow(tx, entry.entity, entry.id, image);
+      return;
+    }
+    const error: LocalSyncError = {
+      id: entry.opId,
+      time: now().toISOString(),
+      entity: entry.entity,
+      recordId: entry.id,
+      op: entry.op,
+      ...(entry.row === undefined ? {} : { row: entry.row }),
+      status: outcome.status,
+      error: outcome.error ?? { code: 'Conflict', message: 'The server holds a newer version of the row.' },
+    };
+    await tx.putSyncError(error);
+    if (outcome.status === 'conflict') {
+      // Server wins: its row replaces the local copy (absent: the server no longer has the row).
+      const image: ServerImage =
+        outcome.row === undefined
+          ? { row: null }
+          : { row: outcome.row, ...(outcome.version === undefined ? {} : { version: outcome.version }) };
+      await settleRow(tx, entry.entity, entry.id, image);
+    } else if (local !== undefined) {
+      // Rejected: back to the saved server image, with any later pending changes laid over it.
+      await settleRow(tx, entry.entity, entry.id);
+    }
+  }
+
+  async function applyPage(
+    changes: DownloadChange[],
+    checkpoint: string,
+    summary: SyncSummary,
+  ): Promise<void> {
+    await store.transaction(async (tx) => {
+      const pending = new Set((await tx.listOutbox()).map((e) => `${e.entity}\u0000${e.id}`));
+      for (const change of changes) {
+        const hasPending = pending.has(`${change.entity}\u0000${change.id}`);
+        if (change.op === 'remove') {
+          summary.removed++;
+          if (hasPending) await settleRow(tx, change.entity, change.id, { row: null });
+          else await tx.deleteRow(change.entity, change.id);
+          continue;
+        }
+        summary.downloaded++;
+        const row = change.row ?? {};
+        if (hasPending) await settleRow(tx, change.entity, change.id, { row, version: change.version });
+        else
+          await tx.putRow({
+            entity: change.entity,
+            id: change.id,
+            row,
+            version: change.version,
+            pending: false,
+          });
+      }
+      // Same transaction as the rows: the checkpoint never runs ahead of what is applied.
+      await tx.saveCheckpoint(checkpoint);
+    });
+    summary.pages++;
+  }
+
+  async function restartDownload(): Promise<void> {
+    // The server forgot this device's state: drop server rows (pending local changes stay) and start over.
+    await store.transaction(async (tx) => {
+      const { metadata } = await tx.readState();
+      for (const entity of metadata?.entities ?? []) {
+        for (const row of await tx.listRows(entity.logicalName)) {
+          if (row.pending) await settleRow(tx, entity.logicalName, row.id, { row: null });
+          else await tx.deleteRow(entity.logicalName, row.id);
+        }
+      }
+      await tx.saveCheckpoint(undefined);
+    });
+  }
+
+  async function download(summary: SyncSummary): Promise<void> {
+    let { checkpoint } = await store.transaction((tx) => tx.readState());
+    let initial = checkpoint === undefined;
+    let restarted = false;
+    let concurrentRetries = 0;
+    for (;;) {
+      let page;
+      try {
+        page = await transport.request('POST', 'download', downloadResponseSchema, {
+          app,
+          deviceId,
+          ...(checkpoint === undefined ? {} : { checkpoint }),
+          ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
+        });
+      } catch (error) {
+        if (!(error instanceof SyncClientError)) throw error;
+        const codes = detailCodes(error);
+        if (!restarted && checkpoint !== undefined && codes.some((c) => RESTART_CODES.has(c))) {
+          restarted = true;
+          await restartDownload();
+          checkpoint = undefined;
+          initial = true;
+          continue;
+        }
+        if (codes.includes(CONCURRENT_DOWNLOAD) && concurrentRetries < 3) {
+          concurrentRetries++;
+          await (options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(
+            500 * concurrentRetries,
+          );
+          continue;
+        }
+        throw error;
+      }
+      await applyPage(page.changes, page.checkpoint, summary);
+      checkpoint = page.checkpoint;
+      summary.nextSyncSeconds = page.nextSyncSeconds;
+      for (const warning of page.warnings ?? []) {
+        if (!summary.warnings.some((w) => w.code === warning.code)) summary.warnings.push(warning);
+      }
+      emit({ phase: 'download', ...page.progress, initial });
+      if (!page.more) return;
+    }
+  }
+
+  async function runSync(): Promise<SyncSummary> {
+    const started = Date.now();
+    const summary: SyncSummary = {
+      uploaded: 0,
+      conflicts: 0,
+      rejected: 0,
+      downloaded: 0,
+      removed: 0,
+      pages: 0,
+      metadataChanged: false,
+      nextSyncSeconds: 0,
+      warnings: [],
+      durationMs: 0,
+    };
+    emit({ phase: 'metadata', done: 0, total: 1, percent: 0, initial: false });
+    const metadata = await transport.request(
+      'GET',
+      `metadata?app=${encodeURIComponent(app)}`,
+      syncMetadataResponseSchema,
+    );
+    summary.nextSyncSeconds = metadata.syncIntervalSeconds;
+    await store.transaction(async (tx) => {
+      const held = (await tx.readState()).metadata;
+      if (
+        held?.metadataVersion !== metadata.metadataVersion ||
+        held.profile.id !== metadata.profile.id ||
+        held.profileVersion !== metadata.profileVersion
+      ) {
+        // New tables are created and existing rows kept; removals for rows that left come from the server.
+        await tx.saveMetadata(metadata);
+        summary.metadataChanged = true;
+      }
+    });
+    emit({ phase: 'metadata', done: 1, total: 1, percent: 100, initial: false });
+    await uploadOutbox(summary);
+    await download(summary);
+    summary.durationMs = Date.now() - started;
+    emit({ phase: 'done', done: 1, total: 1, percent: 100, initial: false });
+    return summary;
+  }
+
+  return {
+    sync() {
+      running ??= runSync().finally(() => {
+        running = undefined;
+      });
+      return running;
+    },
+    async create(entity, row, id) {
+      return store.transaction(async (tx) => {
+        const { primaryId } = await requireEntity(tx, entity);
+        const given = row[primaryId];
+        const rowId = id ?? (typeof given === 'string' && given !== '' ? given : randomUUID());
+        const existing = await tx.getRow(entity, rowId);
+        if (existing?.row)
+          throw new SyncClientError('Conflict', `${entity} ${rowId} already exists on the device.`);
+        await record(tx, { entity, id: rowId, op: 'create', row: { ...row, [primaryId]: rowId } });
+        return rowId;
+      });
+    },
+    async update(entity, id, changes) {
+      await store.transaction(async (tx) => {
+        await requireEntity(tx, entity);
+        const existing = await tx.getRow(entity, id);
+        if (!existing?.row) throw new SyncClientError('NotFound', `${entity} ${id} is not on the device.`);
+        await record(tx, { entity, id, op: 'update', row: { ...changes } });
+      });
+    },
+    async delete(entity, id) {
+      await store.transaction(async (tx) => {
+        await requireEntity(tx, entity);
+        const existing = await tx.getRow(entity, id);
+        if (!existing?.row) throw new SyncClientError('NotFound', `${entity} ${id} is not on the device.`);
+        await record(tx, { entity, id, op: 'delete' });
+      });
+    },
+    async get(entity, id) {
+      const local = await store.transaction((tx) => tx.getRow(entity, id));
+      return local?.row ?? undefined;
+    },
+    async list(entity) {
+      const rows = await store.transaction((tx) => tx.listRows(entity));
+      return rows.flatMap((r) => (r.row ? [r.row] : []));
+    },
+    pending: () => store.transaction((tx) => tx.listOutbox()),
+    syncErrors: () => store.transaction((tx) => tx.listSyncErrors()),
+    async retrySyncError(id) {
+      await store.transaction(async (tx) => {
+        const error = (await tx.listSyncErrors()).find((e) => e.id === id);
+        if (!error) throw new SyncClientError('NotFound', `No sync error ${id} on the device.`);
+        const existing = await tx.getRow(error.entity, error.recordId);
+        if (error.op !== 'create' && !existing?.row) {
+          throw new SyncClientError(
+            'NotFound',
+            `${error.entity} ${error.recordId} is no longer on the device.`,
+          );
+        }
+        await record(tx, {
+          entity: error.entity,
+          id: error.recordId,
+          op: error.op,
+          ...(error.row === undefined ? {} : { row: error.row }),
+        });
+        await tx.deleteSyncError(id);
+      });
+    },
+    dismissSyncError: (id) => store.transaction((tx) => tx.deleteSyncError(id)),
+    async serverSyncErrors() {
+      const response = await transport.request(
+        'GET',
+        `errors?deviceId=${encodeURIComponent(deviceId)}`,
+        syncErrorsResponseSchema,
+      );
+      return response.errors;
+    },
+    async metadata() {
+      return (await store.transaction((tx) => tx.readState())).metadata;
+    },
+  };
+}
