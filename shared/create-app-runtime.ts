@@ -7,7 +7,7 @@ import type { Tenant } from './model/tenant';
 import { createEmbeddedQueue, type EmbeddedQueue } from './queue/embedded';
 import type { QueueSender } from './queue/port';
 import { createServiceBusSender } from './queue/servicebus';
-import { createSourceFor } from './sources/create-source';
+import { createSourceFor, type SourceFactory } from './sources/create-source';
 import { azureCredential } from './azure-credential';
 import { cosmosStoreOptionsFromSettings, createCosmosStore } from './store/cosmos';
 import type { Store } from './store/port';
@@ -28,9 +28,14 @@ export interface AppRuntime {
  */
 export async function createAppRuntime(
   settings: Settings,
-  options: { clock?: Clock } = {},
+  options: {
+    clock?: Clock;
+    /** Builds each tenant's Source (default {@link createSourceFor}); the local host and tests wrap it. */
+    sourceFor?: SourceFactory;
+  } = {},
 ): Promise<AppRuntime> {
   const clock = options.clock ?? systemClock;
+  const sourceFactory = options.sourceFor ?? createSourceFor;
   const store: Store =
     settings.STORE_KIND === 'cosmos'
       ? createCosmosStore({ ...cosmosStoreOptionsFromSettings(settings), clock })
@@ -62,7 +67,7 @@ export async function createAppRuntime(
     store,
     queue,
     clock,
-    sourceFor: (tenant: Tenant) => createSourceFor(tenant, { settings, store, clock }),
+    sourceFor: (tenant: Tenant) => sourceFactory(tenant, { settings, store, clock }),
   };
 
   return {

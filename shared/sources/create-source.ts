@@ -9,6 +9,16 @@ import { createDataverseSource, dataverseTokenProvider } from './dataverse';
 import { createLocalSource } from './local';
 import type { Source } from './port';
 
+/** What a Source factory gets besides the tenant. */
+export interface SourceFactoryDeps {
+  settings: Settings;
+  store: Store;
+  clock: Clock;
+}
+
+/** Builds the Source adapter of a tenant (the composition root's default is {@link createSourceFor}). */
+export type SourceFactory = (tenant: Tenant, deps: SourceFactoryDeps) => Source;
+
 const dataverseSources = new Map<string, { url: string; source: Source }>();
 
 /**
@@ -17,10 +27,7 @@ const dataverseSources = new Map<string, { url: string; source: Source }>();
  * registration names one) or with the process's managed identity. Dataverse sources are kept per
  * tenant so their token and entity-set caches survive between calls.
  */
-export function createSourceFor(
-  tenant: Tenant,
-  deps: { settings: Settings; store: Store; clock: Clock },
-): Source {
+export const createSourceFor: SourceFactory = (tenant, deps) => {
   if (tenant.source.kind === 'local') return createLocalSource(deps.store.tenant(tenant.org));
   const { url, clientId, clientSecretName } = tenant.source;
   const cached = dataverseSources.get(tenant.org);
@@ -56,4 +63,4 @@ export function createSourceFor(
   });
   dataverseSources.set(tenant.org, { url, source });
   return source;
-}
+};

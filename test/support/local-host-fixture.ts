@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueLocalToken, loadOrCreateLocalSigningKey } from '../../shared/auth/local-signing-key';
 import { ADMIN_ROLE } from '../../shared/auth/principal';
-import { startLocalHost, type LocalHost } from '../../local/host';
+import { startLocalHost, type LocalHost, type LocalHostOptions } from '../../local/host';
 
 export interface HostFixture {
   host: LocalHost;
@@ -17,15 +17,22 @@ export interface HostFixture {
     options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON bodies are asserted by the tests, not trusted
   ): Promise<{ status: number; body: any; headers: Headers }>;
-  close(): Promise<void>;
+  /** Stops the host and deletes the data folder (`keepData`: leaves it for a restarted host). */
+  close(options?: { keepData?: boolean }): Promise<void>;
 }
 
-/** Starts the local host on a free loopback port over a fresh data folder. */
-export async function startHostFixture(env: Record<string, string> = {}): Promise<HostFixture> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'offline-sync-e2e-'));
+/**
+ * Starts the local host on a free loopback port over a fresh data folder (or over `dataDir`, to
+ * restart a host on the data a closed one left); `host` adds host options such as a source factory.
+ */
+export async function startHostFixture(
+  env: Record<string, string> = {},
+  options: { dataDir?: string; host?: Omit<LocalHostOptions, 'log' | 'workerPollMs'> } = {},
+): Promise<HostFixture> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'offline-sync-e2e-'));
   const host = await startLocalHost(
     { DATA_DIR: dataDir, PORT: '0', DEMO_ROWS: '300', ...env },
-    { log: () => undefined, workerPollMs: 20 },
+    { ...options.host, log: () => undefined, workerPollMs: 20 },
   );
   const key = await loadOrCreateLocalSigningKey(dataDir);
   const token = (claims: { oid: string; tid: string; roles?: string[] }): Promise<string> =>
@@ -58,9 +65,9 @@ export async function startHostFixture(env: Record<string, string> = {}): Promis
       }
       return { status: response.status, body: parsed, headers: response.headers };
     },
-    async close() {
+    async close(closeOptions = {}) {
       await host.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (!closeOptions.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
