@@ -4,7 +4,12 @@ import type { Clock } from '../shared/clock';
 import { ConfigError, loadSettings, type Settings } from '../shared/config';
 import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
 import { handleReplicationMessage } from '../shared/replication';
-import { ensureDemoTenant } from './demo/seed-demo-tenant';
+import { withMessage, updateProvisioningStatus } from '../shared/provisioning/provisioning-status';
+import type { ProvisioningRunInput } from '../shared/provisioning/provisioning-runner';
+import { createSourceFor, type SourceFactory } from '../shared/sources/create-source';
+import { DEMO_ORG } from './demo/demo-directory';
+import { demoAwareSourceFor } from './demo/demo-source';
+import { ensureDemoTenant, restoreDemoConfiguration } from './demo/seed-demo-tenant';
 import { createLocalHttpServer, listen } from './http-server';
 import { createLocalProvisioningDriver } from './provisioning-driver';
 
@@ -24,21 +29,69 @@ export interface LocalHost {
   close(): Promise<void>;
 }
 
+/** How tests (and embedders) adjust the local host; every field is optional. */
+export interface LocalHostOptions {
+  clock?: Clock;
+  log?: (line: string) => void;
+  workerPollMs?: number;
+  /**
+   * Builds each tenant's Source. Default: {@link createSourceFor}, with the demo tenant's generated
+   * rows ({@link demoAwareSourceFor}). Tests point Dataverse tenants at a local test server with it.
+   */
+  sourceFor?: SourceFactory;
+  /** Awaited before each provisioning run starts in the background (tests hold a run here). */
+  beforeProvisioningRun?: (run: ProvisioningRunInput) => Promise<void>;
+}
+
+/**
+ * Provisioning the demo tenant again after a deprovision: its configuration went with the database,
+ * so it is re-created (and the status says so) before step 1; step 5 then downloads the generated rows.
+ */
+async function restoreDemoForRun(
+  runtime: AppRuntime,
+  run: ProvisioningRunInput,
+  log: (line: string) => void,
+): Promise<void> {
+  const { services } = runtime;
+  if (!(await restoreDemoConfiguration(services, { log }))) return;
+  const now = services.clock.now();
+  await updateProvisioningStatus(services.store.control, run.org, services.clock, (status) =>
+    status.runId === run.runId
+      ? withMessage(
+          status,
+          now,
+          `Demo tenant: directory, entities, profiles and app re-created; step 5 downloads ${services.settings.DEMO_ROWS} generated rows.`,
+        )
+      : undefined,
+  );
+}
+
 /**
  * Starts the whole backend in this process: the route table over node:http, the embedded queue's
  * worker with the same replication handler Functions registers, and the demo tenant on first start.
  */
 export async function startLocalHost(
   env: NodeJS.ProcessEnv = process.env,
-  options: { clock?: Clock; log?: (line: string) => void; workerPollMs?: number } = {},
+  options: LocalHostOptions = {},
 ): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = loadSettings({ ...LOCAL_DEFAULTS, ...env });
-  const runtime = await createAppRuntime(settings, options.clock ? { clock: options.clock } : {});
+  const runtime = await createAppRuntime(settings, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    sourceFor: options.sourceFor ?? demoAwareSourceFor(createSourceFor),
+  });
   let server: Server | undefined;
   // The same provisioning orchestrator Durable Functions runs, driven in-process; it resumes a run the
   // last process left mid-way.
-  const provisioning = createLocalProvisioningDriver(runtime.services, { log });
+  const provisioning = createLocalProvisioningDriver(runtime.services, {
+    log,
+    beforeRun: async (run) => {
+      await options.beforeProvisioningRun?.(run);
+      if (settings.DEMO_TENANT && run.org === DEMO_ORG && run.action === 'provision') {
+        await restoreDemoForRun(runtime, run, log);
+      }
+    },
+  });
   runtime.services = { ...runtime.services, provisioning };
   try {
     if (settings.DEMO_TENANT) await ensureDemoTenant(runtime.services, { log });

@@ -6,6 +6,7 @@ import {
 } from '../functions/durable/provisioning-orchestrator';
 import type { AppServices } from '../shared/app-services';
 import { AppError } from '../shared/errors';
+import { finishProvisioningRun } from '../shared/provisioning/provisioning-activities';
 import { resumeStep } from '../shared/provisioning/provisioning-lifecycle';
 import {
   provisioningInstanceId,
@@ -33,6 +34,12 @@ export interface LocalProvisioningDriverOptions {
   /** Waits between activity retries and for timers; tests pass one that returns at once. */
   sleep?: (ms: number) => Promise<void>;
   log?: (line: string) => void;
+  /**
+   * Runs before the driver starts (or resumes) a run, in the background like the run itself: the
+   * local host re-creates the demo tenant's configuration here when a deprovisioned demo is
+   * provisioned again. A failure fails the run at its first step, with the error's message.
+   */
+  beforeRun?: (run: ProvisioningRunInput) => Promise<void>;
 }
 
 const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -42,6 +49,7 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
   private halted = false;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly log: (line: string) => void;
+  private readonly beforeRun: ((run: ProvisioningRunInput) => Promise<void>) | undefined;
 
   constructor(
     private readonly services: AppServices,
@@ -49,6 +57,7 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
   ) {
     this.sleep = options.sleep ?? realSleep;
     this.log = options.log ?? ((line) => console.log(line));
+    this.beforeRun = options.beforeRun;
   }
 
   /** Starts driving a run in the background; the same run already in flight is left alone. */
@@ -60,7 +69,7 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
     }
     // One run per tenant at a time: a new one waits for the previous one to wind down.
     const previous = current?.done ?? Promise.resolve();
-    const done = previous.then(() => this.drive(run));
+    const done = previous.then(() => this.prepareAndDrive(run));
     const entry = { run, done };
     this.inFlight.set(run.org, entry);
     void done.finally(() => {
@@ -124,6 +133,31 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
     });
     await Promise.race([this.whenIdle(), grace]);
     clearTimeout(timer);
+  }
+
+  private async prepareAndDrive(run: ProvisioningRunInput): Promise<void> {
+    if (this.beforeRun && !this.halted) {
+      try {
+        await this.beforeRun(run);
+      } catch (error) {
+        if (this.halted) return;
+        const message = error instanceof Error ? error.message : String(error);
+        this.log(`Preparing ${run.action} of '${run.org}' failed: ${message}`);
+        // The run's own finish activity records the failure, as a failed first step would.
+        await finishProvisioningRun(this.services, {
+          org: run.org,
+          runId: run.runId,
+          outcome: 'failed',
+          step: run.fromStep,
+          message: `Could not prepare the run: ${message}`,
+        }).catch((recordError: unknown) =>
+          // The status stays where it was; the next host start resumes the run.
+          this.log(`Recording that failure failed too: ${String(recordError)}`),
+        );
+        return;
+      }
+    }
+    await this.drive(run);
   }
 
   private async drive(run: ProvisioningRunInput): Promise<void> {

@@ -93,6 +93,35 @@ export async function ensureDemoTenant(
   options.log(`Demo tenant '${DEMO_ORG}' ready: ${written} rows.`);
 }
 
+/**
+ * Re-creates the demo tenant's configuration — directory, entity metadata and offline settings,
+ * profiles and the app — when a provisioning run starts and the demo's database lacks it (it was
+ * deprovisioned: deprovisioning deletes the database, the declared configuration included). The
+ * rows are not written here: the demo source generates them in step 5, with progress. Leaves the
+ * tenant state to the run; does nothing when the configuration is there.
+ */
+export async function restoreDemoConfiguration(
+  services: AppServices,
+  options: { log: (line: string) => void },
+): Promise<boolean> {
+  const { store, clock, settings } = services;
+  if (!(await getTenant(store, DEMO_ORG))) return false;
+  if (await store.tenantDatabaseExists(DEMO_ORG)) {
+    if (await store.tenant(DEMO_ORG).getDoc(SEEDED_KIND, SEEDED_ID)) return false;
+  } else {
+    await store.createTenantDatabase(DEMO_ORG);
+  }
+  options.log(`Re-creating the demo tenant's configuration for provisioning…`);
+  const tenant = store.tenant(DEMO_ORG);
+  const directory = buildDemoDirectory(settings.DEMO_SEED);
+  await replaceDirectory(tenant, directory, clock);
+  await configureEntities(services, tenant);
+  await configureProfiles(services, tenant, directory);
+  // Marked seeded: a later host start must not write the rows directly; step 5 brings them.
+  await tenant.putDoc(SEEDED_KIND, SEEDED_ID, { seededAt: clock.now().toISOString(), rows: 0 });
+  return true;
+}
+
 async function configureEntities(services: AppServices, tenant: TenantStore): Promise<void> {
   for (const metadata of buildDemoEntities()) {
     await declareEntityMetadata(tenant, services.clock, metadata);
