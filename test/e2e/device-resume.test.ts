@@ -3,6 +3,10 @@ import { SyncClientError } from '../../client';
 import { startHostFixture, type HostFixture } from '../support/local-host-fixture';
 import { deviceFactory, snapshot, type DeviceSnapshot } from './device-fixture';
 
+/** The URL a fetch call asks for (the SDK passes strings). */
+const urlOf = (input: string | URL | Request): string =>
+  typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+
 const sorted = (s: DeviceSnapshot) => [...s.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 /** Interrupted downloads resumed from the saved checkpoint, and removals after a directory change. */
@@ -27,7 +31,7 @@ describe('device SDK: resume and removals', () => {
     // The network dies for good after two download pages.
     let pages = 0;
     const dying: typeof fetch = async (input, init) => {
-      if (String(input).endsWith('/download') && ++pages > 2) throw new TypeError('fetch failed');
+      if (urlOf(input).endsWith('/download') && ++pages > 2) throw new TypeError('fetch failed');
       return fetch(input, init);
     };
     const device = await devices.open('erin', { fetch: dying, pageSize: 8, retry: { maxAttempts: 3 } });
@@ -43,8 +47,8 @@ describe('device SDK: resume and removals', () => {
     // The app restarts on the same file: the first request carries the saved checkpoint.
     const bodies: Array<{ checkpoint?: string }> = [];
     const watching: typeof fetch = async (input, init) => {
-      if (String(input).endsWith('/download'))
-        bodies.push(JSON.parse(String(init?.body)) as { checkpoint?: string });
+      if (urlOf(input).endsWith('/download'))
+        bodies.push(JSON.parse(init?.body as string) as { checkpoint?: string });
       return fetch(input, init);
     };
     const resumed = await devices.open('erin', { reuse: device, fetch: watching, pageSize: 8 });
@@ -59,7 +63,7 @@ describe('device SDK: resume and removals', () => {
     // Every third download is served by the host but its answer never reaches the device.
     const lossy: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);
-      if (String(input).endsWith('/download') && ++calls % 3 === 0) {
+      if (urlOf(input).endsWith('/download') && ++calls % 3 === 0) {
         await response.body?.cancel();
         throw new TypeError('socket hang up');
       }
