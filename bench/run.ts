@@ -2,7 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { BenchContext } from './bench-context';
 import { formatMarkdownTable, formatReport, type BenchResults } from './bench-report';
+import { runConcurrentIncremental } from './concurrent-incremental-workload';
+import { removeDataDir } from './host-process';
 import { runInitialDownloadAndUpload } from './initial-download-workload';
+import { runLargeDownload } from './large-download-workload';
+import { runScale } from './scale-workload';
 import { describeMachine } from './machine';
 
 /**
@@ -21,6 +25,23 @@ async function main(argv: readonly string[]): Promise<void> {
   const startedAt = new Date().toISOString();
 
   await runInitialDownloadAndUpload(context);
+  await runLargeDownload(context, { targetRows: quick ? 50_000 : 200_000 });
+  if (quick) context.notes.push('Quick mode: workload 2 downloads 50,000 rows (full: 200,000, then a 1,000,000-row tenant).');
+  await runConcurrentIncremental(context, { tenantRows: quick ? 3000 : 20_000, seconds: quick ? 5 : 30 });
+  if (quick) context.notes.push('Quick mode: workload 3 runs 5 s per phase on a 3,000-row tenant (full: 30 s, 20,000 rows).');
+  const largeDir = await runScale(context, {
+    smallRows: 10_000,
+    largeRows: quick ? 100_000 : 1_000_000,
+    keepLarge: !quick,
+  });
+  if (quick) context.notes.push('Quick mode: workload 4 compares tenants of 10,000 and 100,000 rows (full: 1,000,000).');
+  if (largeDir !== undefined) {
+    try {
+      await runLargeDownload(context, { dataDir: largeDir, tenantRows: 1_000_000 });
+    } finally {
+      removeDataDir(largeDir);
+    }
+  }
 
   const results: BenchResults = {
     startedAt,

@@ -1,0 +1,172 @@
+import { atMost, figure } from './bench-figure';
+import { HOST_STORE, ORG, type BenchContext } from './bench-context';
+import { downloadUntilDone } from './device-download';
+import { removeDataDir, startHostProcess } from './host-process';
+import { BenchHttpClient } from './http-client';
+import { median, quantile } from './statistics';
+import { putTenantSettings, uploadBatch } from './sync-upload';
+
+const DEVICES = 50;
+/** Sellers of the east business unit: each sees the rows the East Sales Team owns. */
+const EAST_SELLERS = ['dave', 'frank', 'heidi', 'judy', 'niaj', 'peggy', 'sybil', 'ursula', 'wendy'];
+const CHANGES = 100;
+
+interface Sample {
+  clientMs: number;
+  serverMs: number;
+  changes: number;
+}
+
+/**
+ * Workload 3: 50 devices (spread over the east sellers) sync incrementally at once for `seconds`:
+ * first with nothing changed, then in rounds where the manager `bob` changes 100 rows every device
+ * sees (team-owned) and every device downloads them. Latency is the device's round trip.
+ */
+export async function runConcurrentIncremental(
+  context: BenchContext,
+  options: { tenantRows: number; seconds: number },
+): Promise<void> {
+  context.log(`Workload 3: ${DEVICES} devices on a ${options.tenantRows}-row tenant…`);
+  const host = await startHostProcess({ demoRows: options.tenantRows });
+  const client = new BenchHttpClient(host.url, DEVICES + 4);
+  try {
+    await putTenantSettings(client, {
+      adminToken: await host.token('alice', { admin: true }),
+      org: ORG,
+      settings: { softRowLimit: 2_000_000, hardRowLimit: 2_000_000 },
+    });
+    const writerToken = await host.token('bob');
+    const shared = await downloadUntilDone(client, {
+      token: writerToken,
+      org: ORG,
+      deviceId: 'bench-w3-writer',
+      acceptEncoding: 'br, gzip',
+      // Sellers see team rows of every entity but task (their task item is "mine" only).
+      keep: (c) => c.op === 'upsert' && c.row?.ownerid === 'team-east' && c.entity !== 'task',
+    });
+    if (shared.kept.length < CHANGES)
+      throw new Error(`Workload 3 needs ${CHANGES} team-owned rows; the tenant has ${shared.kept.length}.`);
+    const targets = shared.kept.slice(0, CHANGES);
+
+    const tokens = await Promise.all(EAST_SELLERS.map((user) => host.token(user)));
+    const devices = Array.from({ length: DEVICES }, (_, i) => ({
+      id: `bench-w3-device-${i}`,
+      token: tokens[i % tokens.length]!,
+      checkpoint: undefined as string | undefined,
+    }));
+    const initialRows = await Promise.all(
+      devices.map(async (device) => {
+        const run = await downloadUntilDone(client, {
+          token: device.token,
+          org: ORG,
+          deviceId: device.id,
+          acceptEncoding: 'br, gzip',
+        });
+        device.checkpoint = run.checkpoint;
+        return run.rows;
+      }),
+    );
+
+    let errors = 0;
+    const sync = async (device: (typeof devices)[number]): Promise<Sample | undefined> => {
+      try {
+        const run = await downloadUntilDone(client, {
+          token: device.token,
+          org: ORG,
+          deviceId: device.id,
+          checkpoint: device.checkpoint,
+          acceptEncoding: 'br, gzip',
+        });
+        device.checkpoint = run.checkpoint;
+        return { clientMs: run.clientMs, serverMs: run.serverMs, changes: run.rows + run.removals };
+      } catch (error) {
+        errors += 1;
+        context.log(`Workload 3: ${device.id}: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      }
+    };
+
+    context.log(`Workload 3: nothing changed, ${options.seconds} s…`);
+    const idle: Sample[] = [];
+    const idleDeadline = performance.now() + options.seconds * 1000;
+    await Promise.all(
+      devices.map(async (device) => {
+        while (performance.now() < idleDeadline) {
+          const sample = await sync(device);
+          if (sample) idle.push(sample);
+        }
+      }),
+    );
+
+    context.log(`Workload 3: rounds of ${CHANGES} changes, ${options.seconds} s…`);
+    const changed: Sample[] = [];
+    const changedDeadline = performance.now() + options.seconds * 1000;
+    let round = 0;
+    while (performance.now() < changedDeadline || round === 0) {
+      round += 1;
+      await uploadBatch(client, {
+        token: writerToken,
+        org: ORG,
+        deviceId: 'bench-w3-writer',
+        operations: targets.map((t) => ({
+          opId: `w3-${round}-${t.id}`,
+          entity: t.entity,
+          id: t.id,
+          op: 'update' as const,
+          row: { description: `round ${round}` },
+        })),
+      });
+      const samples = await Promise.all(devices.map(sync));
+      for (const s of samples) if (s) changed.push(s);
+    }
+
+    const workload = '3 incremental, 50 devices';
+    const note = `${DEVICES} devices of ${EAST_SELLERS.length} east sellers (field-sellers profile), ${Math.round(median(initialRows))} rows each, ${options.tenantRows}-row demo tenant; ${idle.length} idle syncs in ${options.seconds} s (server time median ${median(idle.map((s) => s.serverMs)).toFixed(1)} ms); ${round} rounds of ${CHANGES} changed team rows (${changed.length} syncs, median ${median(changed.map((s) => s.changes))} changes each)`;
+    const latency = (samples: Sample[], q: number): number => quantile(samples.map((s) => s.clientMs), q);
+    context.figures.push(
+      figure({
+        workload,
+        name: 'nothing changed, median latency',
+        value: latency(idle, 0.5),
+        unit: 'ms',
+        store: HOST_STORE,
+        goal: atMost(5, 'median under 5 ms'),
+        note,
+      }),
+      figure({
+        workload,
+        name: 'nothing changed, p99 latency',
+        value: latency(idle, 0.99),
+        unit: 'ms',
+        store: HOST_STORE,
+        goal: atMost(20, 'p99 under 20 ms'),
+      }),
+      figure({
+        workload,
+        name: 'nothing changed, syncs per second',
+        value: idle.length / options.seconds,
+        unit: '/s',
+        store: HOST_STORE,
+      }),
+      figure({
+        workload,
+        name: `${CHANGES} changes, median latency`,
+        value: latency(changed, 0.5),
+        unit: 'ms',
+        store: HOST_STORE,
+      }),
+      figure({
+        workload,
+        name: `${CHANGES} changes, p99 latency`,
+        value: latency(changed, 0.99),
+        unit: 'ms',
+        store: HOST_STORE,
+      }),
+      figure({ workload, name: 'errors', value: errors, unit: '', store: HOST_STORE, goal: atMost(0, 'zero') }),
+    );
+  } finally {
+    client.close();
+    await host.stop();
+    removeDataDir(host.dataDir);
+  }
+}
