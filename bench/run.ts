@@ -5,6 +5,7 @@ import { formatMarkdownTable, formatReport, type BenchResults } from './bench-re
 import { runConcurrentIncremental } from './concurrent-incremental-workload';
 import { removeDataDir } from './host-process';
 import { runInitialDownloadAndUpload } from './initial-download-workload';
+import { runIngest } from './ingest-workload';
 import { runLargeDownload } from './large-download-workload';
 import { runScale } from './scale-workload';
 import { describeMachine } from './machine';
@@ -42,6 +43,8 @@ async function main(argv: readonly string[]): Promise<void> {
       removeDataDir(largeDir);
     }
   }
+
+  await runIngest(context, { sqliteRows: quick ? 3000 : 10_000, cosmosRows: quick ? 100 : 500 });
 
   const results: BenchResults = {
     startedAt,
