@@ -1,13 +1,17 @@
 import { ConfigError, loadSettings } from '../shared/config';
 import { isAppError } from '../shared/errors';
 import { createSqliteStore } from '../shared/store/sqlite';
+import { DEVICE_USAGE, runDeviceCommand } from './device-command';
 import { createToken, TOKEN_USAGE } from './token-command';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   token      print a development token (see below)
+  device     simulate a device: sync a user's rows into a local SQLite file
 
-${TOKEN_USAGE}`;
+${TOKEN_USAGE}
+
+${DEVICE_USAGE}`;
 
 /** The admin and local-use CLI. Reads the same settings (DATA_DIR …) as the local host. */
 async function main(argv: string[]): Promise<number> {
@@ -27,6 +31,8 @@ async function main(argv: string[]): Promise<number> {
         await store.close();
       }
     }
+    case 'device':
+      return runDeviceCommand(rest, settings);
     default:
       console.error(`Unknown command '${command}'.\n${USAGE}`);
       return 2;
