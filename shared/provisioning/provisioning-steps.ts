@@ -1,6 +1,6 @@
 import type { AppServices } from '../app-services';
 import { AppError } from '../errors';
-import { defaultOfflineEntities } from '../model/entity';
+import { defaultOfflineEntities, type EntityMetadata } from '../model/entity';
 import type { Tenant } from '../model/tenant';
 import { getTenant, setTenantState } from '../tenants/tenant-registry';
 import {
@@ -109,10 +109,28 @@ export const downloadMetadata: StepFunction = async ({ services, tenant }) => {
   const configured = (await loadEntityConfigurations(store)).map((e) => e.metadata.logicalName);
   const wanted = [...new Set([...defaultOfflineEntities, ...DIRECTORY_ENTITIES, ...configured])].sort();
   const metadata = await source.readMetadata(wanted);
-  await saveSourceMetadata(store, services.clock, metadata);
+  // Dataverse entities relate to hundreds of others; the catalog holds only what was read (and what
+  // was declared before), and a relationship naming an entity outside it would fail the publish.
+  const catalog = new Set([...configured, ...metadata.map((m) => m.logicalName)]);
+  await saveSourceMetadata(
+    store,
+    services.clock,
+    metadata.map((m) => relationshipsWithin(m, catalog)),
+  );
   await saveSourceDirectory(store, services.clock, await source.readDirectory());
   return succeeded(`Metadata of ${metadata.length} entities and the directory downloaded.`);
 };
+
+/** The entity with only the relationships whose every entity (intersect included) is in `catalog`. */
+export function relationshipsWithin(metadata: EntityMetadata, catalog: ReadonlySet<string>): EntityMetadata {
+  const relationships = metadata.relationships.filter((r) =>
+    (r.kind === 'many-to-many'
+      ? [r.entity1, r.entity2, r.intersectEntity]
+      : [r.referencedEntity, r.referencingEntity]
+    ).every((entity) => catalog.has(entity)),
+  );
+  return relationships.length === metadata.relationships.length ? metadata : { ...metadata, relationships };
+}
 
 /** Step 4: the published profiles compile against the metadata. */
 export const configureSync: StepFunction = async ({ services, tenant, update }) => {
