@@ -122,7 +122,11 @@ export async function runConcurrentIncremental(
 
     const workload = '3 incremental, 50 devices';
     const note = `${DEVICES} devices of ${EAST_SELLERS.length} east sellers (field-sellers profile), ${Math.round(median(initialRows))} rows each, ${options.tenantRows}-row demo tenant; ${idle.length} idle syncs in ${options.seconds} s (server time median ${median(idle.map((s) => s.serverMs)).toFixed(1)} ms); ${round} rounds of ${CHANGES} changed team rows (${changed.length} syncs, median ${median(changed.map((s) => s.changes))} changes each)`;
-    const latency = (samples: Sample[], q: number): number => quantile(samples.map((s) => s.clientMs), q);
+    const latency = (samples: Sample[], q: number): number =>
+      quantile(
+        samples.map((s) => s.clientMs),
+        q,
+      );
     context.figures.push(
       figure({
         workload,
@@ -162,7 +166,14 @@ export async function runConcurrentIncremental(
         unit: 'ms',
         store: HOST_STORE,
       }),
-      figure({ workload, name: 'errors', value: errors, unit: '', store: HOST_STORE, goal: atMost(0, 'zero') }),
+      figure({
+        workload,
+        name: 'errors',
+        value: errors,
+        unit: '',
+        store: HOST_STORE,
+        goal: atMost(0, 'zero'),
+      }),
     );
   } finally {
     client.close();

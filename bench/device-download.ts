@@ -52,7 +52,8 @@ export async function downloadUntilDone(
   };
   const started = performance.now();
   for (;;) {
-    if (run.pages >= MAX_PAGES) throw new Error(`Download of ${options.deviceId} did not end in ${MAX_PAGES} pages.`);
+    if (run.pages >= MAX_PAGES)
+      throw new Error(`Download of ${options.deviceId} did not end in ${MAX_PAGES} pages.`);
     const response = expectStatus(
       await client.send<DownloadResponse>('POST', `/api/sync/${options.org}/download`, {
         token: options.token,

@@ -96,6 +96,8 @@ export class BenchHttpClient {
 /** Throws with the answer's body when the status is not the expected one. */
 export function expectStatus<T>(response: BenchResponse<T>, status: number, what: string): BenchResponse<T> {
   if (response.status !== status)
-    throw new Error(`${what}: expected HTTP ${status}, got ${response.status}: ${JSON.stringify(response.body)}`);
+    throw new Error(
+      `${what}: expected HTTP ${status}, got ${response.status}: ${JSON.stringify(response.body)}`,
+    );
   return response;
 }

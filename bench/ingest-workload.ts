@@ -41,7 +41,9 @@ export async function runIngest(
     }),
   );
 
-  context.log(`Workload 6: ingest of ${options.cosmosRows} rows into the in-process Cosmos-compatible server…`);
+  context.log(
+    `Workload 6: ingest of ${options.cosmosRows} rows into the in-process Cosmos-compatible server…`,
+  );
   const server: Server = cosmosServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -97,8 +97,20 @@ function reportInitialDownload(context: BenchContext, plain: DownloadRun, compre
     unit: 'rows/s',
     store: HOST_STORE,
   });
-  add({ workload, name: 'wire bytes, compressed', value: compressed.wireBodyBytes, unit: 'B', store: HOST_STORE });
-  add({ workload, name: 'wire bytes, uncompressed', value: plain.wireBodyBytes, unit: 'B', store: HOST_STORE });
+  add({
+    workload,
+    name: 'wire bytes, compressed',
+    value: compressed.wireBodyBytes,
+    unit: 'B',
+    store: HOST_STORE,
+  });
+  add({
+    workload,
+    name: 'wire bytes, uncompressed',
+    value: plain.wireBodyBytes,
+    unit: 'B',
+    store: HOST_STORE,
+  });
   add({
     workload,
     name: 'bytes per row, compressed',
@@ -125,7 +137,9 @@ async function runUpload(
 ): Promise<void> {
   const workload = '5 upload';
   if (rows.length < UPLOAD_BATCH * 2 + CONFLICTS)
-    throw new Error(`Workload 5 needs ${UPLOAD_BATCH * 2 + CONFLICTS} rows, the download kept ${rows.length}.`);
+    throw new Error(
+      `Workload 5 needs ${UPLOAD_BATCH * 2 + CONFLICTS} rows, the download kept ${rows.length}.`,
+    );
   const token = await host.token(USER);
   const update = (change: DownloadChange, n: number, baseVersion: string): UploadOperation => ({
     opId: `bench-${n}-${change.id}`,

@@ -4,8 +4,9 @@ import type { BenchContext } from './bench-context';
 import { formatMarkdownTable, formatReport, type BenchResults } from './bench-report';
 import { runConcurrentIncremental } from './concurrent-incremental-workload';
 import { removeDataDir } from './host-process';
-import { runInitialDownloadAndUpload } from './initial-download-workload';
+import { INITIAL_DOWNLOAD_DEMO_ROWS, runInitialDownloadAndUpload } from './initial-download-workload';
 import { runIngest } from './ingest-workload';
+import { runPouchDbPeer } from './pouchdb-peer-workload';
 import { runLargeDownload } from './large-download-workload';
 import { runScale } from './scale-workload';
 import { describeMachine } from './machine';
@@ -25,17 +26,27 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   const startedAt = new Date().toISOString();
 
-  await runInitialDownloadAndUpload(context);
+  const ours = await runInitialDownloadAndUpload(context);
+  await runPouchDbPeer(context, { tenantRows: INITIAL_DOWNLOAD_DEMO_ROWS, ours });
   await runLargeDownload(context, { targetRows: quick ? 50_000 : 200_000 });
-  if (quick) context.notes.push('Quick mode: workload 2 downloads 50,000 rows (full: 200,000, then a 1,000,000-row tenant).');
+  if (quick)
+    context.notes.push(
+      'Quick mode: workload 2 downloads 50,000 rows (full: 200,000, then a 1,000,000-row tenant).',
+    );
   await runConcurrentIncremental(context, { tenantRows: quick ? 3000 : 20_000, seconds: quick ? 5 : 30 });
-  if (quick) context.notes.push('Quick mode: workload 3 runs 5 s per phase on a 3,000-row tenant (full: 30 s, 20,000 rows).');
+  if (quick)
+    context.notes.push(
+      'Quick mode: workload 3 runs 5 s per phase on a 3,000-row tenant (full: 30 s, 20,000 rows).',
+    );
   const largeDir = await runScale(context, {
     smallRows: 10_000,
     largeRows: quick ? 100_000 : 1_000_000,
     keepLarge: !quick,
   });
-  if (quick) context.notes.push('Quick mode: workload 4 compares tenants of 10,000 and 100,000 rows (full: 1,000,000).');
+  if (quick)
+    context.notes.push(
+      'Quick mode: workload 4 compares tenants of 10,000 and 100,000 rows (full: 1,000,000).',
+    );
   if (largeDir !== undefined) {
     try {
       await runLargeDownload(context, { dataDir: largeDir, tenantRows: 1_000_000 });

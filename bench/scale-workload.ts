@@ -89,16 +89,33 @@ async function measureTenant(
           row: { accountid: id, name: `Bench account ${n}`, description: 'a row the CEO owns' },
         };
       });
-      const response = await uploadBatch(client, { token, org: ORG, deviceId: 'bench-w4-writer', operations });
+      const response = await uploadBatch(client, {
+        token,
+        org: ORG,
+        deviceId: 'bench-w4-writer',
+        operations,
+      });
       const counts = countResults(response.body);
-      if (counts.applied !== BATCH) throw new Error(`Workload 4: creating rows gave ${JSON.stringify(counts)}`);
+      if (counts.applied !== BATCH)
+        throw new Error(`Workload 4: creating rows gave ${JSON.stringify(counts)}`);
     }
     const deviceId = 'bench-w4';
-    const initial = await downloadUntilDone(client, { token, org: ORG, deviceId, acceptEncoding: 'br, gzip' });
+    const initial = await downloadUntilDone(client, {
+      token,
+      org: ORG,
+      deviceId,
+      acceptEncoding: 'br, gzip',
+    });
     let checkpoint = initial.checkpoint;
     const idle: number[] = [];
     for (let i = 0; i < IDLE_SAMPLES; i++) {
-      const run = await downloadUntilDone(client, { token, org: ORG, deviceId, checkpoint, acceptEncoding: 'br, gzip' });
+      const run = await downloadUntilDone(client, {
+        token,
+        org: ORG,
+        deviceId,
+        checkpoint,
+        acceptEncoding: 'br, gzip',
+      });
       idle.push(run.serverMs);
       checkpoint = run.checkpoint;
     }
@@ -112,7 +129,13 @@ async function measureTenant(
         row: { description: `changed in round ${round}` },
       }));
       await uploadBatch(client, { token, org: ORG, deviceId: 'bench-w4-writer', operations });
-      const run = await downloadUntilDone(client, { token, org: ORG, deviceId, checkpoint, acceptEncoding: 'br, gzip' });
+      const run = await downloadUntilDone(client, {
+        token,
+        org: ORG,
+        deviceId,
+        checkpoint,
+        acceptEncoding: 'br, gzip',
+      });
       if (run.rows !== CHANGES_PER_ROUND)
         throw new Error(`Workload 4: expected ${CHANGES_PER_ROUND} changed rows, got ${run.rows}`);
       changed.push(run.serverMs);
