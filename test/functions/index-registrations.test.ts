@@ -10,7 +10,7 @@ const httpRegistrations: {
 const queueRegistrations: { name: string; options: { connection: string; queueName: string } }[] = [];
 
 jest.mock('@azure/functions', () => {
-  const actual = jest.requireActual<typeof import('@azure/functions')>('@azure/functions');
+  const actual = jest.requireActual<typeof AzureFunctions>('@azure/functions');
   return {
     ...actual,
     app: {
@@ -26,7 +26,7 @@ jest.mock('@azure/functions', () => {
 const orchestrations: string[] = [];
 const activities: string[] = [];
 jest.mock('durable-functions', () => {
-  const actual = jest.requireActual<typeof import('durable-functions')>('durable-functions');
+  const actual = jest.requireActual<typeof DurableFunctions>('durable-functions');
   return {
     ...actual,
     app: {
@@ -37,6 +37,8 @@ jest.mock('durable-functions', () => {
   };
 });
 
+import type * as AzureFunctions from '@azure/functions';
+import type * as DurableFunctions from 'durable-functions';
 import { routes } from '../../functions/routes';
 import '../../functions/index';
 
