@@ -28,10 +28,10 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const ours = await runInitialDownloadAndUpload(context);
   await runPouchDbPeer(context, { tenantRows: INITIAL_DOWNLOAD_DEMO_ROWS, ours });
-  await runLargeDownload(context, { targetRows: quick ? 50_000 : 200_000 });
+  await runLargeDownload(context, { targetRows: quick ? 30_000 : 200_000 });
   if (quick)
     context.notes.push(
-      'Quick mode: workload 2 downloads 50,000 rows (full: 200,000, then a 1,000,000-row tenant).',
+      'Quick mode: workload 2 downloads about 30,000 rows (full: 200,000, then a 1,000,000-row tenant).',
     );
   await runConcurrentIncremental(context, { tenantRows: quick ? 3000 : 20_000, seconds: quick ? 5 : 30 });
   if (quick)
@@ -55,7 +55,7 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  await runIngest(context, { sqliteRows: quick ? 3000 : 10_000, cosmosRows: quick ? 100 : 500 });
+  await runIngest(context, { sqliteRows: quick ? 3000 : 10_000, cosmosRows: quick ? 60 : 500 });
 
   const results: BenchResults = {
     startedAt,
