@@ -9,10 +9,11 @@ import { runIngest } from './ingest-workload';
 import { runPouchDbPeer } from './pouchdb-peer-workload';
 import { runLargeDownload } from './large-download-workload';
 import { runScale } from './scale-workload';
+import { runSdkInitialSync } from './sdk-initial-sync-workload';
 import { describeMachine } from './machine';
 
 /**
- * `npm run bench [-- --quick]`: runs the workloads of issue 8 against the local host over loopback,
+ * `npm run bench [-- --quick]`: runs the workloads of issues 8 and 9 against the local host over loopback,
  * prints a table of each figure beside its goal, and writes `bench-results.json`.
  */
 async function main(argv: readonly string[]): Promise<void> {
@@ -28,6 +29,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const ours = await runInitialDownloadAndUpload(context);
   await runPouchDbPeer(context, { tenantRows: INITIAL_DOWNLOAD_DEMO_ROWS, ours });
+  await runSdkInitialSync(context, { runs: quick ? 3 : 5 });
   await runLargeDownload(context, { targetRows: quick ? 30_000 : 200_000 });
   if (quick)
     context.notes.push(
