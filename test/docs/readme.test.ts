@@ -9,7 +9,9 @@ describe('README', () => {
 
   it.each(routes.map((r) => [`${r.method} /${r.route}`, r] as const))('documents %s', (_name, route) => {
     const path = `/${route.route}`;
-    const line = tableLines.find((l) => l.includes(`${path}\``) || l.includes(`${path}?`) || l.includes(`${path}\`,`));
+    const line = tableLines.find(
+      (l) => l.includes(`${path}\``) || l.includes(`${path}?`) || l.includes(`${path}\`,`),
+    );
     expect(line).toBeDefined();
     expect(line).toMatch(new RegExp(`\\b${route.method}\\b`));
   });
