@@ -85,6 +85,17 @@ export interface RecordStore {
   /** Live (not deleted) rows of an entity. */
   countRecords(entity: string): Promise<number>;
   /**
+   * Live rows of an entity whose `attribute` holds a string equal to one of `values` ignoring case
+   * (`attribute` null: whose id does), in no particular order. Rows link to rows by id-valued
+   * lookups compared case-insensitively; this finds the rows that reference given rows without
+   * scanning the entity (adapters keep an index per looked-up attribute).
+   */
+  findRecordsByAttribute(
+    entity: string,
+    attribute: string | null,
+    values: readonly string[],
+  ): Promise<StoredRecord[]>;
+  /**
    * Rows changed after `cursor` (undefined: from the beginning). The cursor is opaque and
    * adapter-specific. A change committed concurrently with the read is returned by this read or a
    * later one: no change is ever skipped.

@@ -2,6 +2,7 @@ import type { Container, ItemDefinition } from '@azure/cosmos';
 import { AppError } from '../../errors';
 import type { Clock } from '../../clock';
 import type { Attributes, StoredRecord } from '../../model/record';
+import { attributeLookup, isPlainAttributeName } from '../attribute-lookup';
 import type { ChangePage, RecordWrite, RecordWriteResult, TenantStore } from '../port';
 import { ChangeSequence } from './change-sequence';
 import type { ChangeMarker } from './change-sequence';
@@ -40,6 +41,8 @@ const WRITE_CHUNK_ROWS = 200;
 /** Requests in flight per batch: enough to hide latency, few enough not to trip throttling at once. */
 const REQUEST_CONCURRENCY = 32;
 const CURSOR_PREFIX = 'cs1:';
+/** Values per lookup query: keeps the query's parameters well under the service's size limits. */
+const LOOKUP_VALUES_PER_QUERY = 500;
 
 /** A tenant's documents and rows in its own Cosmos database. */
 export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
@@ -143,6 +146,48 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     } catch (error) {
       throw await this.db.fail(error, `Counting rows of ${entity}`);
     }
+  }
+
+  async findRecordsByAttribute(
+    entity: string,
+    attribute: string | null,
+    values: readonly string[],
+  ): Promise<StoredRecord[]> {
+    const lookup = attributeLookup(attribute, values);
+    if (lookup.wanted.size === 0) return [];
+    const records = await this.db.container(RECORDS_CONTAINER);
+    const base = 'SELECT * FROM c WHERE c.entity = @entity AND c.deleted = false AND NOT IS_DEFINED(c.fence)';
+    // Lower-casing may differ from JavaScript's outside ASCII, and odd names cannot be inlined:
+    // such lookups read the whole entity; the exact comparison below decides either way.
+    const field =
+      attribute === null
+        ? 'c.recordId'
+        : isPlainAttributeName(attribute)
+          ? `c.attributes.${attribute}`
+          : null;
+    const queries =
+      lookup.needsScan || field === null
+        ? [{ query: base, parameters: [{ name: '@entity', value: entity }] }]
+        : chunksOf([...lookup.wanted], LOOKUP_VALUES_PER_QUERY).map((chunk) => ({
+            query: `${base} AND ARRAY_CONTAINS(@values, LOWER(${field}))`,
+            parameters: [
+              { name: '@entity', value: entity },
+              { name: '@values', value: chunk },
+            ],
+          }));
+    const out: StoredRecord[] = [];
+    try {
+      for (const query of queries) {
+        const { resources } = await records.items.query<RecordItem>(query).fetchAll();
+        for (const item of resources) {
+          const record = toStoredRecord(item);
+          if (lookup.matches(record)) out.push(record);
+        }
+      }
+    } catch (error) {
+      throw await this.db.fail(error, `Looking up rows of ${entity} by ${attribute ?? 'id'}`);
+    }
+    return out;
   }
 
   async readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {
@@ -398,6 +443,12 @@ function toStoredRecord(item: RecordItem): StoredRecord {
     attributes: item.attributes,
     updatedAt: item.updatedAt,
   };
+}
+
+function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
 }
 
 function parseCursor(cursor: string | undefined): number {

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../clock';
 import { AppError } from '../../errors';
 import type { Attributes, StoredRecord } from '../../model/record';
 import { compareVersions } from '../../model/record';
+import { attributeLookup, isPlainAttributeName } from '../attribute-lookup';
 import type { ChangePage, RecordStore, RecordWrite, RecordWriteResult } from '../port';
 import { translateSqliteError } from './sqlite-connection';
 
@@ -32,6 +34,9 @@ class RecordStatements {
   readonly scanAll: Database.Statement<[string, string, number], RecordRow>;
   readonly countLive: Database.Statement<[string], { count: number }>;
   readonly changesAfter: Database.Statement<[number, number], ChangeRow>;
+  readonly liveOfEntity: Database.Statement<[string], RecordRow>;
+  /** Lookups by attribute (key `''`: by id), each backed by its expression index; made on first use. */
+  readonly lookups = new Map<string, Database.Statement<[string, string], RecordRow>>();
   /** Applies one call's writes; run with `.immediate()` so seq allocation holds the write lock. */
   readonly applyWrites: Database.Transaction<
     (writes: readonly RecordWrite[], now: string) => RecordWriteResult[]
@@ -52,6 +57,7 @@ class RecordStatements {
       `SELECT ${COLUMNS} FROM records WHERE entity = ? AND id > ? ORDER BY id LIMIT ?`,
     );
     this.countLive = db.prepare('SELECT count(*) AS count FROM records WHERE entity = ? AND deleted = 0');
+    this.liveOfEntity = db.prepare(`SELECT ${COLUMNS} FROM records WHERE entity = ? AND deleted = 0`);
     this.changesAfter = db.prepare(`SELECT ${COLUMNS}, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?`);
     this.applyWrites = db.transaction((writes: readonly RecordWrite[], now: string) => {
       // The write lock is held from BEGIN IMMEDIATE to COMMIT, so no other connection can allocate
@@ -117,6 +123,30 @@ function toRecord(row: RecordRow): StoredRecord {
   };
 }
 
+/**
+ * The statement that finds live rows of an entity by the lower-cased value of one attribute (`null`:
+ * the id), creating the partial expression index it uses on first use. Index names hash the
+ * attribute, as SQLite names are case-insensitive and attribute names are not.
+ */
+function lookupStatement(
+  db: Database.Database,
+  statements: RecordStatements,
+  attribute: string | null,
+): Database.Statement<[string, string], RecordRow> {
+  const cacheKey = attribute ?? '';
+  let statement = statements.lookups.get(cacheKey);
+  if (statement !== undefined) return statement;
+  const expression = attribute === null ? 'lower(id)' : `lower(json_extract(attributes, '$.${attribute}'))`;
+  const name = `records_lookup_${createHash('sha256').update(cacheKey).digest('hex').slice(0, 16)}`;
+  db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON records (entity, ${expression}) WHERE deleted = 0`);
+  statement = db.prepare(
+    `SELECT ${COLUMNS} FROM records WHERE entity = ? AND deleted = 0
+       AND ${expression} IN (SELECT value FROM json_each(?))`,
+  );
+  statements.lookups.set(cacheKey, statement);
+  return statement;
+}
+
 const statementsByDatabase = new WeakMap<Database.Database, RecordStatements>();
 
 function statementsOf(db: Database.Database): RecordStatements {
@@ -160,9 +190,10 @@ export class SqliteRecordStore implements RecordStore {
     private readonly clock: Clock,
   ) {}
 
-  private run<R>(operation: (statements: RecordStatements) => R): Promise<R> {
+  private run<R>(operation: (statements: RecordStatements, db: Database.Database) => R): Promise<R> {
     try {
-      return Promise.resolve(operation(statementsOf(this.connect())));
+      const db = this.connect();
+      return Promise.resolve(operation(statementsOf(db), db));
     } catch (error) {
       return Promise.reject(translateSqliteError(error));
     }
@@ -208,6 +239,25 @@ export class SqliteRecordStore implements RecordStore {
 
   countRecords(entity: string): Promise<number> {
     return this.run((s) => s.countLive.get(entity)!.count);
+  }
+
+  findRecordsByAttribute(
+    entity: string,
+    attribute: string | null,
+    values: readonly string[],
+  ): Promise<StoredRecord[]> {
+    const lookup = attributeLookup(attribute, values);
+    if (lookup.wanted.size === 0) return Promise.resolve([]);
+    if (lookup.needsScan || (attribute !== null && !isPlainAttributeName(attribute))) {
+      // SQLite's lower() folds ASCII only, and odd names cannot be indexed: read the entity instead.
+      return this.run((s) => s.liveOfEntity.all(entity).map(toRecord).filter(lookup.matches));
+    }
+    return this.run((s, db) =>
+      lookupStatement(db, s, attribute)
+        .all(entity, JSON.stringify([...lookup.wanted]))
+        .map(toRecord)
+        .filter(lookup.matches),
+    );
   }
 
   readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {

@@ -60,6 +60,13 @@ export class SqliteTenantStore implements TenantStore {
   countRecords(entity: string): Promise<number> {
     return this.records.countRecords(entity);
   }
+  findRecordsByAttribute(
+    entity: string,
+    attribute: string | null,
+    values: readonly string[],
+  ): Promise<StoredRecord[]> {
+    return this.records.findRecordsByAttribute(entity, attribute, values);
+  }
   readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {
     return this.records.readChanges(cursor, limit);
   }
