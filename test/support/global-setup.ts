@@ -11,6 +11,8 @@ export default async function globalSetup(): Promise<void> {
   if (process.env.COSMOS_ENDPOINT) {
     process.env.COSMOS_TEST_ENDPOINT = process.env.COSMOS_ENDPOINT;
     process.env.COSMOS_TEST_KEY = process.env.COSMOS_KEY ?? '';
+    // The Cosmos DB emulator serves a self-signed certificate too.
+    process.env.COSMOS_TEST_INSECURE = process.env.COSMOS_ALLOW_INSECURE_TLS ?? 'false';
     return;
   }
   const server: Server = cosmosServer();
