@@ -1,4 +1,4 @@
-import type { SyncMetadataResponse } from '../shared/sync/sync-protocol';
+import type { DownloadChange, SyncMetadataResponse } from '../shared/sync/sync-protocol';
 import type { UploadError } from '../shared/sync/upload/upload-protocol';
 
 /** A row's columns, as the server sends them (JSON values). */
@@ -80,6 +80,14 @@ export interface LocalStoreTransaction {
   getRow(entity: string, id: string): Promise<LocalRow | undefined>;
   putRow(row: LocalRow): Promise<void>;
   deleteRow(entity: string, id: string): Promise<void>;
+  /**
+   * Optional fast path of a download page: applies, in order, server changes of rows that have no
+   * pending local change: `upsert` stores `row` with `version` as the server image (`pending: false`),
+   * `remove` deletes the row. Equivalent to `putRow` / `deleteRow` one change at a time (what the SDK
+   * does when a store leaves it out); a store implements it to write a page with statements prepared
+   * once and no per-row round trip (the shipped SQLite store does).
+   */
+  applyServerChanges?(changes: readonly DownloadChange[]): Promise<void>;
   /** Every row of an entity, pending deletes (row `null`) included, ordered by id. */
   listRows(entity: string): Promise<LocalRow[]>;
   /** Outbox entries in order; `limit` caps how many. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  downloadResponseSchema,
+  MAX_DOWNLOAD_PAGE_SIZE,
   syncMetadataResponseSchema,
   type DownloadChange,
   type DownloadWarning,
@@ -15,6 +15,7 @@ import {
   type UploadOutcome,
   type UploadResult,
 } from '../shared/sync/upload/upload-protocol';
+import { downloadPageEnvelopeSchema, readDownloadPage } from './download-page';
 import type { LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry, RowData } from './local-store';
 import { serverImageOf, settleRow, type ServerImage } from './local-view';
 import { createSyncTransport, SyncClientError, type RetryPolicy, type SyncTransport } from './sync-transport';
@@ -68,7 +69,7 @@ export interface SyncClientOptions {
   sleep?: (ms: number) => Promise<void>;
   onProgress?: (progress: SyncProgress) => void;
   retry?: Partial<RetryPolicy>;
-  /** Download page size (the server caps it). */
+  /** Download page size (default: the largest the server serves, 5,000; fewer requests per sync). */
   pageSize?: number;
   /** Clock for timestamps (tests). */
   now?: () => Date;
@@ -278,32 +279,55 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     checkpoint: string,
     summary: SyncSummary,
   ): Promise<void> {
+    let removed = 0;
+    for (const change of changes) if (change.op === 'remove') removed++;
     await store.transaction(async (tx) => {
-      const pending = new Set((await tx.listOutbox()).map((e) => `${e.entity}\u0000${e.id}`));
+      const outbox = await tx.listOutbox();
+      const pending = new Set(outbox.map((e) => `${e.entity}\u0000${e.id}`));
+      // Runs of rows without pending changes go to the store in one call (in order); a row with
+      // pending changes is rebased under them between runs.
+      let run: DownloadChange[] = [];
+      const flush = async (): Promise<void> => {
+        if (run.length === 0) return;
+        await applyServerChanges(tx, run);
+        run = [];
+      };
       for (const change of changes) {
-        const hasPending = pending.has(`${change.entity}\u0000${change.id}`);
-        if (change.op === 'remove') {
-          summary.removed++;
-          if (hasPending) await settleRow(tx, change.entity, change.id, { row: null });
-          else await tx.deleteRow(change.entity, change.id);
+        if (pending.size === 0 || !pending.has(`${change.entity}\u0000${change.id}`)) {
+          run.push(change);
           continue;
         }
-        summary.downloaded++;
-        const row = change.row ?? {};
-        if (hasPending) await settleRow(tx, change.entity, change.id, { row, version: change.version });
-        else
-          await tx.putRow({
-            entity: change.entity,
-            id: change.id,
-            row,
-            version: change.version,
-            pending: false,
-          });
+        await flush();
+        const image =
+          change.op === 'remove' ? { row: null } : { row: change.row ?? {}, version: change.version };
+        await settleRow(tx, change.entity, change.id, image);
       }
+      await flush();
       // Same transaction as the rows: the checkpoint never runs ahead of what is applied.
       await tx.saveCheckpoint(checkpoint);
     });
+    summary.removed += removed;
+    summary.downloaded += changes.length - removed;
     summary.pages++;
+  }
+
+  /** Server changes of rows without pending changes: the store's batch path, else row by row. */
+  async function applyServerChanges(tx: LocalStoreTransaction, changes: DownloadChange[]): Promise<void> {
+    if (tx.applyServerChanges) {
+      await tx.applyServerChanges(changes);
+      return;
+    }
+    for (const change of changes) {
+      if (change.op === 'remove') await tx.deleteRow(change.entity, change.id);
+      else
+        await tx.putRow({
+          entity: change.entity,
+          id: change.id,
+          row: change.row ?? {},
+          version: change.version,
+          pending: false,
+        });
+    }
   }
 
   async function restartDownload(): Promise<void> {
@@ -328,12 +352,13 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     for (;;) {
       let page;
       try {
-        page = await transport.request('POST', 'download', downloadResponseSchema, {
+        const envelope = await transport.request('POST', 'download', downloadPageEnvelopeSchema, {
           app,
           deviceId,
           ...(checkpoint === undefined ? {} : { checkpoint }),
-          ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
+          pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
         });
+        page = readDownloadPage(envelope);
       } catch (error) {
         if (!(error instanceof SyncClientError)) throw error;
         const codes = detailCodes(error);
