@@ -4,7 +4,12 @@ import { AppError, type ErrorDetail } from '../errors';
 import { logicalNameSchema } from '../model/entity';
 import { versionSchema } from '../model/record';
 import type { QueueSender } from '../queue/port';
-import { recordChangedMessage, syncEntityMessage, type RecordChangedMessage } from '../replication';
+import {
+  recordChangedBatchMessages,
+  recordChangedMessage,
+  syncEntityMessage,
+  type RecordChangedMessage,
+} from '../replication';
 import { normalizeRemoteExecutionContext } from '../sources/dataverse';
 import type { DocStore } from '../store/port';
 
@@ -34,7 +39,9 @@ export const ingestAcceptedSchema = z.object({ accepted: z.number().int(), queue
 
 /**
  * Queues a batch of changes for replication. Every change names a declared entity (422 with each
- * unknown one, and nothing queued); the queue handler then applies them idempotently.
+ * unknown one, and nothing queued). The changes travel in order in as few `recordChangedBatch`
+ * messages as the queue's message size allows (at most 500 changes each), which the queue handler
+ * applies idempotently with one bulk write each. `queued` counts the changes queued.
  */
 export async function ingestChanges(
   store: DocStore,
@@ -56,7 +63,7 @@ export async function ingestChanges(
   );
   if (unknown.length > 0)
     throw new AppError('Unprocessable', 'Some changes name undeclared entities.', { details: unknown });
-  await queue.sendBatch(changes.map((change) => toRecordChanged(org, change, 'ingest')));
+  await queue.sendBatch(recordChangedBatchMessages(org, 'ingest', changes));
   return { accepted: changes.length, queued: changes.length };
 }
 

@@ -3,9 +3,15 @@ import { AppError } from '../errors';
 import { orgSchema, type Tenant } from '../model/tenant';
 import { PoisonMessageError, type DeliveryInfo } from '../queue/port';
 import { getTenant } from '../tenants/tenant-registry';
-import { applySourceChanges, type ApplySummary } from './apply-source-changes';
+import { applySourceChanges, type ApplySummary, type ReplicationChange } from './apply-source-changes';
+import { loadEntities, loadEntityDrafts } from '../admin/entity-config';
 import { findEntityConfiguration } from './entity-configuration';
-import { replicationMessageSchema, type RecordChangedMessage, type ReplicationMessage } from './messages';
+import {
+  replicationMessageSchema,
+  type RecordChangedBatchMessage,
+  type RecordChangedMessage,
+  type ReplicationMessage,
+} from './messages';
 import { refreshMetadata, type MetadataRefreshOutcome } from './refresh-metadata';
 import {
   INVALID_MESSAGE_STATUS_ID,
@@ -27,7 +33,8 @@ export type ReplicationOutcome =
  * THE replication queue handler, the same in both hosts (Functions' Service Bus trigger and the
  * local host's embedded-queue worker). Validates the message (invalid: {@link PoisonMessageError},
  * dead-lettered at once with the reason), finds its tenant (unknown: poison too), and runs it:
- * `recordChanged` is applied to the tenant's store, `syncEntity` reads the source's changes,
+ * `recordChanged` is applied to the tenant's store (`recordChangedBatch`: many at once, in one bulk
+ * apply), `syncEntity` reads the source's changes,
  * `metadataRefresh` re-reads metadata and directory. Any failure is recorded in the tenant's
  * replication status (last error per entity, failed deliveries, dead-letter count) and thrown again,
  * so the queue retries it or dead-letters it.
@@ -51,14 +58,48 @@ export async function processReplicationMessage(
   const message = await parseOrRecordInvalid(services, body, delivery);
   const tenant = await getTenant(services.store, message.org);
   if (tenant === undefined) throw new PoisonMessageError(`No tenant '${message.org}' is registered.`);
-  const statusId = message.type === 'metadataRefresh' ? METADATA_STATUS_ID : message.entity;
   try {
     return await run(services, tenant, message, delivery, options);
   } catch (error) {
     // A deprovisioned tenant has no database to hold its status: the dead-letter queue keeps the reason.
-    if (tenant.state !== 'deprovisioned')
-      await recordFailure(services, tenant.org, statusId, error, delivery);
+    if (tenant.state !== 'deprovisioned') {
+      for (const statusId of statusIdsOf(message, error)) {
+        await recordFailure(services, tenant.org, statusId, error, delivery);
+      }
+    }
     throw error;
+  }
+}
+
+/**
+ * Where a failure shows in the tenant's status: the message's entity; for a batch, each entity it
+ * carries, or only the undeclared ones when those are why it failed (the others were applied).
+ */
+function statusIdsOf(message: ReplicationMessage, error: unknown): string[] {
+  switch (message.type) {
+    case 'metadataRefresh':
+      return [METADATA_STATUS_ID];
+    case 'recordChangedBatch':
+      return error instanceof UndeclaredEntitiesError
+        ? error.entities
+        : [...new Set(message.changes.map((c) => c.entity))];
+    default:
+      return [message.entity];
+  }
+}
+
+/** A batch named entities the tenant does not declare: its other changes were applied. */
+class UndeclaredEntitiesError extends PoisonMessageError {
+  constructor(
+    readonly entities: string[],
+    org: string,
+    skipped: number,
+  ) {
+    super(
+      `${entities.length === 1 ? 'Entity' : 'Entities'} ${entities.map((e) => `'${e}'`).join(', ')} ` +
+        `${entities.length === 1 ? 'is' : 'are'} not declared for tenant '${org}': ${skipped} ` +
+        `change(s) not applied (the batch's other changes were; resubmit once declared).`,
+    );
   }
 }
 
@@ -70,7 +111,7 @@ async function run(
   options: SyncEntityOptions,
 ): Promise<ReplicationOutcome> {
   if (tenant.state === 'deprovisioning' || tenant.state === 'deprovisioned') {
-    if (message.type === 'recordChanged') {
+    if (message.type === 'recordChanged' || message.type === 'recordChangedBatch') {
       // A change for a tenant whose database is gone cannot be applied: keep it for an operator.
       throw new PoisonMessageError(
         `Tenant '${tenant.org}' is ${tenant.state}: the change cannot be applied.`,
@@ -85,7 +126,36 @@ async function run(
       return refreshMetadata(services, tenant);
     case 'recordChanged':
       return applyRecordChanged(services, tenant, message);
+    case 'recordChangedBatch':
+      return applyRecordChangedBatch(services, tenant, message);
   }
+}
+
+/**
+ * Applies a batch with one {@link applySourceChanges} call: the same idempotent upsert-if-newer as
+ * single messages, so a redelivery after a crash mid-batch re-applies what was written as stale and
+ * writes the rest. Changes of undeclared entities cannot be applied by retrying: the others are
+ * applied, then the message is dead-lettered naming them (a resubmission re-applies nothing twice).
+ */
+async function applyRecordChangedBatch(
+  services: AppServices,
+  tenant: Tenant,
+  message: RecordChangedBatchMessage,
+): Promise<ReplicationOutcome> {
+  const store = services.store.tenant(tenant.org);
+  const [published, drafts] = await Promise.all([loadEntities(store), loadEntityDrafts(store)]);
+  const declared = new Set([...published, ...drafts].map((e) => e.metadata.logicalName));
+  const undeclared = new Set<string>();
+  const changes: ReplicationChange[] = [];
+  for (const change of message.changes) {
+    if (declared.has(change.entity)) changes.push({ ...change, version: change.version });
+    else undeclared.add(change.entity);
+  }
+  const summary = await applySourceChanges(store, changes);
+  if (undeclared.size > 0) {
+    throw new UndeclaredEntitiesError([...undeclared], tenant.org, message.changes.length - changes.length);
+  }
+  return { outcome: 'applied', ...summary };
 }
 
 async function applyRecordChanged(

@@ -12,18 +12,24 @@ export {
   type ReplicationOutcome,
 } from './handle-replication-message';
 export {
+  batchedChangeSchema,
+  MAX_BATCH_CHANGES,
   metadataRefreshMessage,
   metadataRefreshMessageSchema,
   recordChangedMessage,
+  recordChangedBatchMessageSchema,
   recordChangedMessageSchema,
   replicationMessageSchema,
   syncEntityMessage,
   syncEntityMessageSchema,
+  type BatchedChange,
   type MetadataRefreshMessage,
+  type RecordChangedBatchMessage,
   type RecordChangedMessage,
   type ReplicationMessage,
   type SyncEntityMessage,
 } from './messages';
+export { MAX_BATCH_BODY_BYTES, recordChangedBatchMessages, type BatchLimits } from './record-changed-batches';
 export {
   readReplicationStatus,
   type EntityReplicationStatus,

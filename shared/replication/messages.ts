@@ -53,6 +53,45 @@ export const recordChangedMessageSchema = z
   });
 export type RecordChangedMessage = z.infer<typeof recordChangedMessageSchema>;
 
+/** Most changes one `recordChangedBatch` message carries (one bulk apply, a few store chunks). */
+export const MAX_BATCH_CHANGES = 500;
+
+/** One change of a `recordChangedBatch`: the fields of a `recordChanged` that vary per row. */
+export const batchedChangeSchema = z
+  .object({
+    entity: logicalNameSchema,
+    id: z.string().min(1).max(200),
+    op: z.enum(['upsert', 'delete']),
+    attributes: z.record(z.string(), z.unknown()).default({}),
+    /** The source version (digits). Deletes may lack one (see `applySourceChanges`). */
+    version: versionSchema.optional(),
+    /** True when `attributes` holds only the changed columns: merged onto the stored row. */
+    partial: z.boolean().optional(),
+  })
+  .strict()
+  .refine((c) => c.op === 'delete' || c.version !== undefined, {
+    path: ['version'],
+    message: 'an upsert needs a version',
+  });
+export type BatchedChange = z.infer<typeof batchedChangeSchema>;
+
+/**
+ * Many rows changed in one system of record (what `POST ingest/{org}/changes` queues): applied in
+ * order with one bulk apply, exactly as if each change came in its own `recordChanged` message, so
+ * duplicates, replays and out-of-order deliveries converge the same way. Changes may name different
+ * entities of the one tenant. Senders split large batches (see `recordChangedBatchMessages`).
+ */
+export const recordChangedBatchMessageSchema = z
+  .object({
+    type: z.literal('recordChangedBatch'),
+    v: messageVersion,
+    org: orgSchema,
+    origin: z.enum(['ingest', 'dataverse', 'device']),
+    changes: z.array(batchedChangeSchema).min(1).max(MAX_BATCH_CHANGES),
+  })
+  .strict();
+export type RecordChangedBatchMessage = z.infer<typeof recordChangedBatchMessageSchema>;
+
 /** Re-read the tenant's metadata (and directory) from the source, e.g. after a publish. */
 export const metadataRefreshMessageSchema = z
   .object({
@@ -67,6 +106,7 @@ export type MetadataRefreshMessage = z.infer<typeof metadataRefreshMessageSchema
 export const replicationMessageSchema = z.discriminatedUnion('type', [
   syncEntityMessageSchema,
   recordChangedMessageSchema,
+  recordChangedBatchMessageSchema,
   metadataRefreshMessageSchema,
 ]);
 export type ReplicationMessage = z.infer<typeof replicationMessageSchema>;

@@ -3,14 +3,20 @@ import {
   processReplicationMessage,
   readDeltaToken,
   readReplicationStatus,
+  recordChangedBatchMessages,
   recordChangedMessage,
   syncEntityMessage,
+  type BatchedChange,
   type ReplicationOutcome,
 } from '../../../shared/replication';
+import { declareEntityMetadata } from '../../../shared/admin/entity-config';
 import { acquireEntityRunLease } from '../../../shared/replication/entity-run-lease';
 import type { Store, TenantStore } from '../../../shared/store/port';
 import { setTenantState } from '../../../shared/tenants/tenant-registry';
+import { testEntities } from '../../support/offline-config-fixtures';
 import { createReplicationFixture, ORG, STORE_KINDS, type ReplicationFixture } from './replication-fixture';
+
+const CONTACT = testEntities().find((e) => e.logicalName === 'contact')!;
 
 /** The fixture's services, with the tenant's store replaced (to inject failures). */
 function withTenantStore(fixture: ReplicationFixture, store: TenantStore) {
@@ -184,6 +190,213 @@ describe.each(STORE_KINDS)('handleReplicationMessage (%s store)', (storeKind) =>
           }) as unknown,
         }),
       ]);
+    });
+  });
+
+  describe('recordChangedBatch', () => {
+    beforeEach(() => setUp());
+
+    const upsert = (id: string, version: string, name: string): BatchedChange => ({
+      entity: 'account',
+      id,
+      op: 'upsert',
+      attributes: { name },
+      version,
+    });
+    const batch = (changes: BatchedChange[], origin: 'ingest' | 'dataverse' = 'ingest') => {
+      const messages = recordChangedBatchMessages(ORG, origin, changes);
+      expect(messages).toHaveLength(1);
+      return messages[0]!;
+    };
+
+    it('applies a whole batch with one bulk write', async () => {
+      const bulk = Object.create(store) as TenantStore;
+      const calls: number[] = [];
+      bulk.applyRecordWrites = (writes) => {
+        calls.push(writes.length);
+        return store.applyRecordWrites(writes);
+      };
+      const services = withTenantStore(fixture, bulk);
+      const changes = Array.from({ length: 60 }, (_, i) => upsert(`r${i}`, '1', `R${i}`));
+      const outcome = await processReplicationMessage(services, batch(changes), delivery('b1'));
+      expect(outcome).toEqual({ outcome: 'applied', applied: 60, stale: 0, skipped: 0 });
+      expect(calls).toEqual([60]);
+      expect(await store.countRecords('account')).toBe(60);
+    });
+
+    it('converges whatever the order, duplication and replay of batches and changes in them', async () => {
+      await fixture.queue.sendBatch([
+        batch([upsert('a', '2', 'A2'), upsert('a', '1', 'A1'), upsert('c', '1', 'C1')]),
+        // The same batch again (a duplicate send), and a late one with older versions.
+        batch([upsert('a', '2', 'A2'), upsert('a', '1', 'A1'), upsert('c', '1', 'C1')]),
+        batch(
+          [
+            { entity: 'account', id: 'b', op: 'delete', attributes: {}, version: '5' },
+            upsert('b', '4', 'late'),
+            upsert('a', '1', 'A1'),
+          ],
+          'dataverse',
+        ),
+      ]);
+      expect(await fixture.queue.drain(handler)).toEqual({ completed: 3, retried: 0, deadLettered: 0 });
+      expect(outcomes).toEqual([
+        { outcome: 'applied', applied: 2, stale: 1, skipped: 0 },
+        { outcome: 'applied', applied: 0, stale: 3, skipped: 0 },
+        { outcome: 'applied', applied: 1, stale: 2, skipped: 0 },
+      ]);
+      expect(await liveRows()).toEqual({ a: { version: '2', name: 'A2' }, c: { version: '1', name: 'C1' } });
+      expect(await store.getRecord('account', 'b')).toMatchObject({ deleted: true, version: '5' });
+
+      // A replay of everything, single messages and batches alike, changes nothing.
+      const cursor = await store.headCursor();
+      await fixture.queue.sendBatch([
+        batch([upsert('c', '1', 'C1'), upsert('b', '4', 'late')]),
+        recordChangedMessage({ org: ORG, origin: 'ingest', ...upsert('a', '1', 'A1') }),
+      ]);
+      await fixture.queue.drain(handler);
+      expect((await store.readChanges(cursor, 10)).records).toEqual([]);
+    });
+
+    it('gives the same end state as the same changes sent one message each', async () => {
+      const changes: BatchedChange[] = [
+        upsert('a', '1', 'A1'),
+        { entity: 'account', id: 'a', op: 'upsert', attributes: { revenue: 7 }, version: '3', partial: true },
+        upsert('b', '2', 'B2'),
+        { entity: 'account', id: 'b', op: 'delete', attributes: {} },
+        upsert('b', '2', 'B2 again'),
+        upsert('c', '4', 'C4'),
+        upsert('a', '2', 'A2 late'),
+      ];
+      await processReplicationMessage(fixture.services, batch(changes), delivery('b1'));
+      const batched = await store.scanRecords('account', { limit: 100, includeDeleted: true });
+
+      const single = await createReplicationFixture({ storeKind });
+      try {
+        for (const [i, c] of changes.entries()) {
+          await processReplicationMessage(
+            single.services,
+            recordChangedMessage({ org: ORG, origin: 'ingest', ...c }),
+            delivery(`s${i}`),
+          );
+        }
+        const one = await single.store
+          .tenant(ORG)
+          .scanRecords('account', { limit: 100, includeDeleted: true });
+        const shape = (rows: typeof one) =>
+          rows.map(({ id, version, deleted, attributes }) => ({ id, version, deleted, attributes }));
+        expect(shape(batched)).toEqual(shape(one));
+        expect(shape(batched)).toEqual([
+          { id: 'a', version: '3', deleted: false, attributes: { name: 'A1', revenue: 7 } },
+          { id: 'b', version: '3', deleted: true, attributes: {} },
+          { id: 'c', version: '4', deleted: false, attributes: { name: 'C4' } },
+        ]);
+      } finally {
+        await single.close();
+      }
+    });
+
+    it('converges after a crash halfway through a batch: the redelivery writes the rest', async () => {
+      const crashing = Object.create(store) as TenantStore;
+      let crashed = false;
+      // The first call writes half of the batch, then the process "dies".
+      crashing.applyRecordWrites = async (writes) => {
+        if (crashed) return store.applyRecordWrites(writes);
+        crashed = true;
+        await store.applyRecordWrites(writes.slice(0, Math.floor(writes.length / 2)));
+        throw new Error('crash');
+      };
+      const services = withTenantStore(fixture, crashing);
+      const crashingHandler: QueueHandler = async (body, info) =>
+        void outcomes.push(await processReplicationMessage(services, body, info));
+      const changes = Array.from({ length: 10 }, (_, i) => upsert(`r${i}`, '1', `R${i}`));
+      await fixture.queue.send(batch(changes), { messageId: 'batch-1' });
+
+      expect(await fixture.queue.drain(crashingHandler)).toMatchObject({ retried: 1 });
+      expect(Object.keys(await liveRows())).toHaveLength(5);
+      fixture.clock.advance(1000);
+      expect(await fixture.queue.drain(crashingHandler)).toMatchObject({ completed: 1 });
+      expect(outcomes).toEqual([{ outcome: 'applied', applied: 5, stale: 5, skipped: 0 }]);
+      expect(await liveRows()).toEqual(
+        Object.fromEntries(changes.map((c) => [c.id, { version: '1', name: c.attributes!.name }])),
+      );
+      expect((await readReplicationStatus(store)).entities).toEqual([
+        expect.objectContaining({ entity: 'account', failedDeliveries: 1, deadLettered: 0 }),
+      ]);
+    });
+
+    it('applies the declared entities of a batch and dead-letters it naming the undeclared ones', async () => {
+      await fixture.queue.send(
+        batch([
+          upsert('a', '1', 'A1'),
+          { entity: 'contact', id: 'x', op: 'upsert', attributes: {}, version: '1' },
+          { entity: 'lead', id: 'y', op: 'delete', attributes: {} },
+          upsert('b', '1', 'B1'),
+        ]),
+      );
+      expect(await fixture.queue.drain(handler)).toEqual({ completed: 0, retried: 0, deadLettered: 1 });
+      expect(await liveRows()).toEqual({ a: { version: '1', name: 'A1' }, b: { version: '1', name: 'B1' } });
+      const [dead] = fixture.queue.deadLetters();
+      expect(dead).toMatchObject({ reason: 'PoisonMessage' });
+      expect(dead!.description).toMatch(/Entities 'contact', 'lead' are not declared.*2 change/);
+      const status = await readReplicationStatus(store);
+      expect(status.entities.map((e) => [e.entity, e.deadLettered]).sort()).toEqual([
+        ['contact', 1],
+        ['lead', 1],
+      ]);
+    });
+
+    it('dead-letters invalid batches at once with the reason', async () => {
+      const valid = batch([upsert('a', '1', 'A1')]);
+      await fixture.queue.sendBatch([
+        { ...valid, changes: [] },
+        { ...valid, changes: [{ entity: 'account', id: 'a', op: 'upsert', attributes: {} }] },
+        { ...valid, changes: Array.from({ length: 501 }, (_, i) => upsert(`r${i}`, '1', 'x')) },
+        { ...valid, secret: 'never' },
+      ]);
+      expect(await fixture.queue.drain(handler)).toEqual({ completed: 0, retried: 0, deadLettered: 4 });
+      const dead = fixture.queue.deadLetters();
+      expect(dead.map((d) => d.reason)).toEqual(Array(4).fill('PoisonMessage'));
+      expect(dead[1]!.description).toMatch(/changes\.0\.version: an upsert needs a version/);
+      expect((await readReplicationStatus(store)).entities).toEqual([
+        expect.objectContaining({ entity: 'invalid-message', deadLettered: 4 }),
+      ]);
+      expect(await liveRows()).toEqual({});
+    });
+
+    it('retries a failing batch and dead-letters it after the last attempt, with the error under each entity', async () => {
+      await fixture.close();
+      await setUp({ maxDeliveryCount: 2 });
+      await declareEntityMetadata(store, fixture.clock, CONTACT);
+      const broken = Object.create(store) as TenantStore;
+      broken.applyRecordWrites = () => Promise.reject(new Error('disk on fire'));
+      const services = withTenantStore(fixture, broken);
+      const failing: QueueHandler = async (body, info) =>
+        void (await processReplicationMessage(services, body, info));
+      await fixture.queue.send(
+        batch([
+          upsert('a', '1', 'A'),
+          { entity: 'contact', id: 'c', op: 'upsert', attributes: {}, version: '1' },
+        ]),
+      );
+      for (let i = 0; i < 3; i++) {
+        await fixture.queue.drain(failing);
+        fixture.clock.advance(60_000);
+      }
+      expect(fixture.queue.deadLetters()).toEqual([
+        expect.objectContaining({ reason: 'MaxDeliveryCountExceeded', description: 'disk on fire' }),
+      ]);
+      const status = await readReplicationStatus(store);
+      expect(status.entities.map((e) => [e.entity, e.failedDeliveries, e.deadLettered]).sort()).toEqual([
+        ['account', 2, 1],
+        ['contact', 2, 1],
+      ]);
+    });
+
+    it('refuses a batch for a tenant being deprovisioned (kept in the dead-letter queue)', async () => {
+      await setTenantState(fixture.store, fixture.clock, ORG, 'deprovisioning');
+      await fixture.queue.send(batch([upsert('a', '1', 'A')]));
+      expect(await fixture.queue.drain(handler)).toMatchObject({ deadLettered: 1 });
+      expect(fixture.queue.deadLetters()[0]!.description).toMatch(/deprovisioning/);
     });
   });
 
