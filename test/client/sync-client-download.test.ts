@@ -1,0 +1,214 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createSqliteLocalStore,
+  createSyncClient,
+  SyncClientError,
+  type LocalStore,
+  type SqliteLocalStore,
+  type SyncClient,
+} from '../../client';
+import { readDownloadChanges } from '../../client/download-page';
+import {
+  MAX_DOWNLOAD_PAGE_SIZE,
+  type DownloadChange,
+  type DownloadResponse,
+  type SyncMetadataResponse,
+} from '../../shared/sync/sync-protocol';
+
+const metadata: SyncMetadataResponse = {
+  app: 'field-sales',
+  profile: { id: 'p', name: 'P', version: 1 },
+  entities: ['account', 'contact'].map((logicalName) => ({
+    logicalName,
+    primaryIdAttribute: `${logicalName}id`,
+    primaryNameAttribute: 'name',
+    ownership: 'user' as const,
+    attributes: [{ name: 'name', type: 'string', required: false, secured: false, readable: true }],
+    relationships: [],
+  })),
+  metadataVersion: 1,
+  profileVersion: 1,
+  directoryVersion: 1,
+  syncIntervalSeconds: 900,
+};
+
+const upsert = (entity: string, id: string, name: string, version = '1'): DownloadChange => ({
+  entity,
+  id,
+  op: 'upsert',
+  version,
+  row: { [`${entity}id`]: id, name },
+});
+
+function page(changes: unknown[], n: number, more: boolean): DownloadResponse {
+  return {
+    changes: changes as DownloadChange[],
+    checkpoint: `cp-${n}`,
+    more,
+    progress: { done: n, total: 2, percent: more ? 50 : 100 },
+    nextSyncSeconds: 900,
+  };
+}
+
+const json = (body: unknown): Response =>
+  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+
+/** A server stand-in answering metadata and the given download pages in turn; records request bodies. */
+function fakeServer(pages: DownloadResponse[], beforePage?: (n: number) => Promise<void>) {
+  const downloads: Record<string, unknown>[] = [];
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    const url = String(input);
+    if (url.includes('/metadata')) return json(metadata);
+    if (url.endsWith('/download')) {
+      const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
+      downloads.push(body);
+      const n = downloads.length;
+      await beforePage?.(n);
+      const answer = pages[n - 1];
+      if (!answer) throw new Error(`no page ${n}`);
+      return json(answer);
+    }
+    throw new Error(`unexpected ${url}`);
+  };
+  return { fetch, downloads };
+}
+
+describe('SDK download pages', () => {
+  let dir: string;
+  let store: SqliteLocalStore;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sdk-download-'));
+    store = createSqliteLocalStore(join(dir, 'device.db'));
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const clientOver = (local: LocalStore, fetch: typeof globalThis.fetch): SyncClient =>
+    createSyncClient({
+      baseUrl: 'http://sync.test',
+      org: 'contoso',
+      app: 'field-sales',
+      deviceId: 'device-1',
+      getToken: () => 'token',
+      store: local,
+      fetch,
+      sleep: async () => undefined,
+    });
+
+  const pages = (): DownloadResponse[] => [
+    page(
+      [upsert('account', 'a1', 'one'), upsert('account', 'a2', 'two'), upsert('contact', 'c1', 'c')],
+      1,
+      true,
+    ),
+    page(
+      [
+        upsert('account', 'a1', 'one again', '2'),
+        { entity: 'account', id: 'a2', op: 'remove', version: '1' },
+        upsert('account', 'a3', 'three'),
+        { entity: 'contact', id: 'c2', op: 'remove', version: '1' },
+      ],
+      2,
+      false,
+    ),
+  ];
+
+  async function rowsOf(local: SqliteLocalStore): Promise<Record<string, unknown>> {
+    return local.transaction(async (tx) => {
+      const out: Record<string, unknown> = {};
+      for (const entity of ['account', 'contact'])
+        for (const r of await tx.listRows(entity)) out[`${entity}/${r.id}`] = [r.version, r.row, r.pending];
+      return { ...out, checkpoint: (await tx.readState()).checkpoint };
+    });
+  }
+
+  it('asks for the largest page by default and applies each page in order, with its checkpoint', async () => {
+    const server = fakeServer(pages());
+    const summary = await clientOver(store, server.fetch).sync();
+    expect(server.downloads.map((d) => [d.pageSize, d.checkpoint])).toEqual([
+      [MAX_DOWNLOAD_PAGE_SIZE, undefined],
+      [MAX_DOWNLOAD_PAGE_SIZE, 'cp-1'],
+    ]);
+    expect(summary).toMatchObject({ downloaded: 5, removed: 2, pages: 2 });
+    expect(await rowsOf(store)).toEqual({
+      'account/a1': ['2', { accountid: 'a1', name: 'one again' }, false],
+      'account/a3': ['1', { accountid: 'a3', name: 'three' }, false],
+      'contact/c1': ['1', { contactid: 'c1', name: 'c' }, false],
+      checkpoint: 'cp-2',
+    });
+  });
+
+  it('writes the same rows through putRow and deleteRow when the store has no batch path', async () => {
+    const other = createSqliteLocalStore(join(dir, 'plain.db'));
+    const withoutBatch: LocalStore = {
+      transaction: (work) => other.transaction((tx) => work({ ...tx, applyServerChanges: undefined })),
+      close: () => other.close(),
+    };
+    try {
+      await clientOver(store, fakeServer(pages()).fetch).sync();
+      const summary = await clientOver(withoutBatch, fakeServer(pages()).fetch).sync();
+      expect(summary).toMatchObject({ downloaded: 5, removed: 2, pages: 2 });
+      expect(await rowsOf(other)).toEqual(await rowsOf(store));
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('rebases a row edited during the download under its pending change, and writes the rest', async () => {
+    let client: SyncClient | undefined;
+    // The app edits a1 between the two pages (users keep working during a sync).
+    const server = fakeServer(pages(), async (n) => {
+      if (n === 2) await client!.update('account', 'a1', { name: 'mine' });
+    });
+    client = clientOver(store, server.fetch);
+    await client.sync();
+    const a1 = await store.transaction((tx) => tx.getRow('account', 'a1'));
+    expect(a1).toMatchObject({
+      version: '2',
+      row: { accountid: 'a1', name: 'mine' },
+      serverRow: { accountid: 'a1', name: 'one again' },
+      pending: true,
+    });
+    expect(await client.get('account', 'a3')).toEqual({ accountid: 'a3', name: 'three' });
+    expect(await client.get('account', 'a2')).toBeUndefined();
+  });
+
+  it('refuses a page with a malformed change and keeps the previous checkpoint', async () => {
+    const bad = pages();
+    bad[1] = page([upsert('account', 'a4', 'four'), { entity: 'account', id: 7, op: 'upsert' }], 2, false);
+    const sync = clientOver(store, fakeServer(bad).fetch).sync();
+    await expect(sync).rejects.toMatchObject({ code: 'BadResponse' });
+    await expect(sync).rejects.toThrow(/changes\[1\]/);
+    const rows = await rowsOf(store);
+    expect(rows.checkpoint).toBe('cp-1');
+    expect(rows['account/a4']).toBeUndefined();
+  });
+});
+
+describe('readDownloadChanges', () => {
+  it('keeps only the protocol fields, rows as parsed', () => {
+    const row = { name: 'x', nested: { a: [1, 2] } };
+    const [change, removal] = readDownloadChanges([
+      { entity: 'account', id: 'a1', op: 'upsert', version: '3', row, extra: true },
+      { entity: 'account', id: 'a2', op: 'remove', version: '4' },
+    ]);
+    expect(change).toEqual({ entity: 'account', id: 'a1', op: 'upsert', version: '3', row });
+    expect(change?.row).toBe(row);
+    expect(removal).toEqual({ entity: 'account', id: 'a2', op: 'remove', version: '4' });
+  });
+
+  it.each([
+    ['an entity that is not a logical name', { entity: 'Account', id: 'a', op: 'upsert', version: '1' }],
+    ['an unknown op', { entity: 'account', id: 'a', op: 'patch', version: '1' }],
+    ['a missing version', { entity: 'account', id: 'a', op: 'remove' }],
+    ['a row that is not an object', { entity: 'account', id: 'a', op: 'upsert', version: '1', row: [1] }],
+    ['a change that is not an object', 'account/a'],
+  ])('refuses %s with BadResponse', (_what, change) => {
+    expect(() => readDownloadChanges([change])).toThrow(SyncClientError);
+    expect(() => readDownloadChanges([change])).toThrow(/changes\[0\]/);
+  });
+});
