@@ -59,10 +59,10 @@ const json = (body: unknown): Response =>
 function fakeServer(pages: DownloadResponse[], beforePage?: (n: number) => Promise<void>) {
   const downloads: Record<string, unknown>[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = String(input);
+    const url = input instanceof Request ? input.url : input.toString();
     if (url.includes('/metadata')) return json(metadata);
     if (url.endsWith('/download')) {
-      const body = JSON.parse(String(init?.body)) as Record<string, unknown>;
+      const body = JSON.parse(typeof init?.body === 'string' ? init.body : '') as Record<string, unknown>;
       downloads.push(body);
       const n = downloads.length;
       await beforePage?.(n);
@@ -159,12 +159,13 @@ describe('SDK download pages', () => {
   });
 
   it('rebases a row edited during the download under its pending change, and writes the rest', async () => {
-    let client: SyncClient | undefined;
+    const edits: { client?: SyncClient } = {};
     // The app edits a1 between the two pages (users keep working during a sync).
     const server = fakeServer(pages(), async (n) => {
-      if (n === 2) await client!.update('account', 'a1', { name: 'mine' });
+      if (n === 2) await edits.client!.update('account', 'a1', { name: 'mine' });
     });
-    client = clientOver(store, server.fetch);
+    const client = clientOver(store, server.fetch);
+    edits.client = client;
     await client.sync();
     const a1 = await store.transaction((tx) => tx.getRow('account', 'a1'));
     expect(a1).toMatchObject({
