@@ -1,4 +1,4 @@
-import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { Container, ItemDefinition, OperationInput } from '@azure/cosmos';
 import { AppError } from '../../errors';
 import type { Clock } from '../../clock';
 import type { Attributes, StoredRecord } from '../../model/record';
@@ -40,6 +40,8 @@ interface CurrentRow {
 const WRITE_CHUNK_ROWS = 200;
 /** Requests in flight per batch: enough to hide latency, few enough not to trip throttling at once. */
 const REQUEST_CONCURRENCY = 32;
+/** Point reads per bulk request: Cosmos takes at most 100 operations per partition key range. */
+const BULK_READ_SIZE = 100;
 const CURSOR_PREFIX = 'cs1:';
 /** Values per lookup query: keeps the query's parameters well under the service's size limits. */
 const LOOKUP_VALUES_PER_QUERY = 500;
@@ -66,9 +68,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     const rows = groupWritesByRow(writes, itemKey);
     for (let start = 0; start < rows.length; start += WRITE_CHUNK_ROWS) {
       const chunk = rows.slice(start, start + WRITE_CHUNK_ROWS);
-      const current = await mapConcurrently(chunk, REQUEST_CONCURRENCY, (row) =>
-        this.readRow(records, row.entity, row.id),
-      );
+      const current = await this.readRows(records, chunk);
       const plans = chunk.map((row, i) => ({
         plan: planRowWrites(row, current[i]?.record, this.clock.now()),
         etag: current[i]?.etag,
@@ -94,8 +94,9 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
   async getRecords(entity: string, ids: readonly string[]): Promise<StoredRecord[]> {
     const records = await this.db.container(RECORDS_CONTAINER);
     const unique = [...new Set(ids)];
-    const rows = await mapConcurrently(unique, REQUEST_CONCURRENCY, (id) =>
-      this.readRow(records, entity, id),
+    const rows = await this.readRows(
+      records,
+      unique.map((id) => ({ entity, id })),
     );
     return rows.flatMap((row) => (row.record === undefined ? [] : [row.record]));
   }
@@ -399,13 +400,50 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     }
   }
 
+  /**
+   * Reads many rows with bulk point reads (one request per 100 rows instead of one per row). A row
+   * whose bulk read answered anything but 200 or 404 (throttled, say), or every row when the bulk
+   * request itself fails, is read again on its own, so retries and the not-provisioned check stay
+   * those of a single read.
+   */
+  private async readRows(
+    records: Container,
+    rows: readonly { entity: string; id: string }[],
+  ): Promise<CurrentRow[]> {
+    const current = new Array<CurrentRow | undefined>(rows.length);
+    const batches: number[][] = [];
+    for (let start = 0; start < rows.length; start += BULK_READ_SIZE) {
+      batches.push(rows.slice(start, start + BULK_READ_SIZE).map((_, i) => start + i));
+    }
+    await mapConcurrently(batches, REQUEST_CONCURRENCY, async (indexes) => {
+      const operations: OperationInput[] = indexes.map((i) => {
+        const key = itemKey(rows[i]!.entity, rows[i]!.id);
+        return { operationType: 'Read', id: key, partitionKey: key };
+      });
+      try {
+        // `bulk` sends at once; `executeBulkOperations` waits for a flush timer (about 1 s) first.
+        const responses = await records.items.bulk(operations, { continueOnError: true });
+        responses.forEach((response, j) => {
+          const index = indexes[j]!;
+          if (response.statusCode === 404) current[index] = { record: undefined, etag: undefined };
+          else if (response.statusCode === 200 && response.resourceBody !== undefined) {
+            const item = response.resourceBody as unknown as RecordItem;
+            // The etag a later IfMatch must match: the response's, else the item's own.
+            current[index] = toCurrentRow({ ...item, _etag: response.eTag ?? item._etag });
+          }
+        });
+      } catch {
+        // Left unread: each row is read on its own below, which reports a real failure precisely.
+      }
+    });
+    return mapConcurrently(rows, REQUEST_CONCURRENCY, async (row, i) => {
+      return current[i] ?? (await this.readRow(records, row.entity, row.id));
+    });
+  }
+
   private async readRow(records: Container, entity: string, id: string): Promise<CurrentRow> {
     const item = await this.readRecordItem(records, entity, id);
-    // A fence is no row, but its etag is what the next write must match.
-    return {
-      record: item === undefined || item.fence === true ? undefined : toStoredRecord(item),
-      etag: item?._etag,
-    };
+    return item === undefined ? { record: undefined, etag: undefined } : toCurrentRow(item);
   }
 
   private async readRecordItem(
@@ -432,6 +470,11 @@ function withoutSystemFields(item: Omit<RecordItem, '_etag'>): RecordItem {
   const { _rid, _self, _ts, _attachments, ...content } = item as RecordItem & Record<string, unknown>;
   void [_rid, _self, _ts, _attachments];
   return content;
+}
+
+/** A fence is no row, but its etag is what the next write must match. */
+function toCurrentRow(item: RecordItem): CurrentRow {
+  return { record: item.fence === true ? undefined : toStoredRecord(item), etag: item._etag };
 }
 
 function toStoredRecord(item: RecordItem): StoredRecord {
