@@ -14,7 +14,10 @@ import { syncStampSchema } from './checkpoint';
  * - `syncHeld/{key}|{bucket}|{generation}`: the held set in {@link HELD_BUCKETS} hash buckets, each
  *   written copy-on-write under a new generation, so a state write that loses a race leaves the
  *   committed buckets untouched;
- * - `syncPlan/{key}|{planId}|{chunk}`: the changes of a sync too large for the state document.
+ * - `syncPlan/{key}|{planId}|{chunk}`: the changes of a sync too large for the state document;
+ * - `syncPlan/{key}|{planId}|d{seq}-{random}`: what acknowledged pages of an initial plan sent
+ *   differently from the plan (rows changed or gone since it was made). An initial download writes
+ *   the held buckets once, when its last page is acknowledged, from the plan and these deviations.
  */
 
 const STATE_KIND = 'syncDevice';
@@ -65,7 +68,10 @@ export const deviceStateSchema = z.object({
   cursor: z.string().nullable(),
   stamp: syncStampSchema.nullable(),
   plan: syncPlanSchema.nullable(),
-  /** The page issued last (`issuedSeq`) and not yet acknowledged. */
+  /**
+   * The page issued last (`issuedSeq`) and not yet acknowledged. Its `delta` is every change it makes
+   * to the held set; for a page of an initial plan, only those that differ from the plan.
+   */
   pending: z
     .object({ seq: z.number().int(), offsetAfter: z.number().int(), delta: z.array(heldDeltaSchema) })
     .nullable(),
@@ -158,13 +164,20 @@ export async function writeHeldDelta(
   state: DeviceState,
   delta: readonly HeldDelta[],
 ): Promise<{ generations: (string | null)[]; written: string[]; replaced: string[] }> {
-  const touched = new Set(delta.map(([entity, id]) => bucketOf(entity, id)));
+  // Grouped once: a page of thousands of changes is not rescanned for each bucket.
+  const byBucket = new Map<number, HeldDelta[]>();
+  for (const change of delta) {
+    const bucket = bucketOf(change[0], change[1]);
+    const changes = byBucket.get(bucket) ?? [];
+    byBucket.set(bucket, changes);
+    changes.push(change);
+  }
   const generations = [...state.heldGenerations];
   const written: string[] = [];
   const replaced: string[] = [];
   const generation = randomUUID().slice(0, 8);
   await Promise.all(
-    [...touched].map(async (bucket) => {
+    [...byBucket].map(async ([bucket, changes]) => {
       const old = state.heldGenerations[bucket] ?? null;
       let value: BucketValue = {};
       if (old !== null) {
@@ -172,8 +185,7 @@ export async function writeHeldDelta(
         if (doc === undefined) throw new AppError('Internal', `Held bucket ${bucket} of ${key} is missing.`);
         value = doc.value;
       }
-      for (const [entity, id, version] of delta) {
-        if (bucketOf(entity, id) !== bucket) continue;
+      for (const [entity, id, version] of changes) {
         const rows = value[entity] ?? {};
         value[entity] = rows;
         if (version === null) delete rows[id];
@@ -187,6 +199,84 @@ export async function writeHeldDelta(
     }),
   );
   return { generations, written, replaced };
+}
+
+/**
+ * Writes, once, the held set a finished initial plan leaves: every planned upsert at its planned
+ * version, except where a page sent something else (`deviations`, in page order: a newer version, or
+ * null for a row gone since the plan was made). An initial download thereby writes the held set once
+ * instead of copying the growing buckets on every page. Returns the new generations, the documents
+ * written (to drop if the state write loses a race) and those replaced (to drop once it wins).
+ */
+export async function writeInitialHeldSet(
+  store: DocStore,
+  key: string,
+  state: DeviceState,
+  plan: SyncPlan,
+  deviations: readonly HeldDelta[],
+): Promise<{ generations: (string | null)[]; written: string[]; replaced: string[] }> {
+  const buckets: BucketValue[] = Array.from({ length: HELD_BUCKETS }, () => ({}));
+  const hold = (entity: string, id: string, version: string): void => {
+    const value = buckets[bucketOf(entity, id)]!;
+    const rows = value[entity] ?? {};
+    value[entity] = rows;
+    rows[id] = version;
+  };
+  // Chunk by chunk: only one chunk of entries is parsed at a time, whatever the plan's size.
+  for (let from = 0; from < plan.total; from += PLAN_CHUNK_SIZE) {
+    const to = Math.min(plan.total, from + PLAN_CHUNK_SIZE);
+    for (const [entity, id, op, version] of await readPlanEntries(store, key, plan, from, to))
+      if (op === 'u') hold(entity, id, version);
+  }
+  for (const [entity, id, version] of deviations) {
+    if (version !== null) hold(entity, id, version);
+    else delete buckets[bucketOf(entity, id)]![entity]?.[id];
+  }
+  const generation = randomUUID().slice(0, 8);
+  const generations: (string | null)[] = Array.from({ length: HELD_BUCKETS }, () => null);
+  const written: string[] = [];
+  await Promise.all(
+    buckets.map(async (value, bucket) => {
+      if (Object.values(value).every((rows) => Object.keys(rows).length === 0)) return;
+      const id = `${key}|${bucket}|${generation}`;
+      await store.putDoc(HELD_KIND, id, value);
+      written.push(id);
+      generations[bucket] = generation;
+    }),
+  );
+  const replaced = state.heldGenerations.flatMap((old, bucket) =>
+    old === null ? [] : [`${key}|${bucket}|${old}`],
+  );
+  return { generations, written, replaced };
+}
+
+/**
+ * Keeps what an acknowledged page of an initial plan sent differently from the plan, until the plan
+ * ends (read back by {@link readPlanDeviations}). Returns the document's id. The id carries a random
+ * part: two racing requests acknowledging the same page never share (or delete) one document.
+ */
+export async function storePlanDeviations(
+  store: DocStore,
+  key: string,
+  planId: string,
+  seq: number,
+  deviations: readonly HeldDelta[],
+): Promise<string> {
+  // Zero-padded: listing by id returns the pages in the order they were sent.
+  const id = `${key}|${planId}|d${String(seq).padStart(10, '0')}-${randomUUID().slice(0, 8)}`;
+  await store.putDoc(PLAN_KIND, id, { deviations });
+  return id;
+}
+
+/** Every deviation kept for a plan, in page order. */
+export async function readPlanDeviations(store: DocStore, key: string, planId: string): Promise<HeldDelta[]> {
+  const docs = await store.listDocs<{ deviations: HeldDelta[] }>(PLAN_KIND, { prefix: `${key}|${planId}|d` });
+  return docs.flatMap((doc) => doc.value.deviations);
+}
+
+/** Deletes plan documents (chunks or deviations) by id. */
+export async function deletePlanDocs(store: DocStore, ids: readonly string[]): Promise<void> {
+  await Promise.all(ids.map((id) => store.deleteDoc(PLAN_KIND, id)));
 }
 
 /** Deletes held bucket documents by id (superseded generations, or the losers of a race). */
@@ -234,12 +324,16 @@ export async function readPlanEntries(
   return all.slice(start, start + (to - from));
 }
 
-/** Deletes a finished plan's chunk documents. */
+/** Deletes a finished plan's chunk documents (and an initial plan's deviations). */
 export async function deletePlan(store: DocStore, key: string, plan: SyncPlan): Promise<void> {
-  if (plan.inline !== null) return;
   const ids: string[] = [];
-  for (let chunk = 0; chunk * PLAN_CHUNK_SIZE < plan.total; chunk++) ids.push(`${key}|${plan.id}|${chunk}`);
-  await Promise.all(ids.map((id) => store.deleteDoc(PLAN_KIND, id)));
+  if (plan.phase === 'initial') {
+    for (const doc of await store.listDocs(PLAN_KIND, { prefix: `${key}|${plan.id}|d` })) ids.push(doc.id);
+  }
+  if (plan.inline === null) {
+    for (let chunk = 0; chunk * PLAN_CHUNK_SIZE < plan.total; chunk++) ids.push(`${key}|${plan.id}|${chunk}`);
+  }
+  await deletePlanDocs(store, ids);
 }
 
 /** Deletes every held bucket and plan chunk of a device (a new epoch starts from nothing). */

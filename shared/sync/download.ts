@@ -10,20 +10,25 @@ import type { TenantStore } from '../store/port';
 import { loadCheckpointKey, signCheckpoint, verifyCheckpoint, type SyncStamp } from './checkpoint';
 import { compileDeviceProfile, type CompiledDeviceProfile } from './compile-device-profile';
 import { resolveSyncCaller } from './device-identity';
-import { computeDeviceSet, deviceSetSize } from './device-set';
-import { judgeChangedRows } from './incremental-membership';
+import { computeDeviceSet, deviceSetSize, rowIsDirectMember } from './device-set';
 import {
+  bucketOf,
   deleteDeviceData,
   deleteHeldDocs,
   deletePlan,
+  deletePlanDocs,
   deviceKey,
+  heldVersion,
   loadDeviceState,
   loadHeldRows,
   newDeviceState,
+  readPlanDeviations,
   readPlanEntries,
   saveDeviceState,
+  storePlanDeviations,
   storePlanEntries,
   writeHeldDelta,
+  writeInitialHeldSet,
   type DeviceState,
   type HeldDelta,
   type LoadedDeviceState,
@@ -205,7 +210,10 @@ async function acknowledgePage(
 ): Promise<void> {
   const { store } = scope.ctx;
   const pending = state.pending!;
-  if (pending.delta.length > 0) {
+  const plan = state.plan;
+  if (plan?.phase === 'initial') {
+    await acknowledgeInitialPage(scope, state, plan, housekeeping);
+  } else if (pending.delta.length > 0) {
     const written = await writeHeldDelta(store, scope.loaded.key, state, pending.delta);
     state.heldGenerations = written.generations;
     housekeeping.afterSave.push(() => deleteHeldDocs(store, written.replaced));
@@ -213,7 +221,6 @@ async function acknowledgePage(
   }
   state.baseSeq = pending.seq;
   state.pending = null;
-  const plan = state.plan;
   if (plan === null) return;
   plan.offset = pending.offsetAfter;
   if (plan.offset >= plan.total) {
@@ -221,6 +228,31 @@ async function acknowledgePage(
     state.stamp = plan.stamp;
     state.plan = null;
     housekeeping.afterSave.push(() => deletePlan(store, scope.loaded.key, plan));
+  }
+}
+
+/**
+ * An initial plan's page was applied. Its held set is the plan itself, so it is written once, when the
+ * last page is acknowledged; until then only what pages sent differently from the plan is kept.
+ */
+async function acknowledgeInitialPage(
+  scope: RequestScope,
+  state: DeviceState,
+  plan: SyncPlan,
+  housekeeping: Housekeeping,
+): Promise<void> {
+  const { store } = scope.ctx;
+  const key = scope.loaded.key;
+  const pending = state.pending!;
+  if (pending.offsetAfter >= plan.total) {
+    const deviations = [...(await readPlanDeviations(store, key, plan.id)), ...pending.delta];
+    const written = await writeInitialHeldSet(store, key, state, plan, deviations);
+    state.heldGenerations = written.generations;
+    housekeeping.afterSave.push(() => deleteHeldDocs(store, written.replaced));
+    housekeeping.onFailure.push(() => deleteHeldDocs(store, written.written));
+  } else if (pending.delta.length > 0) {
+    const id = await storePlanDeviations(store, key, plan.id, pending.seq, pending.delta);
+    housekeeping.onFailure.push(() => deletePlanDocs(store, [id]));
   }
 }
 
@@ -254,12 +286,10 @@ async function planIncrementalSync(
       cursor = page.cursor;
       // A row may come again on a later page (Cosmos): the later state wins.
       for (const record of page.records) {
-        // Rows of profile entities, and of intersect entities (they pair rows of two profile entities).
-        if (compiled.entities.has(record.entity) || compiled.associationEntities.has(record.entity)) {
-          changed.set(`${record.entity}\u0000${record.id}`, record);
-        }
+        if (compiled.associationEntities.has(record.entity)) recompute = true;
+        if (compiled.entities.has(record.entity)) changed.set(`${record.entity}\u0000${record.id}`, record);
       }
-      if (changed.size > MAX_ROW_BY_ROW_CHANGES) {
+      if (recompute || changed.size > MAX_ROW_BY_ROW_CHANGES) {
         recompute = true;
         break;
       }
@@ -268,20 +298,9 @@ async function planIncrementalSync(
     if (!recompute && cursor === state.cursor) return false;
   }
 
-  let entries: PlanEntry[] = [];
+  const entries: PlanEntry[] = [];
   let size = state.setSize;
-  let newCursor = cursor!;
-  if (!recompute) {
-    // Each changed row judged, and the rows linked to it when associations are involved.
-    const delta = await judgeChangedRows(store, compiled, [...changed.values()], (buckets) =>
-      loadHeldRows(store, scope.loaded.key, state, buckets),
-    );
-    if (delta === undefined) recompute = true;
-    else {
-      entries = delta.entries;
-      size += delta.sizeDelta;
-    }
-  }
+  let newCursor: string;
   if (recompute) {
     newCursor = await store.headCursor();
     const set = await computeDeviceSet(store, compiled);
@@ -299,6 +318,21 @@ async function planIncrementalSync(
       const rows = set.get(entity);
       for (const [id, version] of heldRows)
         if (rows?.has(id) !== true) entries.push([entity, id, 'r', version]);
+    }
+  } else {
+    newCursor = cursor!;
+    const buckets = new Set([...changed.values()].map((r) => bucketOf(r.entity, r.id)));
+    const held = await loadHeldRows(store, scope.loaded.key, state, buckets);
+    for (const record of changed.values()) {
+      const entity = compiled.entities.get(record.entity)!;
+      const holds = heldVersion(held, record.entity, record.id);
+      if (rowIsDirectMember(entity, record)) {
+        if (holds !== record.version) entries.push([record.entity, record.id, 'u', record.version]);
+        if (holds === undefined) size += 1;
+      } else if (holds !== undefined) {
+        entries.push([record.entity, record.id, 'r', holds]);
+        size -= 1;
+      }
     }
   }
   enforceHardLimit(scope.settings, size);
@@ -332,6 +366,7 @@ function enforceHardLimit(settings: TenantSettings, count: number): void {
 async function sendPage(scope: RequestScope, state: DeviceState): Promise<DownloadChange[]> {
   const { store } = scope.ctx;
   const plan = state.plan!;
+  const initial = plan.phase === 'initial';
   const from = plan.offset;
   const to = Math.min(plan.total, from + scope.request.pageSize);
   const entries = await readPlanEntries(store, scope.loaded.key, plan, from, to);
@@ -373,7 +408,8 @@ async function sendPage(scope: RequestScope, state: DeviceState): Promise<Downlo
       version: record.version,
       row: compiledEntity.strip(record.attributes),
     });
-    delta.push([entity, id, record.version]);
+    // An initial plan's page keeps only what differs from the plan (see acknowledgeInitialPage).
+    if (!initial || record.version !== version) delta.push([entity, id, record.version]);
   }
   const seq = state.issuedSeq + 1;
   state.issuedSeq = seq;
