@@ -52,6 +52,21 @@ export async function getDirectoryVersion(store: DocStore): Promise<DirectoryVer
   return doc?.value ?? { version: 0, updatedAt: new Date(0).toISOString() };
 }
 
+/**
+ * The directory's version with the etag of its document (undefined when never written). The etag
+ * changes on every replace (the version document is written after the items), so it keys caches of
+ * the directory read after it.
+ */
+export async function getDirectoryVersionTag(
+  store: DocStore,
+): Promise<{ version: DirectoryVersion; etag: string | undefined }> {
+  const doc = await store.getDoc<DirectoryVersion>(VERSION_KIND, VERSION_ID);
+  return {
+    version: doc?.value ?? { version: 0, updatedAt: new Date(0).toISOString() },
+    etag: doc?.etag,
+  };
+}
+
 async function runLimited(tasks: (() => Promise<unknown>)[]): Promise<void> {
   for (let i = 0; i < tasks.length; i += WRITE_CONCURRENCY) {
     await Promise.all(tasks.slice(i, i + WRITE_CONCURRENCY).map((task) => task()));

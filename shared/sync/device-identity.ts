@@ -1,5 +1,5 @@
 import { findProfileForAppUser } from '../admin/app-config';
-import { getDirectoryVersion, loadDirectory } from '../admin/directory-store';
+import { getDirectoryVersionTag, loadDirectory } from '../admin/directory-store';
 import type { Principal } from '../auth/principal';
 import { AppError } from '../errors';
 import type { Directory, DirectoryUser } from '../model/directory';
@@ -31,9 +31,10 @@ export async function resolveSyncCaller(
   principal: Principal,
   appId: string,
 ): Promise<SyncCaller> {
-  const [directory, directoryVersion] = await Promise.all([loadDirectory(store), getDirectoryVersion(store)]);
+  const cached = await currentDirectory(store);
+  const { directory, directoryVersion, users } = cached;
   const objectId = principal.objectId.toLowerCase();
-  const user = directory.users.find((u) => u.entraObjectId.toLowerCase() === objectId);
+  const user = users.get(objectId);
   if (user === undefined) {
     throw new AppError(
       'Forbidden',
@@ -45,7 +46,7 @@ export async function resolveSyncCaller(
       },
     );
   }
-  const context = buildUserContext(directory, user.id);
+  const context = userContextOf(cached, user.id);
   if (!canSyncAtAll(context)) {
     throw new AppError(
       'PrivilegeDenied',
@@ -62,5 +63,54 @@ export async function resolveSyncCaller(
     );
   }
   const profile = await findProfileForAppUser(store, appId, user.id);
-  return { user, context, directory, directoryVersion: directoryVersion.version, profile };
+  return { user, context, directory, directoryVersion, profile };
+}
+
+/** A directory as read after its version document, with what requests derive from it. */
+interface CachedDirectory {
+  etag: string | undefined;
+  directory: Directory;
+  directoryVersion: number;
+  /** Users by lower-cased Entra object id. */
+  users: Map<string, DirectoryUser>;
+  contexts: Map<string, UserContext>;
+}
+
+/**
+ * Per tenant handle, the directory last read, keyed by the etag of the version document read BEFORE
+ * it in the same request: a replace writes the items first and the version document last, so an
+ * entry never outlives the directory it was read for (the next request sees a new etag and reads
+ * again). Saves every device request from reading and validating the whole directory.
+ */
+const directories = new WeakMap<DocStore, CachedDirectory>();
+
+async function currentDirectory(store: DocStore): Promise<CachedDirectory> {
+  const { version, etag } = await getDirectoryVersionTag(store);
+  const cached = directories.get(store);
+  if (cached !== undefined && etag !== undefined && cached.etag === etag) return cached;
+  const directory = await loadDirectory(store);
+  const users = new Map<string, DirectoryUser>();
+  // The first user with an object id wins, as a search in directory order would find.
+  for (const u of directory.users) {
+    const key = u.entraObjectId.toLowerCase();
+    if (!users.has(key)) users.set(key, u);
+  }
+  const entry: CachedDirectory = {
+    etag,
+    directory,
+    directoryVersion: version.version,
+    users,
+    contexts: new Map(),
+  };
+  directories.set(store, entry);
+  return entry;
+}
+
+function userContextOf(entry: CachedDirectory, userId: string): UserContext {
+  let context = entry.contexts.get(userId);
+  if (context === undefined) {
+    context = buildUserContext(entry.directory, userId);
+    entry.contexts.set(userId, context);
+  }
+  return context;
 }
