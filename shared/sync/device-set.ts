@@ -31,10 +31,12 @@ export function rowIsDirectMember(entity: CompiledEntity, record: StoredRecord):
  * association from the source entity's member rows) AND meet the org filter AND are readable by the
  * user. Tombstones are never members. Rows are streamed with `scanRecords`; only ids, versions and
  * the link values associations need are kept, so memory grows with the set, not with row size.
+ * `onMember` sees each member row as it is found, in the set's order (a caller may keep a few).
  */
 export async function computeDeviceSet(
   store: RecordStore,
   profile: CompiledDeviceProfile,
+  onMember?: (record: StoredRecord) => void,
 ): Promise<DeviceSet> {
   const set: DeviceSet = new Map();
   // Per association: the link values its source's members produced (what target rows must match).
@@ -60,6 +62,7 @@ export async function computeDeviceSet(
       );
       if (!rowQualifiesDirectly(entity.membership, record.attributes, isReached)) return;
       members.set(record.id, record.version);
+      onMember?.(record);
       for (const { association, values } of outgoing) {
         const value = sourceValue(entity, association, record);
         if (value !== undefined) values.add(value);

@@ -60,6 +60,8 @@ interface RequestScope {
   settings: TenantSettings;
   key: Buffer;
   loaded: LoadedDeviceState;
+  /** Rows read while planning in this request (the first page of an initial plan), by entity and id. */
+  scanned: Map<string, StoredRecord>;
 }
 
 /** Work to finish once the state document is saved (or to undo when saving fails). */
@@ -114,6 +116,7 @@ export async function downloadChanges(
     settings,
     key,
     loaded,
+    scanned: new Map(),
   };
   const housekeeping: Housekeeping = { afterSave: [], onFailure: [] };
 
@@ -165,7 +168,11 @@ async function startEpoch(scope: RequestScope): Promise<DeviceState> {
   const { store } = scope.ctx;
   // The cursor is taken before the scan, so a write during the scan is re-read by the next sync.
   const cursor = await store.headCursor();
-  const set = await computeDeviceSet(store, scope.compiled);
+  // The scan reads every member row: the first page's rows are kept, not read again to send them.
+  const firstPage = scope.request.pageSize;
+  const set = await computeDeviceSet(store, scope.compiled, (record) => {
+    if (scope.scanned.size < firstPage) scope.scanned.set(`${record.entity}\u0000${record.id}`, record);
+  });
   const size = deviceSetSize(set);
   enforceHardLimit(scope.settings, size);
   await deleteDeviceData(store, scope.loaded.key);
@@ -371,13 +378,18 @@ async function sendPage(scope: RequestScope, state: DeviceState): Promise<Downlo
   const to = Math.min(plan.total, from + scope.request.pageSize);
   const entries = await readPlanEntries(store, scope.loaded.key, plan, from, to);
   const idsByEntity = new Map<string, string[]>();
+  const rows = new Map<string, StoredRecord>();
   for (const [entity, id, op] of entries) {
     if (op !== 'u') continue;
+    const scanned = scope.scanned.get(`${entity}\u0000${id}`);
+    if (scanned !== undefined) {
+      rows.set(`${entity}\u0000${id}`, scanned);
+      continue;
+    }
     const ids = idsByEntity.get(entity) ?? [];
     idsByEntity.set(entity, ids);
     ids.push(id);
   }
-  const rows = new Map<string, StoredRecord>();
   await Promise.all(
     [...idsByEntity].map(async ([entity, ids]) => {
       for (const record of await store.getRecords(entity, ids))
