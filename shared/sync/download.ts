@@ -10,15 +10,14 @@ import type { TenantStore } from '../store/port';
 import { loadCheckpointKey, signCheckpoint, verifyCheckpoint, type SyncStamp } from './checkpoint';
 import { compileDeviceProfile, type CompiledDeviceProfile } from './compile-device-profile';
 import { resolveSyncCaller } from './device-identity';
-import { computeDeviceSet, deviceSetSize, rowIsDirectMember } from './device-set';
+import { computeDeviceSet, deviceSetSize } from './device-set';
+import { judgeChangedRows } from './incremental-membership';
 import {
-  bucketOf,
   deleteDeviceData,
   deleteHeldDocs,
   deletePlan,
   deletePlanDocs,
   deviceKey,
-  heldVersion,
   loadDeviceState,
   loadHeldRows,
   newDeviceState,
@@ -293,10 +292,12 @@ async function planIncrementalSync(
       cursor = page.cursor;
       // A row may come again on a later page (Cosmos): the later state wins.
       for (const record of page.records) {
-        if (compiled.associationEntities.has(record.entity)) recompute = true;
-        if (compiled.entities.has(record.entity)) changed.set(`${record.entity}\u0000${record.id}`, record);
+        // Rows of profile entities, and of intersect entities (they pair rows of two profile entities).
+        if (compiled.entities.has(record.entity) || compiled.associationEntities.has(record.entity)) {
+          changed.set(`${record.entity}\u0000${record.id}`, record);
+        }
       }
-      if (recompute || changed.size > MAX_ROW_BY_ROW_CHANGES) {
+      if (changed.size > MAX_ROW_BY_ROW_CHANGES) {
         recompute = true;
         break;
       }
@@ -305,9 +306,20 @@ async function planIncrementalSync(
     if (!recompute && cursor === state.cursor) return false;
   }
 
-  const entries: PlanEntry[] = [];
+  let entries: PlanEntry[] = [];
   let size = state.setSize;
-  let newCursor: string;
+  let newCursor = cursor!;
+  if (!recompute) {
+    // Each changed row judged, and the rows linked to it when associations are involved.
+    const delta = await judgeChangedRows(store, compiled, [...changed.values()], (buckets) =>
+      loadHeldRows(store, scope.loaded.key, state, buckets),
+    );
+    if (delta === undefined) recompute = true;
+    else {
+      entries = delta.entries;
+      size += delta.sizeDelta;
+    }
+  }
   if (recompute) {
     newCursor = await store.headCursor();
     const set = await computeDeviceSet(store, compiled);
@@ -325,21 +337,6 @@ async function planIncrementalSync(
       const rows = set.get(entity);
       for (const [id, version] of heldRows)
         if (rows?.has(id) !== true) entries.push([entity, id, 'r', version]);
-    }
-  } else {
-    newCursor = cursor!;
-    const buckets = new Set([...changed.values()].map((r) => bucketOf(r.entity, r.id)));
-    const held = await loadHeldRows(store, scope.loaded.key, state, buckets);
-    for (const record of changed.values()) {
-      const entity = compiled.entities.get(record.entity)!;
-      const holds = heldVersion(held, record.entity, record.id);
-      if (rowIsDirectMember(entity, record)) {
-        if (holds !== record.version) entries.push([record.entity, record.id, 'u', record.version]);
-        if (holds === undefined) size += 1;
-      } else if (holds !== undefined) {
-        entries.push([record.entity, record.id, 'r', holds]);
-        size -= 1;
-      }
     }
   }
   enforceHardLimit(scope.settings, size);
