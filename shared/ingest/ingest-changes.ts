@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { loadEntityDrafts } from '../admin/entity-config';
 import { AppError, type ErrorDetail } from '../errors';
-import { logicalNameSchema } from '../model/entity';
-import { versionSchema } from '../model/record';
 import type { QueueSender } from '../queue/port';
 import {
   recordChangedBatchMessages,
+  rowChangeFieldsSchema,
+  upsertHasVersion,
   recordChangedMessage,
   syncEntityMessage,
   type RecordChangedMessage,
@@ -17,20 +17,10 @@ import type { DocStore } from '../store/port';
 export const MAX_INGEST_CHANGES = 1000;
 
 /** One change from a system of record (SPEC §10). */
-export const ingestChangeSchema = z
-  .object({
-    entity: logicalNameSchema,
-    id: z.string().min(1).max(200),
-    op: z.enum(['upsert', 'delete']),
-    attributes: z.record(z.string(), z.unknown()).default({}),
-    /** The source version (a whole number); required for upserts, optional for deletes. */
-    version: versionSchema.optional(),
-  })
-  .strict()
-  .refine((c) => c.op === 'delete' || c.version !== undefined, {
-    path: ['version'],
-    message: 'an upsert needs a version',
-  });
+export const ingestChangeSchema = rowChangeFieldsSchema.strict().refine(upsertHasVersion, {
+  path: ['version'],
+  message: 'an upsert needs a version',
+});
 export type IngestChange = z.infer<typeof ingestChangeSchema>;
 
 export const ingestChangesSchema = z.array(ingestChangeSchema).min(1).max(MAX_INGEST_CHANGES);

@@ -1,5 +1,18 @@
 import { z } from 'zod';
 
+/** Operators evaluated against the syncing user (id, teams, hierarchy, business unit, language); they take no value. */
+const USER_CONTEXT_OPERATORS = [
+  'eq-userid',
+  'ne-userid',
+  'eq-userteams',
+  'eq-useroruserteams',
+  'eq-useroruserhierarchy',
+  'eq-useroruserhierarchyandteams',
+  'eq-businessid',
+  'ne-businessid',
+  'eq-userlanguage',
+] as const;
+
 /** Condition operators of offline filters (SPEC §4; FetchXML semantics, reference/dataverse.md §5). */
 export const operatorSchema = z.enum([
   'eq',
@@ -14,15 +27,7 @@ export const operatorSchema = z.enum([
   'not-in',
   'null',
   'not-null',
-  'eq-userid',
-  'ne-userid',
-  'eq-userteams',
-  'eq-useroruserteams',
-  'eq-useroruserhierarchy',
-  'eq-useroruserhierarchyandteams',
-  'eq-businessid',
-  'ne-businessid',
-  'eq-userlanguage',
+  ...USER_CONTEXT_OPERATORS,
   'begins-with',
   'not-begin-with',
   'ends-with',
@@ -31,18 +36,7 @@ export const operatorSchema = z.enum([
 ]);
 export type Operator = z.infer<typeof operatorSchema>;
 
-/** Operators evaluated against the syncing user (id, teams, hierarchy, business unit, language); they take no value. */
-export const userContextOperators: ReadonlySet<Operator> = new Set<Operator>([
-  'eq-userid',
-  'ne-userid',
-  'eq-userteams',
-  'eq-useroruserteams',
-  'eq-useroruserhierarchy',
-  'eq-useroruserhierarchyandteams',
-  'eq-businessid',
-  'ne-businessid',
-  'eq-userlanguage',
-]);
+export const userContextOperators: ReadonlySet<Operator> = new Set<Operator>(USER_CONTEXT_OPERATORS);
 
 const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 

@@ -13,6 +13,8 @@ export {
 } from './handle-replication-message';
 export {
   batchedChangeSchema,
+  rowChangeFieldsSchema,
+  upsertHasVersion,
   MAX_BATCH_CHANGES,
   metadataRefreshMessage,
   metadataRefreshMessageSchema,

@@ -56,23 +56,30 @@ export type RecordChangedMessage = z.infer<typeof recordChangedMessageSchema>;
 /** Most changes one `recordChangedBatch` message carries (one bulk apply, a few store chunks). */
 export const MAX_BATCH_CHANGES = 500;
 
+/** The fields of one row change from a system of record (ingest API, batches). */
+export const rowChangeFieldsSchema = z.object({
+  entity: logicalNameSchema,
+  id: z.string().min(1).max(200),
+  op: z.enum(['upsert', 'delete']),
+  attributes: z.record(z.string(), z.unknown()).default({}),
+  /** The source version (digits). Deletes may lack one (see `applySourceChanges`). */
+  version: versionSchema.optional(),
+});
+
+/** An upsert must say which version it is, so that only newer versions replace a row. */
+export function upsertHasVersion(change: { op: 'upsert' | 'delete'; version?: string | undefined }): boolean {
+  return change.op === 'delete' || change.version !== undefined;
+}
+const upsertNeedsVersion = { path: ['version'], message: 'an upsert needs a version' };
+
 /** One change of a `recordChangedBatch`: the fields of a `recordChanged` that vary per row. */
-export const batchedChangeSchema = z
-  .object({
-    entity: logicalNameSchema,
-    id: z.string().min(1).max(200),
-    op: z.enum(['upsert', 'delete']),
-    attributes: z.record(z.string(), z.unknown()).default({}),
-    /** The source version (digits). Deletes may lack one (see `applySourceChanges`). */
-    version: versionSchema.optional(),
+export const batchedChangeSchema = rowChangeFieldsSchema
+  .extend({
     /** True when `attributes` holds only the changed columns: merged onto the stored row. */
     partial: z.boolean().optional(),
   })
   .strict()
-  .refine((c) => c.op === 'delete' || c.version !== undefined, {
-    path: ['version'],
-    message: 'an upsert needs a version',
-  });
+  .refine(upsertHasVersion, upsertNeedsVersion);
 export type BatchedChange = z.infer<typeof batchedChangeSchema>;
 
 /**
