@@ -2,6 +2,7 @@ import type { Clock } from '../clock';
 import { AppError } from '../errors';
 import { appConfigSchema, type AppConfig, type AppConfigInput } from '../model/app';
 import type { PublishedProfile, Violation } from '../model/profile';
+import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
 import { findProfileForUser, loadPublishedProfile } from './profile-service';
 import { rejectViolations } from './reject-violations';
@@ -9,11 +10,14 @@ import { rejectViolations } from './reject-violations';
 /** Doc kind of app modules. */
 const APP_KIND = 'app';
 
-/** An app module; 404 `NotFound` when it was never configured. */
+/** Every device request reads its app: each stored version is validated once per store handle. */
+const storedApps = new ParsedDocCache(APP_KIND, (value) => appConfigSchema.parse(value));
+
+/** An app module; 404 `NotFound` when it was never configured. Shared and frozen: do not change it. */
 export async function getApp(store: DocStore, appId: string): Promise<AppConfig> {
-  const doc = await store.getDoc(APP_KIND, appId);
+  const doc = await storedApps.get(store, appId);
   if (doc === undefined) throw new AppError('NotFound', `App '${appId}' is not configured.`);
-  return appConfigSchema.parse(doc.value);
+  return doc.value;
 }
 
 /** Every configured app module, ordered by id. */

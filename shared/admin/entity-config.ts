@@ -11,6 +11,7 @@ import {
   type EntityOfflineSettings,
 } from '../model/entity';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
+import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
 import { rejectViolations } from './reject-violations';
 
@@ -45,22 +46,27 @@ export const entityListItemSchema = z.object({
 });
 export type EntityListItem = z.infer<typeof entityListItemSchema>;
 
-/** The metadata version (0 before the first publish). */
+/** Every device request reads these: each stored version is validated once (per store handle). */
+const metadataVersions = new ParsedDocCache(VERSION_KIND, (value) => metadataVersionSchema.parse(value));
+const publishedEntities = new ParsedDocCache(PUBLISHED_KIND, (value): ConfiguredEntity => {
+  const { metadata, offline } = entityConfigurationSchema.parse(value);
+  return { metadata, offline };
+});
+
+/** The metadata version (0 before the first publish). Shared and frozen: do not change it. */
 export async function getMetadataVersion(store: DocStore): Promise<MetadataVersion> {
-  const doc = await store.getDoc(VERSION_KIND, VERSION_ID);
-  return doc ? metadataVersionSchema.parse(doc.value) : { version: 0, publishedAt: null };
+  const doc = await metadataVersions.get(store, VERSION_ID);
+  return doc ? doc.value : { version: 0, publishedAt: null };
 }
 
 /**
  * The published entities with their offline settings: what profile publish validates against and
- * what the sync engine serves. Ordered by logical name.
+ * what the sync engine serves. Ordered by logical name. Each entity document is validated once per
+ * etag; the same array comes back while no published entity changed (callers key derived data by
+ * it). Shared and frozen: do not change it.
  */
-export async function loadEntities(store: DocStore): Promise<ConfiguredEntity[]> {
-  const docs = await store.listDocs(PUBLISHED_KIND);
-  return docs.map((doc) => {
-    const { metadata, offline } = entityConfigurationSchema.parse(doc.value);
-    return { metadata, offline };
-  });
+export async function loadEntities(store: DocStore): Promise<readonly ConfiguredEntity[]> {
+  return publishedEntities.list(store);
 }
 
 /** The draft entities (what admins edited, published or not), ordered by logical name. */

@@ -12,6 +12,7 @@ import {
   type Violation,
 } from '../model/profile';
 import { validateProfile, type ProfileValidationContext } from '../profiles/validate-profile';
+import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
 import { loadDirectory } from './directory-store';
 import { loadEntities } from './entity-config';
@@ -56,16 +57,26 @@ export async function loadPublishedProfile(
   return latest ? publishedProfileSchema.parse(latest.value) : undefined;
 }
 
-/** The latest published version of every published profile. */
+/**
+ * Published versions, read by every device request: each is validated once per store handle, and
+ * the latest of each profile is worked out once per listing (the cache returns the same array while
+ * no version document changed).
+ */
+const publishedVersions = new ParsedDocCache(VERSION_KIND, (value) => publishedProfileSchema.parse(value));
+const latestByListing = new WeakMap<readonly PublishedProfile[], readonly PublishedProfile[]>();
+
+/** The latest published version of every published profile. The profiles are shared and frozen. */
 export async function listPublishedProfiles(store: DocStore): Promise<PublishedProfile[]> {
-  const versions = await store.listDocs(VERSION_KIND);
-  const latest = new Map<string, PublishedProfile>();
-  // Ordered by id, so the last version of each profile wins.
-  for (const doc of versions) {
-    const profile = publishedProfileSchema.parse(doc.value);
-    latest.set(profile.id, profile);
+  const versions = await publishedVersions.list(store);
+  let latest = latestByListing.get(versions);
+  if (latest === undefined) {
+    const byId = new Map<string, PublishedProfile>();
+    // Ordered by id, so the last version of each profile wins.
+    for (const profile of versions) byId.set(profile.id, profile);
+    latest = Object.freeze([...byId.values()]);
+    latestByListing.set(versions, latest);
   }
-  return [...latest.values()];
+  return [...latest];
 }
 
 /**

@@ -1,15 +1,20 @@
 import { AppError } from '../errors';
 import { tenantSettingsSchema, type TenantSettings, type TenantSettingsUpdate } from '../model/settings';
+import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
 
 /** Doc kind and id of a tenant's settings. */
 const SETTINGS_KIND = 'settings';
 const SETTINGS_ID = 'tenant';
 
-/** The tenant's settings; defaults for any the tenant never set. */
+/** Settings are read by every device request: each stored version is validated once per store handle. */
+const storedSettings = new ParsedDocCache(SETTINGS_KIND, (value) => tenantSettingsSchema.parse(value));
+const defaultSettings: TenantSettings = Object.freeze(tenantSettingsSchema.parse({}));
+
+/** The tenant's settings; defaults for any the tenant never set. Shared and frozen: do not change them. */
 export async function getTenantSettings(store: DocStore): Promise<TenantSettings> {
-  const doc = await store.getDoc(SETTINGS_KIND, SETTINGS_ID);
-  return tenantSettingsSchema.parse(doc?.value ?? {});
+  const doc = await storedSettings.get(store, SETTINGS_ID);
+  return doc?.value ?? defaultSettings;
 }
 
 /**

@@ -19,7 +19,12 @@ export interface TokenVerifierOptions {
   localKey?: LocalSigningKey;
   /** Allowed clock skew in seconds. */
   clockToleranceSeconds?: number;
+  /** Verified tokens remembered until they expire (default {@link VERIFIED_TOKEN_CACHE_SIZE}; 0: none). */
+  verifiedTokenCacheSize?: number;
 }
+
+/** Verified tokens a verifier remembers by default: a device sends the same token for an hour. */
+export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 export interface TokenVerifier {
   /** Verifies a bearer token (signature, issuer, audience, expiry); 401 Unauthorized otherwise. */
@@ -35,6 +40,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const jwksByTenant = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
   const authority = options.entraAuthority?.replace(/\/+$/, '');
   const clockTolerance = options.clockToleranceSeconds ?? 60;
+  const verified = new VerifiedTokenCache(options.verifiedTokenCacheSize ?? VERIFIED_TOKEN_CACHE_SIZE);
 
   function entraKeys(tid: string): ReturnType<typeof createRemoteJWKSet> {
     let jwks = jwksByTenant.get(tid);
@@ -73,6 +79,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return {
     async verify(token: string): Promise<Principal> {
+      // The same token string verified before and not yet expired: the signature check would repeat
+      // itself (it is most of a device request's CPU), so its principal is reused.
+      const known = verified.get(token, Date.now());
+      if (known !== undefined) return known;
       let unverified: JWTPayload;
       try {
         unverified = decodeJwt(token);
@@ -91,12 +101,45 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
       const claims = claimsSchema.safeParse(payload);
       if (!claims.success) throw new AppError('Unauthorized', 'The token lacks the oid or tid claim.');
-      return {
+      const principal: Principal = Object.freeze({
         objectId: claims.data.oid,
         tenantId: claims.data.tid,
-        roles: claims.data.roles,
+        roles: Object.freeze([...claims.data.roles]),
         issuer: payload.iss === LOCAL_ISSUER ? 'local' : 'entra',
-      };
+      });
+      if (typeof payload.exp === 'number') verified.set(token, principal, payload.exp * 1000);
+      return principal;
     },
   };
+}
+
+/**
+ * Tokens that passed verification, by their exact string, each until its `exp` (without the clock
+ * tolerance, so a remembered token is never accepted longer than jose would accept it). Least recently
+ * used entries go first once `capacity` is reached.
+ */
+class VerifiedTokenCache {
+  private readonly entries = new Map<string, { principal: Principal; expiresAtMs: number }>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(token: string, nowMs: number): Principal | undefined {
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    this.entries.delete(token);
+    if (nowMs >= entry.expiresAtMs) return undefined;
+    this.entries.set(token, entry);
+    return entry.principal;
+  }
+
+  set(token: string, principal: Principal, expiresAtMs: number): void {
+    if (this.capacity <= 0) return;
+    this.entries.delete(token);
+    while (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done === true) break;
+      this.entries.delete(oldest.value);
+    }
+    this.entries.set(token, { principal, expiresAtMs });
+  }
 }

@@ -23,8 +23,9 @@ import type { SourceChangePage } from '../sources/port';
 export type OfflineEntity = ConfiguredEntity;
 
 /** Every published entity with its offline settings (the admin area's `loadEntities`). */
-export function loadEntityConfigurations(store: TenantStore): Promise<OfflineEntity[]> {
-  return loadEntities(store);
+export async function loadEntityConfigurations(store: TenantStore): Promise<OfflineEntity[]> {
+  // A copy: loadEntities shares its (frozen) array between requests.
+  return [...(await loadEntities(store))];
 }
 
 /** The offline-enabled published entities: the ones step 5 downloads and step 6 replicates. */

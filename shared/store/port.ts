@@ -32,6 +32,17 @@ export interface DocStore {
   deleteDoc(kind: string, id: string, options?: { ifMatch?: string }): Promise<boolean>;
   /** Every document of a kind, ordered by id; `prefix` keeps ids that start with it. */
   listDocs<T = unknown>(kind: string, options?: { prefix?: string }): Promise<StoredDoc<T>[]>;
+  /**
+   * The id and etag of every document of a kind, ordered by id, without their values: lets a caller
+   * that keeps parsed documents by etag tell which changed without reading them all.
+   */
+  listDocEtags(kind: string, options?: { prefix?: string }): Promise<DocEtag[]>;
+}
+
+/** A document's id and its current etag. */
+export interface DocEtag {
+  id: string;
+  etag: string;
 }
 
 /** One change to a row, from the source (replication) or a device (upload). */

@@ -7,15 +7,18 @@ import {
   type TenantState,
 } from '../model/tenant';
 import type { Clock } from '../clock';
+import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { Store } from '../store/port';
 
 /** Doc kind of tenant registrations in the control store. */
 const TENANT_KIND = 'tenant';
 
-/** The registered tenant, or undefined. */
+/** Every request reads its tenant's registration: each stored version is validated once per store. */
+const registrations = new ParsedDocCache(TENANT_KIND, (value) => tenantSchema.parse(value));
+
+/** The registered tenant, or undefined. Shared and frozen: do not change it. */
 export async function getTenant(store: Store, org: Org): Promise<Tenant | undefined> {
-  const doc = await store.control.getDoc(TENANT_KIND, org);
-  return doc ? tenantSchema.parse(doc.value) : undefined;
+  return (await registrations.get(store.control, org))?.value;
 }
 
 export async function listTenants(store: Store): Promise<Tenant[]> {

@@ -183,6 +183,23 @@ export function describeStoreContract(
         expect(await tenant.listDocs('nothing')).toEqual([]);
       });
 
+      it('lists the ids and current etags of one kind, ordered by id, optionally by prefix', async () => {
+        const tenant = await newTenant();
+        for (const id of ['c-2', 'b', 'c-1']) await tenant.putDoc('user', id, { id });
+        await tenant.putDoc('team', 'a', { other: true });
+        const rewritten = await tenant.putDoc('user', 'b', { id: 'b', again: true });
+
+        const tags = await tenant.listDocEtags('user');
+        expect(tags).toEqual((await tenant.listDocs('user')).map((d) => ({ id: d.id, etag: d.etag })));
+        expect(tags.map((t) => t.id)).toEqual(['b', 'c-1', 'c-2']);
+        expect(tags.find((t) => t.id === 'b')?.etag).toBe(rewritten.etag);
+        expect((await tenant.listDocEtags('user', { prefix: 'c-' })).map((t) => t.id)).toEqual([
+          'c-1',
+          'c-2',
+        ]);
+        expect(await tenant.listDocEtags('nothing')).toEqual([]);
+      });
+
       it('keeps the control store apart from every tenant', async () => {
         const tenant = await newTenant();
         const kind = 'contract-test';

@@ -1,6 +1,6 @@
 import type { Container, ItemDefinition } from '@azure/cosmos';
 import { AppError } from '../../errors';
-import type { DocStore, PutDocOptions, StoredDoc } from '../port';
+import type { DocEtag, DocStore, PutDocOptions, StoredDoc } from '../port';
 import { cosmosStatusOf } from './cosmos-errors';
 import { itemKey } from './layout';
 
@@ -116,6 +116,31 @@ export class CosmosDocStore implements DocStore {
       // Sorted again by UTF-16 code units so the order does not depend on the engine's string collation.
       return resources
         .map((item) => toStoredDoc<T>(item))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    } catch (error) {
+      throw await this.access.fail(error, `Listing documents of kind ${kind}`);
+    }
+  }
+
+  async listDocEtags(kind: string, options: { prefix?: string } = {}): Promise<DocEtag[]> {
+    const container = await this.access.container();
+    const prefix = options.prefix ?? '';
+    try {
+      const { resources } = await container.items
+        .query<{ docId: string; etag: string }>({
+          query:
+            prefix === ''
+              ? 'SELECT c.docId, c._etag AS etag FROM c WHERE c.kind = @kind'
+              : 'SELECT c.docId, c._etag AS etag FROM c WHERE c.kind = @kind AND STARTSWITH(c.docId, @prefix)',
+          parameters: [
+            { name: '@kind', value: kind },
+            { name: '@prefix', value: prefix },
+          ],
+        })
+        .fetchAll();
+      // Sorted by UTF-16 code units, as listDocs orders them.
+      return resources
+        .map((item) => ({ id: item.docId, etag: item.etag }))
         .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     } catch (error) {
       throw await this.access.fail(error, `Listing documents of kind ${kind}`);

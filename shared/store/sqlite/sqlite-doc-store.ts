@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors';
-import type { DocStore, PutDocOptions, StoredDoc } from '../port';
+import type { DocEtag, DocStore, PutDocOptions, StoredDoc } from '../port';
 import { translateSqliteError } from './sqlite-connection';
 
 interface DocRow {
@@ -18,6 +18,7 @@ class DocStatements {
   readonly upsert: Database.Statement<[string, string, string, string]>;
   readonly remove: Database.Statement<[string, string]>;
   readonly listFrom: Database.Statement<[string, string], DocRow>;
+  readonly listEtagsFrom: Database.Statement<[string, string], DocEtag>;
   /** Conditional writes read and write under one write lock, so two connections cannot both win. */
   readonly putConditionally: Database.Transaction<
     (kind: string, id: string, json: string, etag: string, options: PutDocOptions) => void
@@ -36,6 +37,7 @@ class DocStatements {
     this.listFrom = db.prepare(
       'SELECT kind, id, value, etag FROM docs WHERE kind = ? AND id >= ? ORDER BY id',
     );
+    this.listEtagsFrom = db.prepare('SELECT id, etag FROM docs WHERE kind = ? AND id >= ? ORDER BY id');
     this.putConditionally = db.transaction((kind, id, json, etag, options) => {
       const current = this.getEtag.get(kind, id);
       if (options.ifNoneMatch === '*' && current !== undefined) {
@@ -131,6 +133,18 @@ export class SqliteDocStore implements DocStore {
         docs.push(toDoc<T>(row));
       }
       return docs;
+    });
+  }
+
+  listDocEtags(kind: string, options: { prefix?: string } = {}): Promise<DocEtag[]> {
+    return this.run((s) => {
+      const prefix = options.prefix ?? '';
+      const tags: DocEtag[] = [];
+      for (const row of s.listEtagsFrom.iterate(kind, prefix)) {
+        if (!row.id.startsWith(prefix)) break;
+        tags.push({ id: row.id, etag: row.etag });
+      }
+      return tags;
     });
   }
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../../clock';
 import type { StoredRecord } from '../../model/record';
 import type {
   ChangePage,
+  DocEtag,
   PutDocOptions,
   RecordWrite,
   RecordWriteResult,
@@ -41,6 +42,9 @@ export class SqliteTenantStore implements TenantStore {
   }
   listDocs<T = unknown>(kind: string, options?: { prefix?: string }): Promise<StoredDoc<T>[]> {
     return this.docs.listDocs<T>(kind, options);
+  }
+  listDocEtags(kind: string, options?: { prefix?: string }): Promise<DocEtag[]> {
+    return this.docs.listDocEtags(kind, options);
   }
   applyRecordWrites(writes: readonly RecordWrite[]): Promise<RecordWriteResult[]> {
     return this.records.applyRecordWrites(writes);
