@@ -8,7 +8,8 @@ import type { TenantSettings } from '../model/settings';
 import type { StoredRecord } from '../model/record';
 import type { TenantStore } from '../store/port';
 import { loadCheckpointKey, signCheckpoint, verifyCheckpoint, type SyncStamp } from './checkpoint';
-import { compileDeviceProfile, type CompiledDeviceProfile } from './compile-device-profile';
+import type { CompiledDeviceProfile } from './compile-device-profile';
+import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
 import { computeDeviceSet, deviceSetSize } from './device-set';
 import { judgeChangedRows } from './incremental-membership';
@@ -54,7 +55,10 @@ interface RequestScope {
   ctx: DownloadContext;
   request: DownloadRequest;
   userId: string;
+  /** The compiled profile's entities, items, associations and stripping (clock-independent parts). */
   compiled: CompiledDeviceProfile;
+  /** The compiled profile for membership decisions: filters read the clock in this request. */
+  membership: () => CompiledDeviceProfile;
   stamp: SyncStamp;
   settings: TenantSettings;
   key: Buffer;
@@ -97,7 +101,8 @@ export async function downloadChanges(
     getTenantSettings(store),
     loadCheckpointKey(store),
   ]);
-  const compiled = compileDeviceProfile(caller.profile, entities, caller.context, clock);
+  const profile = compiledProfileFor(store, caller.user.id, caller.profile, entities, caller.context, clock);
+  const compiled = profile.shape;
   const stamp: SyncStamp = {
     metadataVersion: metadataVersion.version,
     profile: `${caller.profile.id}@${caller.profile.version}`,
@@ -111,6 +116,7 @@ export async function downloadChanges(
     request,
     userId: caller.user.id,
     compiled,
+    membership: () => profile.withCurrentClock(),
     stamp,
     settings,
     key,
@@ -169,7 +175,7 @@ async function startEpoch(scope: RequestScope): Promise<DeviceState> {
   const cursor = await store.headCursor();
   // The scan reads every member row: the first page's rows are kept, not read again to send them.
   const firstPage = scope.request.pageSize;
-  const set = await computeDeviceSet(store, scope.compiled, (record) => {
+  const set = await computeDeviceSet(store, scope.membership(), (record) => {
     if (scope.scanned.size < firstPage) scope.scanned.set(`${record.entity}\u0000${record.id}`, record);
   });
   const size = deviceSetSize(set);
@@ -311,7 +317,7 @@ async function planIncrementalSync(
   let newCursor = cursor!;
   if (!recompute) {
     // Each changed row judged, and the rows linked to it when associations are involved.
-    const delta = await judgeChangedRows(store, compiled, [...changed.values()], (buckets) =>
+    const delta = await judgeChangedRows(store, scope.membership(), [...changed.values()], (buckets) =>
       loadHeldRows(store, scope.loaded.key, state, buckets),
     );
     if (delta === undefined) recompute = true;
@@ -322,7 +328,7 @@ async function planIncrementalSync(
   }
   if (recompute) {
     newCursor = await store.headCursor();
-    const set = await computeDeviceSet(store, compiled);
+    const set = await computeDeviceSet(store, scope.membership());
     const held = await loadHeldRows(store, scope.loaded.key, state);
     size = deviceSetSize(set);
     // Rows the device holds were stripped for other secured-column access: send them again.

@@ -5,7 +5,8 @@ import type { Clock } from '../clock';
 import type { Relationship } from '../model/entity';
 import type { TenantSettings } from '../model/settings';
 import type { DocStore } from '../store/port';
-import { compileDeviceProfile, type CompiledDeviceProfile } from './compile-device-profile';
+import type { CompiledDeviceProfile } from './compile-device-profile';
+import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
 import type { SyncEntityMetadata, SyncMetadataResponse } from './sync-protocol';
 
@@ -46,7 +47,15 @@ export async function getSyncMetadata(
     getMetadataVersion(store),
     getTenantSettings(store),
   ]);
-  const compiled = compileDeviceProfile(caller.profile, entities, caller.context, clock);
+  // Metadata reads no row: the clock-independent parts of a compiled profile are all it needs.
+  const compiled = compiledProfileFor(
+    store,
+    caller.user.id,
+    caller.profile,
+    entities,
+    caller.context,
+    clock,
+  ).shape;
   const inProfile = new Set(compiled.entities.keys());
   const answer: SyncEntityMetadata[] = [];
   for (const name of [...inProfile].sort()) {

@@ -124,4 +124,31 @@ describe('createTokenVerifier', () => {
       rmSync(b, { recursive: true, force: true });
     }
   });
+
+  it('reuses a verified token only until it expires', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'token-cache-'));
+    try {
+      const key = await loadOrCreateLocalSigningKey(dir);
+      const issuedAt = new Date();
+      const token = await issueLocalToken(
+        key,
+        { oid: 'u', tid: TID, roles: [] },
+        { audience: AUDIENCE, expiresInSeconds: 600, now: issuedAt },
+      );
+      const verifier = createTokenVerifier({ audience: AUDIENCE, localKey: key, clockToleranceSeconds: 60 });
+      const first = await verifier.verify(token);
+      // The second answer is the remembered principal itself.
+      expect(await verifier.verify(token)).toBe(first);
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+      try {
+        // Past exp and the clock tolerance: a remembered token must be refused like any other.
+        jest.setSystemTime(issuedAt.getTime() + (600 + 120) * 1000);
+        expect((await refusal(verifier.verify(token))).code).toBe('Unauthorized');
+      } finally {
+        jest.useRealTimers();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
