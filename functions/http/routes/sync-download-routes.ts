@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { orgSchema } from '../../../shared/model/tenant';
 import { downloadChanges } from '../../../shared/sync/download';
+import { toTablesResponse } from '../../../shared/sync/download-tables';
 import { getSyncMetadata } from '../../../shared/sync/metadata';
 import {
   downloadRequestSchema,
   downloadResponseSchema,
+  downloadTablesResponseSchema,
   metadataQuerySchema,
   syncMetadataResponseSchema,
 } from '../../../shared/sync/sync-protocol';
@@ -29,7 +31,10 @@ export const syncMetadataRoute = defineTenantRoute({
   }),
 });
 
-/** `POST api/sync/{org}/download`: the next page of upserts and removals for a device. */
+/**
+ * `POST api/sync/{org}/download`: the next page of upserts and removals for a device, as a list of
+ * changes or (`format: "tables"`) by entity and column.
+ */
 export const syncDownloadRoute = defineTenantRoute({
   name: 'syncDownload',
   method: 'POST',
@@ -40,10 +45,11 @@ export const syncDownloadRoute = defineTenantRoute({
   body: downloadRequestSchema,
   summary:
     'Download the rows the device may hold: all of them first, then only changes since the checkpoint.',
-  response: downloadResponseSchema,
-  handler: async ({ store, principal, services, body }) => ({
-    body: await downloadChanges({ store, principal, clock: services.clock }, body),
-  }),
+  response: z.union([downloadResponseSchema, downloadTablesResponseSchema]),
+  handler: async ({ store, principal, services, body }) => {
+    const page = await downloadChanges({ store, principal, clock: services.clock }, body);
+    return { body: body.format === 'tables' ? toTablesResponse(page) : page };
+  },
 });
 
 /** The download side of device sync, for the route table. */
