@@ -1,4 +1,4 @@
-import type { Container, ItemDefinition } from '@azure/cosmos';
+import type { Container, ItemDefinition, OperationInput } from '@azure/cosmos';
 import type { AppError } from '../../errors';
 import type { Clock } from '../../clock';
 import { cosmosStatusOf } from './cosmos-errors';
@@ -51,9 +51,13 @@ import { SEQ_BLOCK_SIZE } from './layout';
  * Consistency: the account must use Session or stronger consistency; the gap timeout (default 60 s)
  * is far above replica lag.
  *
- * Throughput: a total order has one allocation point; the counter and the current block partition
- * take one request per chunk and one per row, which bounds a tenant to roughly a thousand sequenced
- * row changes per second — far above what replication and device uploads of one tenant produce.
+ * Writers do steps 2–4 for a chunk of rows at once: one counter patch for the chunk's range, one bulk
+ * create of its markers, one bulk replace/create of its rows; a row whose bulk operation did not go
+ * through goes on alone (claimMany, CosmosTenantStore.persistRows).
+ *
+ * Throughput: a total order has one allocation point; the counter takes one request per chunk and the
+ * current block partition one bulk request per 100 markers, so the sequence is far from the limit of
+ * what replication and device uploads of one tenant produce.
  */
 
 /** A marker of the change sequence: a seq claimed for a row's change, or a void (unused) seq. */
@@ -94,6 +98,8 @@ const WATERMARK_ID = 'watermark';
 /** Gap documents are only needed while the gap is open; Cosmos removes them after a week. */
 const GAP_TTL_SECONDS = 7 * 24 * 3600;
 const MARKER_PAGE_SIZE = 500;
+/** Marker creates per bulk request: Cosmos takes at most 100 operations per request. */
+const BULK_CLAIM_SIZE = 100;
 
 export function blockOf(seq: number): string {
   return String(Math.floor(seq / SEQ_BLOCK_SIZE));
@@ -138,6 +144,35 @@ export class ChangeSequence {
       if (cosmosStatusOf(error) === 409) return false;
       throw await this.fail(error, `Claiming change ${seq}`);
     }
+  }
+
+  /**
+   * Claims many seqs at once, with bulk creates of their markers (100 per request). Per claim: true
+   * (claimed), false (a reader voided it first), or undefined when the outcome is not known (throttled,
+   * or the request failed): the marker may then exist, so the caller voids that seq and takes another.
+   */
+  async claimMany(
+    claims: readonly { seq: number; entity: string; recordId: string }[],
+  ): Promise<(boolean | undefined)[]> {
+    const outcomes = new Array<boolean | undefined>(claims.length);
+    for (let start = 0; start < claims.length; start += BULK_CLAIM_SIZE) {
+      const batch = claims.slice(start, start + BULK_CLAIM_SIZE);
+      const operations: OperationInput[] = batch.map(({ seq, entity, recordId }) => ({
+        operationType: 'Create',
+        partitionKey: blockOf(seq),
+        resourceBody: marker(seq, { state: 'claimed', entity, recordId }),
+      }));
+      try {
+        const responses = await this.changes.items.bulk(operations, { continueOnError: true });
+        responses.forEach((response, j) => {
+          const status = response.statusCode;
+          outcomes[start + j] = status === 201 ? true : status === 409 ? false : undefined;
+        });
+      } catch {
+        // Outcomes unknown: each is claimed on its own, which reports a real failure precisely.
+      }
+    }
+    return outcomes;
   }
 
   /** Voids a seq whose row write will not happen (lost race, or fenced), so readers pass it. */

@@ -31,6 +31,9 @@ interface RecordItem extends ItemDefinition {
   _etag?: string;
 }
 
+/** What a bulk row write did: undefined when it is not known. */
+type BulkWriteOutcome = 'written' | 'lost-race' | undefined;
+
 interface CurrentRow {
   record: StoredRecord | undefined;
   etag: string | undefined;
@@ -74,10 +77,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
         etag: current[i]?.etag,
       }));
       const changing = plans.filter(({ plan }) => plan.next !== undefined);
-      const firstSeq = changing.length === 0 ? 0 : await sequence.allocate(changing.length);
-      const changed = await mapConcurrently(changing, REQUEST_CONCURRENCY, ({ plan, etag }, i) =>
-        this.persistRow(records, sequence, plan, etag, firstSeq + i),
-      );
+      const changed = changing.length === 0 ? [] : await this.persistRows(records, sequence, changing);
       const finalPlans = new Map<RowWrites, RowPlan>(changed.map((plan) => [plan.row, plan]));
       for (const { plan } of plans) {
         for (const { index, result } of (finalPlans.get(plan.row) ?? plan).results) results[index] = result;
@@ -335,31 +335,132 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
    * Claims a seq for a row's planned state and stores it (change-sequence.ts, writer steps 3–4).
    * Returns the plan that was finally stored: a lost race re-reads the row and plans again.
    */
+  /**
+   * Writes the rows of a chunk with bulk requests: one range of seqs, one bulk create of their markers
+   * (step 3 of change-sequence.ts), then one bulk replace/create of the rows whose seq was claimed, each
+   * IfMatch its etag (step 4). A row whose claim or write did not go through in bulk continues on its
+   * own in {@link persistRow}: a voided seq is replaced, a lost race re-read and decided again, and an
+   * unknown outcome (throttled, or the bulk request failed) retried as a single request.
+   */
+  private async persistRows(
+    records: Container,
+    sequence: ChangeSequence,
+    rows: readonly { plan: RowPlan; etag: string | undefined }[],
+  ): Promise<RowPlan[]> {
+    const firstSeq = await sequence.allocate(rows.length);
+    const writes = rows.map(({ plan, etag }, i) => ({ record: plan.next!, etag, seq: firstSeq + i }));
+    const claims = await sequence.claimMany(
+      writes.map(({ record, seq }) => ({ seq, entity: record.entity, recordId: record.id })),
+    );
+    const claimed = writes.flatMap((write, i) => (claims[i] === true ? [i] : []));
+    const outcomes = new Array<BulkWriteOutcome>(rows.length);
+    const written = await this.writeRowsBulk(
+      records,
+      claimed.map((i) => writes[i]!),
+    );
+    claimed.forEach((i, j) => (outcomes[i] = written[j]));
+    return mapConcurrently(rows, REQUEST_CONCURRENCY, async ({ plan, etag }, i) => {
+      const seq = firstSeq + i;
+      const claim = claims[i];
+      if (claim !== true) {
+        // A reader voided the seq first (false), or the claim's outcome is unknown: then the marker may
+        // exist as this row's claim, so it is voided. Either way the row goes on with a new seq.
+        if (claim === undefined) await sequence.abandon(seq);
+        return this.persistRow(records, sequence, plan, etag, await sequence.allocate(1));
+      }
+      const outcome = outcomes[i];
+      if (outcome === 'written') return plan;
+      if (outcome === 'lost-race') return this.persistRow(records, sequence, plan, etag, seq, 'lost-race');
+      // Unknown: the write may have landed. The row holds the seq only if it did (seqs are never reused).
+      const current = await this.readRecordItem(records, plan.row.entity, plan.row.id);
+      if (current?.seq === seq && current.fence !== true) return plan;
+      return this.persistRow(records, sequence, plan, etag, seq, 'write');
+    });
+  }
+
+  /**
+   * Writes one row's planned state under seq: claims the seq (`claim`), writes the row IfMatch its etag
+   * (`write`: the seq is claimed), and after a lost race (`lost-race`: the seq is claimed and the write
+   * refused) voids the seq, reads the row again, decides its writes again and starts over.
+   */
   private async persistRow(
     records: Container,
     sequence: ChangeSequence,
     initialPlan: RowPlan,
     initialEtag: string | undefined,
     initialSeq: number,
+    start: 'claim' | 'write' | 'lost-race' = 'claim',
   ): Promise<RowPlan> {
     let plan = initialPlan;
     let etag = initialEtag;
     let seq = initialSeq;
+    let stage = start;
     for (;;) {
+      if (stage === 'lost-race') {
+        await sequence.abandon(seq);
+        const current = await this.readRow(records, plan.row.entity, plan.row.id);
+        plan = planRowWrites(plan.row, current.record, this.clock.now());
+        etag = current.etag;
+        if (plan.next === undefined) return plan;
+        seq = await sequence.allocate(1);
+        stage = 'claim';
+      }
       const next = plan.next;
       if (next === undefined) return plan;
-      if (!(await sequence.claim(seq, next.entity, next.id))) {
+      if (stage === 'claim' && !(await sequence.claim(seq, next.entity, next.id))) {
         // A reader voided the seq while we were slow: take a new one.
         seq = await sequence.allocate(1);
         continue;
       }
       if ((await this.writeRow(records, next, seq, etag)) !== 'lost-race') return plan;
-      await sequence.abandon(seq);
-      const current = await this.readRow(records, plan.row.entity, plan.row.id);
-      plan = planRowWrites(plan.row, current.record, this.clock.now());
-      etag = current.etag;
-      if (plan.next !== undefined) seq = await sequence.allocate(1);
+      stage = 'lost-race';
     }
+  }
+
+  /**
+   * Bulk replace (IfMatch the etag read) or create of rows whose seqs are claimed, 100 operations per
+   * request. Per row: `written`, `lost-race` (409/412: another writer or a reader's fence came first),
+   * or undefined when the outcome is not known (any other status, or the request failed).
+   */
+  private async writeRowsBulk(
+    records: Container,
+    writes: readonly { record: StoredRecord; etag: string | undefined; seq: number }[],
+  ): Promise<BulkWriteOutcome[]> {
+    const outcomes = new Array<BulkWriteOutcome>(writes.length);
+    const batches = chunksOf(
+      writes.map((_, i) => i),
+      BULK_READ_SIZE,
+    );
+    await mapConcurrently(batches, REQUEST_CONCURRENCY, async (indexes) => {
+      const operations: OperationInput[] = indexes.map((i) => {
+        const { record, etag, seq } = writes[i]!;
+        const item = toRecordItem(record, seq);
+        return etag === undefined
+          ? { operationType: 'Create', partitionKey: item.pk, resourceBody: item }
+          : {
+              operationType: 'Replace',
+              id: item.id,
+              partitionKey: item.pk,
+              ifMatch: etag,
+              resourceBody: item,
+            };
+      });
+      try {
+        const responses = await records.items.bulk(operations, { continueOnError: true });
+        responses.forEach((response, j) => {
+          const status = response.statusCode;
+          outcomes[indexes[j]!] =
+            status === 200 || status === 201
+              ? 'written'
+              : status === 409 || status === 412
+                ? 'lost-race'
+                : undefined;
+        });
+      } catch {
+        // Outcomes unknown: each row is checked and written on its own, which reports a real failure.
+      }
+    });
+    return outcomes;
   }
 
   /** Replaces the row if it still has `etag` (creates it when there was none); returns the new etag. */
@@ -369,18 +470,8 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     seq: number,
     etag: string | undefined,
   ): Promise<{ etag: string } | 'lost-race'> {
-    const key = itemKey(record.entity, record.id);
-    const item: RecordItem = {
-      id: key,
-      pk: key,
-      entity: record.entity,
-      recordId: record.id,
-      version: record.version,
-      deleted: record.deleted,
-      attributes: record.attributes,
-      updatedAt: record.updatedAt,
-      seq,
-    };
+    const item = toRecordItem(record, seq);
+    const key = item.id;
     try {
       const { resource } =
         etag === undefined
@@ -470,6 +561,22 @@ function withoutSystemFields(item: Omit<RecordItem, '_etag'>): RecordItem {
   const { _rid, _self, _ts, _attachments, ...content } = item as RecordItem & Record<string, unknown>;
   void [_rid, _self, _ts, _attachments];
   return content;
+}
+
+/** How a row's state is stored at seq. */
+function toRecordItem(record: StoredRecord, seq: number): RecordItem {
+  const key = itemKey(record.entity, record.id);
+  return {
+    id: key,
+    pk: key,
+    entity: record.entity,
+    recordId: record.id,
+    version: record.version,
+    deleted: record.deleted,
+    attributes: record.attributes,
+    updatedAt: record.updatedAt,
+    seq,
+  };
 }
 
 /** A fence is no row, but its etag is what the next write must match. */

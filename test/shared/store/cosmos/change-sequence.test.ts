@@ -1,5 +1,5 @@
 import { Agent } from 'node:https';
-import { CosmosClient } from '@azure/cosmos';
+import { CosmosClient, Items, type OperationInput } from '@azure/cosmos';
 import { ManualClock } from '../../../../shared/clock';
 import type { RecordWrite } from '../../../../shared/store/port';
 import { createCosmosStore } from '../../../../shared/store/cosmos';
@@ -189,5 +189,126 @@ describe('Cosmos change sequence: gaps and crashed writers', () => {
       if (!page.more) break;
     }
     expect(seen.size).toBe(250);
+  });
+
+  /** Every change from the start, as ids in order, read to the end. */
+  const allChanges = async (): Promise<string[]> => {
+    const out: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await ids(cursor);
+      out.push(...page.ids);
+      cursor = page.cursor;
+      if (!page.more) return out;
+    }
+  };
+  const isRowWrite = (operations: OperationInput[]): boolean =>
+    operations.some((o) => o.operationType === 'Replace' || (o.operationType === 'Create' && !isMarker(o)));
+  const isMarker = (o: OperationInput): boolean =>
+    o.operationType === 'Create' && (o.resourceBody as { type?: string }).type === 'marker';
+
+  describe('bulk writes', () => {
+    afterEach(() => jest.restoreAllMocks());
+
+    it('writes a chunk with bulk requests: one for the markers, one per 100 rows', async () => {
+      const bulk = jest.spyOn(Items.prototype, 'bulk');
+      await tenant().applyRecordWrites(Array.from({ length: 150 }, (_, i) => write(`b${i}`, '1')));
+      const kinds = bulk.mock.calls.map(([operations]) =>
+        operations.every(isMarker) ? 'claims' : isRowWrite(operations) ? 'writes' : 'reads',
+      );
+      expect(kinds.filter((k) => k === 'claims')).toHaveLength(2);
+      expect(kinds.filter((k) => k === 'writes')).toHaveLength(2);
+      expect((await allChanges()).sort()).toEqual(Array.from({ length: 150 }, (_, i) => `b${i}`).sort());
+    });
+
+    it('gives a row whose seq a reader voided before the bulk claim a new seq', async () => {
+      const sequence = await tenant().sequence();
+      // The next seq the writer will take is voided first, as a reader past the gap timeout would.
+      const next = (await sequence.allocate(1)) + 1;
+      await sequence.abandon(next - 1);
+      await sequence.abandon(next);
+      const results = await tenant().applyRecordWrites([write('v1', '1'), write('v2', '1')]);
+      expect(results.map((r) => r.outcome)).toEqual(['applied', 'applied']);
+      expect((await allChanges()).sort()).toEqual(['v1', 'v2']);
+      expect(await tenant().getRecord('account', 'v1')).toMatchObject({ version: '1' });
+    });
+
+    it('re-reads and decides again a row another writer changed between the read and the bulk write', async () => {
+      await tenant().applyRecordWrites([write('raced', '1', { by: 'first' })]);
+      const start = await ids(undefined);
+      const key = itemKey('account', 'raced');
+      const records = client.database(`${options.databasePrefix}${org}`).container('records');
+      const original = Items.prototype.bulk;
+      let interfered = false;
+      jest.spyOn(Items.prototype, 'bulk').mockImplementation(async function (
+        this: Items,
+        operations,
+        bulkOptions,
+      ) {
+        if (!interfered && isRowWrite(operations)) {
+          interfered = true;
+          // Another writer's replace lands first: the etag read no longer matches.
+          const { resource } = await records.item(key, key).read<Record<string, unknown>>();
+          await records.item(key, key).replace({ ...resource, attributes: { by: 'other' } });
+        }
+        return original.call(this, operations, bulkOptions);
+      });
+      const [result] = await tenant().applyRecordWrites([write('raced', '2', { by: 'second' })]);
+      expect(interfered).toBe(true);
+      expect(result?.outcome).toBe('applied');
+      expect(await tenant().getRecord('account', 'raced')).toMatchObject({
+        version: '2',
+        attributes: { by: 'second' },
+      });
+      // Seen once, at its new seq; the seq of the lost race was voided, so the reader is not held up.
+      const after = await ids(start.cursor);
+      expect(after).toMatchObject({ ids: ['raced'], more: false });
+      expect(await tenant().headCursor()).toBe(after.cursor);
+    });
+
+    it.each([
+      ['the claims', (operations: OperationInput[]) => operations.every(isMarker)],
+      ['the row writes', isRowWrite],
+    ])('writes each row on its own when the bulk request for %s fails', async (_what, matches) => {
+      const original = Items.prototype.bulk;
+      jest.spyOn(Items.prototype, 'bulk').mockImplementation(async function (
+        this: Items,
+        operations,
+        bulkOptions,
+      ) {
+        if (matches(operations)) throw Object.assign(new Error('service unavailable'), { code: 503 });
+        return original.call(this, operations, bulkOptions);
+      });
+      const results = await tenant().applyRecordWrites([
+        write('u1', '1'),
+        write('u2', '1'),
+        write('u3', '1'),
+      ]);
+      expect(results.map((r) => r.outcome)).toEqual(['applied', 'applied', 'applied']);
+      expect((await allChanges()).sort()).toEqual(['u1', 'u2', 'u3']);
+      expect(await tenant().headCursor()).toBe((await ids(undefined)).cursor);
+    });
+
+    it('keeps a row write whose bulk request failed after it landed, without writing it twice', async () => {
+      const original = Items.prototype.bulk;
+      jest.spyOn(Items.prototype, 'bulk').mockImplementation(async function (
+        this: Items,
+        operations,
+        bulkOptions,
+      ) {
+        const responses = await original.call(this, operations, bulkOptions);
+        // The answer is lost on the way back: the writes happened, the writer does not know.
+        if (isRowWrite(operations))
+          throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+        return responses;
+      });
+      const results = await tenant().applyRecordWrites([write('w1', '1'), write('w2', '1')]);
+      expect(results.map((r) => r.outcome)).toEqual(['applied', 'applied']);
+      jest.restoreAllMocks();
+      const changes = await allChanges();
+      expect(changes.sort()).toEqual(['w1', 'w2']);
+      // No seq was voided or taken again: the two rows of a new tenant used the chunk's seqs 1 and 2.
+      expect(await tenant().headCursor()).toBe('cs1:2');
+    });
   });
 });
