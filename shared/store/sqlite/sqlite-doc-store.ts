@@ -111,8 +111,22 @@ export class SqliteDocStore implements DocStore {
       if (options.ifMatch === undefined && options.ifNoneMatch === undefined)
         s.upsert.run(kind, id, json, etag);
       else s.putConditionally.immediate(kind, id, json, etag, options);
-      // Return the value as stored (a JSON round trip), as a later getDoc would.
-      return { kind, id, value: JSON.parse(json) as T, etag };
+      // Return the value as stored (a JSON round trip), as a later getDoc would; parsed only when read,
+      // as most writers never read it (an initial download's plan chunks and held buckets, megabytes
+      // each, were parsed back and thrown away).
+      let parsed: { value: T } | undefined;
+      return {
+        kind,
+        id,
+        get value(): T {
+          parsed ??= { value: JSON.parse(json) as T };
+          return parsed.value;
+        },
+        set value(value: T) {
+          parsed = { value };
+        },
+        etag,
+      };
     });
   }
 
