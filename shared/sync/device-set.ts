@@ -38,7 +38,24 @@ export async function computeDeviceSet(
   profile: CompiledDeviceProfile,
   onMember?: (record: StoredRecord) => void,
 ): Promise<DeviceSet> {
-  const set: DeviceSet = new Map();
+  const set: DeviceSet = new Map(profile.order.map((name) => [name, new Map<string, string>()]));
+  await visitDeviceSet(store, profile, (record) => {
+    set.get(record.entity)!.set(record.id, record.version);
+    onMember?.(record);
+  });
+  return set;
+}
+
+/**
+ * Visits every row of the device's set (see {@link computeDeviceSet}) in the set's order without
+ * keeping the set: only the link values associations need are kept. When `onMember` returns a
+ * promise, the scan waits for it (a caller writing what it sees can hold the scan back).
+ */
+export async function visitDeviceSet(
+  store: RecordStore,
+  profile: CompiledDeviceProfile,
+  onMember: (record: StoredRecord) => void | Promise<void>,
+): Promise<void> {
   // Per association: the link values its source's members produced (what target rows must match).
   const reached = new Map<CompiledAssociation, Set<string>>();
   for (const name of profile.order) {
@@ -54,22 +71,18 @@ export async function computeDeviceSet(
       reached.set(association, values);
       return { association, values };
     });
-    const members = new Map<string, string>();
-    set.set(name, members);
     await scanAll(store, name, (record) => {
       const isReached = incoming.some(({ association, values }) =>
         targetMatches(entity, association, record, values),
       );
       if (!rowQualifiesDirectly(entity.membership, record.attributes, isReached)) return;
-      members.set(record.id, record.version);
-      onMember?.(record);
       for (const { association, values } of outgoing) {
         const value = sourceValue(entity, association, record);
         if (value !== undefined) values.add(value);
       }
+      return onMember(record);
     });
   }
-  return set;
 }
 
 /** The value a source member row contributes to an association. */
@@ -126,11 +139,11 @@ async function intersectTargets(
   return targets;
 }
 
-/** Visits every live row of an entity, page by page, in id order. */
+/** Visits every live row of an entity, page by page, in id order, waiting for a visit's promise. */
 async function scanAll(
   store: RecordStore,
   entity: string,
-  visit: (record: StoredRecord) => void,
+  visit: (record: StoredRecord) => void | Promise<void>,
 ): Promise<void> {
   let afterId: string | undefined;
   for (;;) {
@@ -138,7 +151,11 @@ async function scanAll(
       limit: SCAN_PAGE_SIZE,
       ...(afterId === undefined ? {} : { afterId }),
     });
-    for (const record of page) if (!record.deleted) visit(record);
+    for (const record of page) {
+      if (record.deleted) continue;
+      const visited = visit(record);
+      if (visited !== undefined) await visited;
+    }
     const last = page.at(-1);
     if (last === undefined || page.length < SCAN_PAGE_SIZE) return;
     afterId = last.id;

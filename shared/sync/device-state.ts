@@ -284,21 +284,89 @@ export async function deleteHeldDocs(store: DocStore, ids: readonly string[]): P
   await Promise.all(ids.map((id) => store.deleteDoc(HELD_KIND, id)));
 }
 
-/** Stores a plan's entries: inline when few, else in chunk documents. */
+/** Plan chunk documents written at once: bounds what a large plan keeps in flight. */
+const PLAN_WRITE_CONCURRENCY = 8;
+
+/**
+ * Writes a plan's entries as they come, so a large plan is never one array: kept whole while the plan
+ * may still fit inline, then written in chunk documents as each fills, a few at a time.
+ */
+export class PlanEntryWriter {
+  private pending: PlanEntry[] = [];
+  private chunks = 0;
+  private writes: Promise<unknown>[] = [];
+  /** Entries added so far. */
+  total = 0;
+
+  constructor(
+    private readonly store: DocStore,
+    private readonly key: string,
+    readonly planId: string,
+  ) {}
+
+  /** Adds an entry; when it returns a promise, await it before adding more (chunk writes drain). */
+  add(entry: PlanEntry): Promise<void> | undefined {
+    this.pending.push(entry);
+    this.total += 1;
+    if (this.total <= INLINE_PLAN_MAX || this.pending.length < PLAN_CHUNK_SIZE) return undefined;
+    return this.writeFullChunks();
+  }
+
+  /** The inline entries (null when chunked) and their count, once every chunk is written. */
+  async finish(): Promise<{ inline: PlanEntry[] | null; total: number }> {
+    if (this.total <= INLINE_PLAN_MAX) return { inline: this.pending, total: this.total };
+    if (this.pending.length > 0) await this.writeChunk(this.pending.splice(0));
+    const writes = this.writes;
+    this.writes = [];
+    await Promise.all(writes);
+    return { inline: null, total: this.total };
+  }
+
+  /** Deletes the chunks written so far (the plan is abandoned). */
+  async discard(): Promise<void> {
+    await Promise.allSettled(this.writes);
+    this.writes = [];
+    const ids = Array.from({ length: this.chunks }, (_, chunk) => `${this.key}|${this.planId}|${chunk}`);
+    await deletePlanDocs(this.store, ids);
+  }
+
+  private async writeFullChunks(): Promise<void> {
+    while (this.pending.length >= PLAN_CHUNK_SIZE) {
+      const chunk =
+        this.pending.length === PLAN_CHUNK_SIZE ? this.pending : this.pending.slice(0, PLAN_CHUNK_SIZE);
+      this.pending = chunk === this.pending ? [] : this.pending.slice(PLAN_CHUNK_SIZE);
+      await this.writeChunk(chunk);
+    }
+  }
+
+  private async writeChunk(entries: PlanEntry[]): Promise<void> {
+    this.writes.push(this.store.putDoc(PLAN_KIND, `${this.key}|${this.planId}|${this.chunks}`, { entries }));
+    this.chunks += 1;
+    if (this.writes.length >= PLAN_WRITE_CONCURRENCY) {
+      const writes = this.writes;
+      this.writes = [];
+      await Promise.all(writes);
+    }
+  }
+}
+
+/**
+ * Stores a plan's entries, read once from `entries` (an array, or a generator so a large plan is never
+ * one array): inline when few, else in chunk documents. Returns the inline entries (null when
+ * chunked) and their count.
+ */
 export async function storePlanEntries(
   store: DocStore,
   key: string,
   planId: string,
-  entries: readonly PlanEntry[],
-): Promise<PlanEntry[] | null> {
-  if (entries.length <= INLINE_PLAN_MAX) return [...entries];
-  const writes: Promise<unknown>[] = [];
-  for (let chunk = 0; chunk * PLAN_CHUNK_SIZE < entries.length; chunk++) {
-    const slice = entries.slice(chunk * PLAN_CHUNK_SIZE, (chunk + 1) * PLAN_CHUNK_SIZE);
-    writes.push(store.putDoc(PLAN_KIND, `${key}|${planId}|${chunk}`, { entries: slice }));
+  entries: Iterable<PlanEntry>,
+): Promise<{ inline: PlanEntry[] | null; total: number }> {
+  const writer = new PlanEntryWriter(store, key, planId);
+  for (const entry of entries) {
+    const written = writer.add(entry);
+    if (written !== undefined) await written;
   }
-  await Promise.all(writes);
-  return null;
+  return writer.finish();
 }
 
 /** The plan's entries in [from, to). */
@@ -328,7 +396,8 @@ export async function readPlanEntries(
 export async function deletePlan(store: DocStore, key: string, plan: SyncPlan): Promise<void> {
   const ids: string[] = [];
   if (plan.phase === 'initial') {
-    for (const doc of await store.listDocs(PLAN_KIND, { prefix: `${key}|${plan.id}|d` })) ids.push(doc.id);
+    for (const doc of await store.listDocEtags(PLAN_KIND, { prefix: `${key}|${plan.id}|d` }))
+      ids.push(doc.id);
   }
   if (plan.inline === null) {
     for (let chunk = 0; chunk * PLAN_CHUNK_SIZE < plan.total; chunk++) ids.push(`${key}|${plan.id}|${chunk}`);
@@ -336,15 +405,21 @@ export async function deletePlan(store: DocStore, key: string, plan: SyncPlan): 
   await deletePlanDocs(store, ids);
 }
 
-/** Deletes every held bucket and plan chunk of a device (a new epoch starts from nothing). */
-export async function deleteDeviceData(store: DocStore, key: string): Promise<void> {
+/**
+ * Deletes every held bucket and plan document of a device (a new epoch starts from nothing), except
+ * those of the plan `keepPlanId` (the new epoch's own plan, written before the old state is dropped).
+ */
+export async function deleteDeviceData(store: DocStore, key: string, keepPlanId?: string): Promise<void> {
+  const kept = keepPlanId === undefined ? undefined : `${key}|${keepPlanId}|`;
   const [held, plans] = await Promise.all([
-    store.listDocs(HELD_KIND, { prefix: `${key}|` }),
-    store.listDocs(PLAN_KIND, { prefix: `${key}|` }),
+    store.listDocEtags(HELD_KIND, { prefix: `${key}|` }),
+    store.listDocEtags(PLAN_KIND, { prefix: `${key}|` }),
   ]);
   await Promise.all([
     ...held.map((doc) => store.deleteDoc(HELD_KIND, doc.id)),
-    ...plans.map((doc) => store.deleteDoc(PLAN_KIND, doc.id)),
+    ...plans
+      .filter((doc) => kept === undefined || !doc.id.startsWith(kept))
+      .map((doc) => store.deleteDoc(PLAN_KIND, doc.id)),
   ]);
 }
 

@@ -11,7 +11,7 @@ import { loadCheckpointKey, signCheckpoint, verifyCheckpoint, type SyncStamp } f
 import type { CompiledDeviceProfile } from './compile-device-profile';
 import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
-import { computeDeviceSet, deviceSetSize } from './device-set';
+import { computeDeviceSet, deviceSetSize, visitDeviceSet } from './device-set';
 import { judgeChangedRows } from './incremental-membership';
 import {
   deleteDeviceData,
@@ -22,6 +22,7 @@ import {
   loadDeviceState,
   loadHeldRows,
   newDeviceState,
+  PlanEntryWriter,
   readPlanDeviations,
   readPlanEntries,
   saveDeviceState,
@@ -171,27 +172,48 @@ function stale(why: string): AppError {
 /** A download without a checkpoint: forget the device's previous state and plan every row. */
 async function startEpoch(scope: RequestScope): Promise<DeviceState> {
   const { store } = scope.ctx;
+  const key = scope.loaded.key;
   // The cursor is taken before the scan, so a write during the scan is re-read by the next sync.
   const cursor = await store.headCursor();
+  // The plan is written while the set is scanned, chunk by chunk: neither the set nor an array of its
+  // entries is ever held (for 200,000 rows they held ~35 MB, which raised V8's next old-space limit
+  // for the whole download). Past the hard limit rows are only counted, for the error's figure.
+  const writer = new PlanEntryWriter(store, key, randomUUID().slice(0, 12));
+  const limit = scope.settings.hardRowLimit;
   // The scan reads every member row: the first page's rows are kept, not read again to send them.
   const firstPage = scope.request.pageSize;
-  const set = await computeDeviceSet(store, scope.membership(), (record) => {
-    if (scope.scanned.size < firstPage) scope.scanned.set(`${record.entity}\u0000${record.id}`, record);
-  });
-  const size = deviceSetSize(set);
-  enforceHardLimit(scope.settings, size);
-  await deleteDeviceData(store, scope.loaded.key);
-  const entries: PlanEntry[] = [];
-  for (const [entity, rows] of set)
-    for (const [id, version] of rows) entries.push([entity, id, 'u', version]);
+  let size = 0;
+  let stored: Awaited<ReturnType<PlanEntryWriter['finish']>>;
+  try {
+    await visitDeviceSet(store, scope.membership(), (record) => {
+      size += 1;
+      if (scope.scanned.size < firstPage) scope.scanned.set(`${record.entity}\u0000${record.id}`, record);
+      return size > limit ? undefined : writer.add([record.entity, record.id, 'u', record.version]);
+    });
+    enforceHardLimit(scope.settings, size);
+    stored = await writer.finish();
+  } catch (error) {
+    await writer.discard();
+    throw error;
+  }
+  // Only now is the device's previous state dropped: a refused download leaves it as it was.
+  await deleteDeviceData(store, key, writer.planId);
   const state = newDeviceState(scope.ctx.principal.objectId);
   state.setSize = size;
-  if (entries.length === 0) {
+  if (size === 0) {
     // Nothing to send: the device is already consistent with the cursor.
     state.cursor = cursor;
     state.stamp = scope.stamp;
   } else {
-    state.plan = await newPlan(scope, 'initial', cursor, entries);
+    state.plan = {
+      id: writer.planId,
+      phase: 'initial',
+      cursor,
+      stamp: scope.stamp,
+      total: stored.total,
+      offset: 0,
+      inline: stored.inline,
+    };
   }
   return state;
 }
@@ -200,18 +222,11 @@ async function newPlan(
   scope: RequestScope,
   phase: SyncPlan['phase'],
   cursor: string,
-  entries: readonly PlanEntry[],
+  entries: Iterable<PlanEntry>,
 ): Promise<SyncPlan> {
   const id = randomUUID().slice(0, 12);
-  return {
-    id,
-    phase,
-    cursor,
-    stamp: scope.stamp,
-    total: entries.length,
-    offset: 0,
-    inline: await storePlanEntries(scope.ctx.store, scope.loaded.key, id, entries),
-  };
+  const stored = await storePlanEntries(scope.ctx.store, scope.loaded.key, id, entries);
+  return { id, phase, cursor, stamp: scope.stamp, total: stored.total, offset: 0, inline: stored.inline };
 }
 
 /** The device applied the newest page: its changes join the held set; a finished plan ends. */

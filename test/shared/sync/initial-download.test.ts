@@ -1,3 +1,5 @@
+import { updateTenantSettings } from '../../../shared/admin/settings-store';
+import { AppError } from '../../../shared/errors';
 import type { RecordWrite } from '../../../shared/store/port';
 import {
   configureDownloadTenant,
@@ -80,5 +82,37 @@ describe('initial download', () => {
     expect((await d.step(t, { pageSize: 1000 })).more).toBe(false);
     expect(d.rows.get('lead/m01200')?.row.name).toBe('second');
     expect((await d.step(t, { pageSize: 1000 })).changes).toEqual([]);
+  });
+
+  it('plans in chunks while it scans, and a download refused past the hard limit leaves the last one intact', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    const planDocs = async (): Promise<string[]> =>
+      (await t.tenant.listDocEtags('syncPlan')).map((doc) => doc.id);
+    expect(await planDocs()).toEqual([]);
+
+    // A new download past the hard limit: refused with the whole count, and no plan chunk is left.
+    const held = d.rows.size;
+    await updateTenantSettings(t.tenant, { softRowLimit: 100, hardRowLimit: held - 1 });
+    const restarted = new DeviceReplica('d1', 1);
+    const refused = await restarted.step(t).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AppError);
+    expect(refused).toMatchObject({ code: 'RowLimitExceeded', details: { count: held } });
+    expect(await planDocs()).toEqual([]);
+
+    // The device's last download still stands: its checkpoint syncs what changed since.
+    await updateTenantSettings(t.tenant, { hardRowLimit: 10_000 });
+    await t.tenant.applyRecordWrites([lead(7, { name: 'changed' })]);
+    const next = await d.step(t);
+    expect(next.changes).toEqual([expect.objectContaining({ id: 'm00007', op: 'upsert' })]);
+
+    // A new download (chunked: more rows than a state document holds inline) replaces it.
+    const fresh = new DeviceReplica('d1', 1);
+    const first = await fresh.step(t, { pageSize: 500 });
+    expect(first.progress).toMatchObject({ done: 500, total: held });
+    expect(await planDocs()).toHaveLength(1);
+    await fresh.syncToEnd(t, 500);
+    expect(fresh.versions()).toEqual(d.versions());
+    expect(await planDocs()).toEqual([]);
   });
 });
