@@ -69,6 +69,8 @@ export interface SyncClientOptions {
   sleep?: (ms: number) => Promise<void>;
   onProgress?: (progress: SyncProgress) => void;
   retry?: Partial<RetryPolicy>;
+  /** The `Accept-Encoding` to send (default: `br, gzip` on Node.js, the platform's own elsewhere). */
+  acceptEncoding?: string;
   /** Download page size (default: the largest the server serves, 5,000; fewer requests per sync). */
   pageSize?: number;
   /** Clock for timestamps (tests). */

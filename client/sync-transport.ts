@@ -22,6 +22,18 @@ export interface SyncTransportOptions {
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
   retry?: Partial<RetryPolicy>;
+  /**
+   * The `Accept-Encoding` to send. Default: `br, gzip` on Node.js, whose `fetch` decodes brotli but
+   * asks only for gzip and deflate (brotli answers are about a fifth smaller and faster to make);
+   * elsewhere none, as browsers forbid the header and mobile HTTP stacks negotiate on their own.
+   */
+  acceptEncoding?: string;
+}
+
+/** Node.js's `fetch` (undici) decodes brotli but does not ask for it. */
+function defaultAcceptEncoding(): string | undefined {
+  const versions = (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions;
+  return typeof versions?.node === 'string' ? 'br, gzip' : undefined;
 }
 
 /** A failed sync request: the server's error code and message, or a network failure. */
@@ -93,6 +105,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const root = options.baseUrl.replace(/\/+$/, '');
+  const acceptEncoding = options.acceptEncoding ?? defaultAcceptEncoding();
 
   return {
     async request(method, path, schema, body) {
@@ -105,6 +118,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
           accept: 'application/json',
         };
         if (body !== undefined) headers['content-type'] = 'application/json';
+        if (acceptEncoding !== undefined) headers['accept-encoding'] = acceptEncoding;
         let response: Response;
         try {
           response = await doFetch(url, {

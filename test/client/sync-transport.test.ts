@@ -5,10 +5,15 @@ const okSchema = z.object({ ok: z.boolean() });
 
 /** A fetch answering from a script of responses (or thrown errors), recording each call. */
 function scriptedFetch(script: Array<Response | Error>) {
-  const calls: Array<{ url: string; authorization: string | undefined }> = [];
+  const calls: Array<{ url: string; authorization: string | undefined; acceptEncoding: string | undefined }> =
+    [];
   const fake: typeof fetch = async (input, init) => {
     const headers = (init?.headers ?? {}) as Record<string, string>;
-    calls.push({ url: input as string, authorization: headers.authorization });
+    calls.push({
+      url: input as string,
+      authorization: headers.authorization,
+      acceptEncoding: headers['accept-encoding'],
+    });
     const next = script.shift();
     if (next === undefined) throw new Error('script exhausted');
     if (next instanceof Error) throw next;
@@ -101,6 +106,18 @@ describe('sync transport', () => {
     await expect(transport.request('GET', 'metadata?app=a', okSchema)).rejects.toMatchObject({
       code: 'BadResponse',
     });
+  });
+
+  it('asks for brotli on Node.js, whose fetch would ask only for gzip; an app may say otherwise', async () => {
+    const { fake, calls } = scriptedFetch([json(200, { ok: true }), json(200, { ok: true })]);
+    const options = { baseUrl: 'http://sync.example', org: 'contoso', getToken: () => 't', fetch: fake };
+    await createSyncTransport(options).request('GET', 'metadata?app=a', okSchema);
+    await createSyncTransport({ ...options, acceptEncoding: 'gzip' }).request(
+      'GET',
+      'metadata?app=a',
+      okSchema,
+    );
+    expect(calls.map((c) => c.acceptEncoding)).toEqual(['br, gzip', 'gzip']);
   });
 
   it('reads Retry-After as seconds or as an HTTP date', () => {
