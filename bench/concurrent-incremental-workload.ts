@@ -144,7 +144,7 @@ export async function runConcurrentIncremental(
     }
 
     const workload = '3 incremental, 50 devices';
-    const note = `${DEVICES} devices of ${EAST_SELLERS.length} east sellers (field-sellers profile), ${Math.round(median(initialRows))} rows each, ${options.tenantRows}-row demo tenant; ${idle.length} idle syncs in ${options.seconds} s (server time median ${median(idle.map((s) => s.serverMs)).toFixed(1)} ms); ${round} rounds of ${CHANGES} changed team rows (${changed.length} syncs, median ${median(changed.map((s) => s.changes))} changes each)`;
+    const note = `${DEVICES} devices of ${EAST_SELLERS.length} east sellers (field-sellers profile), ${Math.round(median(initialRows))} rows each, ${options.tenantRows}-row demo tenant; ${idle.length} idle syncs in ${options.seconds} s (server time median ${median(idle.map((s) => s.serverMs)).toFixed(1)} ms); ${round} rounds of ${CHANGES} changed team rows (${changed.length} syncs, median ${median(changed.map((s) => s.changes))} changes each, server time median ${median(changed.map((s) => s.serverMs)).toFixed(1)} ms)`;
     const latency = (samples: Sample[], q: number): number =>
       quantile(
         samples.map((s) => s.clientMs),
