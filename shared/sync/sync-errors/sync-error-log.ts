@@ -88,20 +88,30 @@ export interface SyncErrorFilter {
   limit: number;
 }
 
+/** Entries read at once while listing, newest first. */
+const LIST_READ_BATCH = 50;
+
 /**
  * Entries of the log, newest first, that match every given filter (user ids compare
- * case-insensitively), at most `limit`.
+ * case-insensitively), at most `limit`. Only the ids of the whole log are listed; entries are read
+ * newest first, a batch at a time, until `limit` match, so a long log costs little to page through.
  */
 export async function listSyncErrors(store: DocStore, filter: SyncErrorFilter): Promise<SyncErrorEntry[]> {
-  const docs = await store.listDocs(SYNC_ERROR_KIND);
+  const ids = await store.listDocEtags(SYNC_ERROR_KIND);
   const wantedUser = filter.userId?.toLowerCase();
   const found: SyncErrorEntry[] = [];
-  for (let i = docs.length - 1; i >= 0 && found.length < filter.limit; i--) {
-    const entry = syncErrorEntrySchema.parse(docs[i]?.value);
-    if (wantedUser !== undefined && entry.userId.toLowerCase() !== wantedUser) continue;
-    if (filter.deviceId !== undefined && entry.deviceId !== filter.deviceId) continue;
-    if (filter.entity !== undefined && entry.entity !== filter.entity) continue;
-    found.push(entry);
+  for (let end = ids.length; end > 0 && found.length < filter.limit; end -= LIST_READ_BATCH) {
+    const batch = ids.slice(Math.max(0, end - LIST_READ_BATCH), end).reverse();
+    const docs = await Promise.all(batch.map(({ id }) => store.getDoc(SYNC_ERROR_KIND, id)));
+    for (const doc of docs) {
+      // An entry deleted since the listing (none are today) is simply not shown.
+      if (doc === undefined || found.length >= filter.limit) continue;
+      const entry = syncErrorEntrySchema.parse(doc.value);
+      if (wantedUser !== undefined && entry.userId.toLowerCase() !== wantedUser) continue;
+      if (filter.deviceId !== undefined && entry.deviceId !== filter.deviceId) continue;
+      if (filter.entity !== undefined && entry.entity !== filter.entity) continue;
+      found.push(entry);
+    }
   }
   return found;
 }
