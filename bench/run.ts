@@ -29,7 +29,7 @@ async function main(argv: readonly string[]): Promise<void> {
 
   const ours = await runInitialDownloadAndUpload(context);
   await runPouchDbPeer(context, { tenantRows: INITIAL_DOWNLOAD_DEMO_ROWS, ours });
-  await runSdkInitialSync(context, { runs: quick ? 3 : 5 });
+  await runSdkInitialSync(context, { runs: quick ? 3 : 7 });
   await runLargeDownload(context, { targetRows: quick ? 30_000 : 200_000 });
   if (quick)
     context.notes.push(

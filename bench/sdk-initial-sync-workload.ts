@@ -96,7 +96,7 @@ export async function runSdkInitialSync(context: BenchContext, options: { runs: 
       unit: 'ms',
       store: STORE,
       goal: atMost(250, '10,000 rows into client SQLite under 250 ms'),
-      note: `user ${USER} (as workload 1) syncs ${first.rows} rows in ${first.pages} pages with createSyncClient + createSqliteLocalStore (default page size, fetch's compression); median of ${options.runs} runs after a warm-up (${warm.clientMs.toFixed(0)} ms cold), each a new device and file; runs ${runs.map((r) => r.clientMs.toFixed(0)).join(', ')} ms`,
+      note: `user ${USER} (as workload 1) syncs ${first.rows} rows in ${first.pages} pages with createSyncClient + createSqliteLocalStore (default page size, brotli as the SDK asks on Node.js); median of ${options.runs} runs after a warm-up (${warm.clientMs.toFixed(0)} ms cold), each a new device and file; runs ${runs.map((r) => r.clientMs.toFixed(0)).join(', ')} ms`,
     });
     add({ workload, name: 'server share (server-timing)', value: serverMs, unit: 'ms', store: STORE });
     add({
