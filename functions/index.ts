@@ -49,6 +49,11 @@ app.serviceBusQueue('replicationQueue', {
       enqueuedAt: new Date(
         typeof metadata.enqueuedTimeUtc === 'string' ? metadata.enqueuedTimeUtc : Date.now(),
       ),
+      // The Functions host abandons a failed message and Service Bus dead-letters it after the
+      // queue's maxDeliveryCount; a Node.js function cannot dead-letter it itself (settlement from
+      // Node is a preview extension), so an invalid message fails fast on each delivery until then.
+      maxDeliveryCount: services.settings.REPLICATION_QUEUE_MAX_DELIVERY_COUNT,
+      poisonDeadLettersAtOnce: false,
     });
   },
 });

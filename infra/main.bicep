@@ -210,6 +210,7 @@ var appSettings = {
   OPERATOR_TENANT_ID: operatorTenantId
   QUEUE_KIND: 'servicebus'
   REPLICATION_QUEUE_NAME: serviceBus.outputs.queueName
+  REPLICATION_QUEUE_MAX_DELIVERY_COUNT: string(replicationQueueMaxDeliveryCount)
   KEY_VAULT_URI: keyVault.outputs.uri
   DEMO_TENANT: 'false'
 }

@@ -56,6 +56,12 @@ export const settingsSchema = z
     QUEUE_KIND: z.enum(['embedded', 'servicebus']).default('embedded'),
     /** The replication queue's name. */
     REPLICATION_QUEUE_NAME: z.string().min(1).default('replication'),
+    /**
+     * Deliveries of a replication message before Service Bus dead-letters it (the queue's
+     * `maxDeliveryCount`, set from the same Bicep parameter): lets the status tell the last failed
+     * delivery from one that will be retried.
+     */
+    REPLICATION_QUEUE_MAX_DELIVERY_COUNT: positiveInt.default(10),
     /** Service Bus namespace for the sender; the trigger reads `ServiceBusConnection__*`. */
     ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
     /** Key Vault holding Dataverse client secrets. */

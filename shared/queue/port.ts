@@ -28,6 +28,12 @@ export interface DeliveryInfo {
    * last failed attempt from one that will be retried, for the tenant's status.
    */
   maxDeliveryCount?: number;
+  /**
+   * Whether a {@link PoisonMessageError} dead-letters the message at once (the embedded queue), or
+   * whether the host retries it like any failure until `maxDeliveryCount` (Azure Functions: a Node.js
+   * function cannot settle its Service Bus message itself). Default: at once.
+   */
+  poisonDeadLettersAtOnce?: boolean;
 }
 
 /**

@@ -219,9 +219,10 @@ async function recordFailure(
   error: unknown,
   delivery: DeliveryInfo,
 ): Promise<void> {
+  const lastDelivery =
+    delivery.maxDeliveryCount !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount;
   const deadLettered =
-    error instanceof PoisonMessageError ||
-    (delivery.maxDeliveryCount !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount);
+    lastDelivery || (error instanceof PoisonMessageError && delivery.poisonDeadLettersAtOnce !== false);
   const lastError: ReplicationError = {
     at: services.clock.now().toISOString(),
     code:

@@ -7,7 +7,14 @@ const httpRegistrations: {
   name: string;
   options: { methods: string[]; route: string; authLevel: string; extraInputs: unknown[] };
 }[] = [];
-const queueRegistrations: { name: string; options: { connection: string; queueName: string } }[] = [];
+const queueRegistrations: {
+  name: string;
+  options: {
+    connection: string;
+    queueName: string;
+    handler: (message: unknown, context: InvocationContext) => Promise<void>;
+  };
+}[] = [];
 
 jest.mock('@azure/functions', () => {
   const actual = jest.requireActual<typeof AzureFunctions>('@azure/functions');
@@ -37,6 +44,21 @@ jest.mock('durable-functions', () => {
   };
 });
 
+// The trigger's runtime and handler, so the test sees what the trigger passes on.
+const handleReplicationMessage = jest.fn(async () => undefined);
+jest.mock('../../shared/replication', () => ({
+  ...jest.requireActual<object>('../../shared/replication'),
+  handleReplicationMessage: (...args: unknown[]) => handleReplicationMessage(...(args as [])),
+}));
+jest.mock('../../shared/config', () => ({
+  ...jest.requireActual<object>('../../shared/config'),
+  loadSettings: () => ({}),
+}));
+jest.mock('../../shared/create-app-runtime', () => ({
+  createAppRuntime: async () => ({ services: { settings: { REPLICATION_QUEUE_MAX_DELIVERY_COUNT: 7 } } }),
+}));
+
+import { InvocationContext } from '@azure/functions';
 import type * as AzureFunctions from '@azure/functions';
 import type * as DurableFunctions from 'durable-functions';
 import { routes } from '../../functions/routes';
@@ -76,6 +98,25 @@ describe('functions/index.ts registrations', () => {
         }),
       },
     ]);
+  });
+
+  it("passes each delivery on with the queue's max delivery count, poison retried by the host", async () => {
+    const context = new InvocationContext({
+      invocationId: 'inv-1',
+      triggerMetadata: { messageId: 'm-1', deliveryCount: 2, enqueuedTimeUtc: '2026-03-01T10:00:00.000Z' },
+    });
+    await queueRegistrations[0]!.options.handler({ type: 'recordChanged' }, context);
+    expect(handleReplicationMessage).toHaveBeenCalledWith(
+      { settings: { REPLICATION_QUEUE_MAX_DELIVERY_COUNT: 7 } },
+      { type: 'recordChanged' },
+      {
+        messageId: 'm-1',
+        deliveryCount: 2,
+        enqueuedAt: new Date('2026-03-01T10:00:00.000Z'),
+        maxDeliveryCount: 7,
+        poisonDeadLettersAtOnce: false,
+      },
+    );
   });
 
   it('registers the provisioning orchestrator and its activities', () => {

@@ -155,6 +155,44 @@ describe.each(STORE_KINDS)('handleReplicationMessage (%s store)', (storeKind) =>
       expect(await liveRows()).toEqual({});
     });
 
+    it('counts an invalid message once, at its last delivery, where the host retries it (Azure Functions)', async () => {
+      const invalid = {
+        type: 'recordChanged',
+        org: ORG,
+        entity: 'account',
+        id: 'a',
+        op: 'upsert',
+        origin: 'ingest',
+      };
+      const functionsDelivery = (deliveryCount: number): DeliveryInfo => ({
+        ...delivery('poison-1', deliveryCount),
+        maxDeliveryCount: 3,
+        poisonDeadLettersAtOnce: false,
+      });
+      for (const count of [1, 2]) {
+        await expect(
+          processReplicationMessage(fixture.services, invalid, functionsDelivery(count)),
+        ).rejects.toThrow(/an upsert needs a version/);
+      }
+      const before = await readReplicationStatus(store);
+      expect(before.deadLettered).toBe(0);
+      expect(before.entities.find((e) => e.entity === 'invalid-message')).toMatchObject({
+        failedDeliveries: 2,
+        deadLettered: 0,
+        lastError: { code: 'PoisonMessage', deliveryCount: 2, deadLettered: false },
+      });
+      await expect(
+        processReplicationMessage(fixture.services, invalid, functionsDelivery(3)),
+      ).rejects.toThrow();
+      const after = await readReplicationStatus(store);
+      expect(after.deadLettered).toBe(1);
+      expect(after.entities.find((e) => e.entity === 'invalid-message')).toMatchObject({
+        failedDeliveries: 3,
+        deadLettered: 1,
+        lastError: { code: 'PoisonMessage', deliveryCount: 3, deadLettered: true },
+      });
+    });
+
     it('retries a failing message and dead-letters it after the last attempt, with the error in the status', async () => {
       await fixture.close();
       await setUp({ maxDeliveryCount: 3 });
