@@ -115,15 +115,18 @@ describe.each(STORE_KINDS)('handleReplicationMessage (%s store)', (storeKind) =>
       expect(await liveRows()).toEqual({ a: { version: '2', name: 'A', revenue: 10 } });
     });
 
+    /** A recordChanged upsert without the version every upsert needs. */
+    const upsertWithoutVersion = {
+      type: 'recordChanged',
+      org: ORG,
+      entity: 'account',
+      id: 'a',
+      op: 'upsert',
+      origin: 'ingest',
+    };
+
     it('dead-letters invalid messages at once with the reason, and shows them in the status', async () => {
-      await fixture.queue.send({
-        type: 'recordChanged',
-        org: ORG,
-        entity: 'account',
-        id: 'a',
-        op: 'upsert',
-        origin: 'ingest',
-      });
+      await fixture.queue.send(upsertWithoutVersion);
       await fixture.queue.send({
         type: 'recordChanged',
         org: 'nobody',
@@ -156,14 +159,7 @@ describe.each(STORE_KINDS)('handleReplicationMessage (%s store)', (storeKind) =>
     });
 
     it('counts an invalid message once, at its last delivery, where the host retries it (Azure Functions)', async () => {
-      const invalid = {
-        type: 'recordChanged',
-        org: ORG,
-        entity: 'account',
-        id: 'a',
-        op: 'upsert',
-        origin: 'ingest',
-      };
+      const invalid = upsertWithoutVersion;
       const functionsDelivery = (deliveryCount: number): DeliveryInfo => ({
         ...delivery('poison-1', deliveryCount),
         maxDeliveryCount: 3,
