@@ -65,11 +65,12 @@ async function runModel(t: TestStore, seed: number, steps: number): Promise<void
   const directory: Directory = baseDirectory();
   let u2InP1 = true;
 
+  // Two of the devices read every answer through the tables format, as the SDK does.
   const devices = [
     new DeviceReplica('d1', 1),
-    new DeviceReplica('d2', 1),
+    new DeviceReplica('d2', 1, 'tables'),
     new DeviceReplica('d3', 2),
-    new DeviceReplica('d4', 3),
+    new DeviceReplica('d4', 3, 'tables'),
     new DeviceReplica('d5', 4),
   ];
 

@@ -21,7 +21,8 @@ import type { Store, TenantStore } from '../../../../shared/store/port';
 import { createCosmosStore } from '../../../../shared/store/cosmos';
 import { createSqliteStore } from '../../../../shared/store/sqlite';
 import { downloadChanges } from '../../../../shared/sync/download';
-import type { DownloadResponse } from '../../../../shared/sync/sync-protocol';
+import { fromTablesResponse, toTablesResponse } from '../../../../shared/sync/download-tables';
+import type { DownloadFormat, DownloadResponse } from '../../../../shared/sync/sync-protocol';
 import { cosmosTestOptions } from '../../../support/cosmos-test-options';
 
 /** A tenant configured for download tests: entities with every kind of association, a directory, profiles, an app. */
@@ -357,6 +358,8 @@ export class DeviceReplica {
   constructor(
     readonly deviceId: string,
     readonly user: number,
+    /** `tables`: each answer goes through the tables format and back, as the SDK reads it. */
+    readonly format: DownloadFormat = 'changes',
   ) {}
 
   /** Applies one answer (a download without a checkpoint starts from an empty database). */
@@ -382,8 +385,12 @@ export class DeviceReplica {
         ...(this.checkpoint === undefined ? {} : { checkpoint: this.checkpoint }),
       },
     );
-    if (options.drop !== true) this.apply(response, sentWithoutCheckpoint);
-    return response;
+    const read =
+      this.format === 'tables'
+        ? { ...response, changes: fromTablesResponse(toTablesResponse(response)) }
+        : response;
+    if (options.drop !== true) this.apply(read, sentWithoutCheckpoint);
+    return read;
   }
 
   /** Downloads until an answer has no changes and no more pages. */
