@@ -80,6 +80,10 @@ export function createSqliteLocalStore(path: string): SqliteLocalStore {
   // last commits but never tears one, so rows and their checkpoint still go back together.
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
+  // Checkpoint the log into the file every 4,000 pages (32 MiB) rather than SQLite's 1,000: a
+  // 10,000-row initial download (about 7 MiB) then commits without copying its pages twice, which
+  // measured 70 instead of 100 ms of SQLite time; closing the database checkpoints what is left.
+  db.pragma('wal_autocheckpoint = 4000');
   db.exec(`
     CREATE TABLE IF NOT EXISTS sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS outbox (

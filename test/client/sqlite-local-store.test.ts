@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyPendingOperations, createSqliteLocalStore, type SqliteLocalStore } from '../../client';
@@ -50,6 +50,26 @@ describe('better-sqlite3 local store', () => {
     await store.transaction(async (tx) => {
       expect((await tx.readState()).checkpoint).toBe('cp-1');
       expect((await tx.listRows('account')).map((r) => r.id)).toEqual(['a1']);
+    });
+  });
+
+  it('checkpoints its log every 4,000 pages, and into the file when closed', async () => {
+    expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(4000);
+    const row = { name: 'x'.repeat(600) };
+    await store.transaction(async (tx) => {
+      await tx.saveMetadata(metadata(1, ['account']));
+      for (let i = 0; i < 3000; i++)
+        await tx.putRow({ entity: 'account', id: `a${i}`, row, version: '1', pending: false });
+      await tx.saveCheckpoint('cp-1');
+    });
+    const path = join(dir, 'device.db');
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    await store.close();
+    expect(existsSync(`${path}-wal`)).toBe(false);
+    store = createSqliteLocalStore(path);
+    await store.transaction(async (tx) => {
+      expect((await tx.readState()).checkpoint).toBe('cp-1');
+      expect(await tx.listRows('account')).toHaveLength(3000);
     });
   });
 
