@@ -87,9 +87,22 @@ export function fromTablesResponse(
         );
       }
     }
+    // An assignment to `__proto__` would set the row's prototype: such a column is defined instead,
+    // as JSON.parse does for the changes format.
+    const plain = !table.columns.includes('__proto__');
     for (let r = 0; r < rows; r++) {
       const row: Record<string, unknown> = {};
-      for (let c = 0; c < table.columns.length; c++) row[table.columns[c]!] = table.values[c]![r];
+      for (let c = 0; c < table.columns.length; c++) {
+        if (plain) row[table.columns[c]!] = table.values[c]![r];
+        else {
+          Object.defineProperty(row, table.columns[c]!, {
+            value: table.values[c]![r],
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+      }
       changes.push({
         entity: table.entity,
         id: table.ids[r]!,

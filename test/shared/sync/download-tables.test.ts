@@ -129,6 +129,19 @@ describe('the tables download format', () => {
     expect(decoded.find((c) => c.id === 'l3')?.row).toEqual({ subject: 'third', phone: null });
   });
 
+  it('gives back a column named __proto__ as an attribute, as JSON.parse does', () => {
+    const row = JSON.parse('{"__proto__":{"polluted":true},"name":"x"}') as Record<string, unknown>;
+    const [decoded] = fromTablesResponse(
+      JSON.parse(JSON.stringify(toTablesResponse(pageOf([upsert('account', 'a1', row)])))) as Parameters<
+        typeof fromTablesResponse
+      >[0],
+    );
+    expect(Object.getPrototypeOf(decoded!.row)).toBe(Object.prototype);
+    expect(Object.keys(decoded!.row!)).toEqual(['__proto__', 'name']);
+    expect(decoded!.row).toEqual(row);
+    expect((decoded!.row as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
   it('encodes an empty page and a page of removals only', () => {
     expect(toTablesResponse(pageOf([]))).toMatchObject({ tables: [], removals: [] });
     const removals = [remove('task', 't1'), remove('account', 'a1', '2')];
