@@ -24,7 +24,8 @@ import {
  * on, interleaved with paged downloads whose answers are sometimes lost (retried with the previous
  * checkpoint) or applied without the checkpoint being kept. After quiescence and a download to the
  * end, each device holds exactly what a plain oracle computes, at the latest versions, row by row.
- * More seeds: SYNC_MODEL_SEEDS=1,2,3 (or a count: SYNC_MODEL_SEEDS=50).
+ * More seeds: SYNC_MODEL_SEEDS=1,2,3 (or a count: SYNC_MODEL_SEEDS=50); on Cosmos,
+ * SYNC_MODEL_COSMOS_SEEDS=1,2,3.
  */
 
 /** mulberry32: a small seeded generator, so a failing seed replays exactly. */
@@ -237,12 +238,17 @@ describe('download model (SQLite)', () => {
 });
 
 describe('download model (Cosmos)', () => {
-  it("seed 7: every device ends with exactly the oracle's rows", async () => {
-    const t = await openTestStore('cosmos');
-    try {
-      await runModel(t, 7, 80);
-    } finally {
-      await t.close();
-    }
-  }, 120_000);
+  // Slower per step than SQLite: one seed and fewer steps by default; SYNC_MODEL_COSMOS_SEEDS for more.
+  const raw = process.env.SYNC_MODEL_COSMOS_SEEDS;
+  const seeds = raw === undefined || raw === '' ? [7] : raw.split(',').map(Number);
+  for (const seed of seeds) {
+    it(`seed ${seed}: every device ends with exactly the oracle's rows`, async () => {
+      const t = await openTestStore('cosmos');
+      try {
+        await runModel(t, seed, 80);
+      } finally {
+        await t.close();
+      }
+    }, 120_000);
+  }
 });
