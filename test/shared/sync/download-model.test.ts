@@ -1,3 +1,4 @@
+import { SeededRandom } from '../../../local/demo/seeded-random';
 import { replaceDirectory } from '../../../shared/admin/directory-store';
 import {
   changeProfileUsers,
@@ -28,20 +29,9 @@ import {
  * SYNC_MODEL_COSMOS_SEEDS=1,2,3.
  */
 
-/** mulberry32: a small seeded generator, so a failing seed replays exactly. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function seedsFromEnv(fallback: number[]): number[] {
-  const raw = process.env.SYNC_MODEL_SEEDS;
+/** Seeds from `variable` (a list, or a count n for seeds 1..n), else `fallback`. */
+function seedsFromEnv(variable: string, fallback: number[]): number[] {
+  const raw = process.env[variable];
   if (raw === undefined || raw === '') return fallback;
   if (/^\d+$/.test(raw)) return Array.from({ length: Number(raw) }, (_, i) => i + 1);
   return raw.split(',').map(Number);
@@ -52,7 +42,8 @@ const BUS = ['root', 'east', 'east-sub', 'west'];
 const ENTITIES = ['account', 'contact', 'note', 'currency', 'tag', 'accounttag', 'task', 'lead'];
 
 async function runModel(t: TestStore, seed: number, steps: number): Promise<void> {
-  const rnd = random(seed);
+  const generator = new SeededRandom(seed);
+  const rnd = (): number => generator.next();
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   const chance = (p: number): boolean => rnd() < p;
   await configureDownloadTenant(t);
@@ -225,7 +216,7 @@ async function runModel(t: TestStore, seed: number, steps: number): Promise<void
 }
 
 describe('download model (SQLite)', () => {
-  for (const seed of seedsFromEnv([1, 2, 3, 4])) {
+  for (const seed of seedsFromEnv('SYNC_MODEL_SEEDS', [1, 2, 3, 4])) {
     it(`seed ${seed}: every device ends with exactly the oracle's rows`, async () => {
       const t = await openTestStore('sqlite');
       try {
@@ -239,9 +230,7 @@ describe('download model (SQLite)', () => {
 
 describe('download model (Cosmos)', () => {
   // Slower per step than SQLite: one seed and fewer steps by default; SYNC_MODEL_COSMOS_SEEDS for more.
-  const raw = process.env.SYNC_MODEL_COSMOS_SEEDS;
-  const seeds = raw === undefined || raw === '' ? [7] : raw.split(',').map(Number);
-  for (const seed of seeds) {
+  for (const seed of seedsFromEnv('SYNC_MODEL_COSMOS_SEEDS', [7])) {
     it(`seed ${seed}: every device ends with exactly the oracle's rows`, async () => {
       const t = await openTestStore('cosmos');
       try {

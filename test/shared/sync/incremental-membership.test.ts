@@ -1,3 +1,4 @@
+import { SeededRandom } from '../../../local/demo/seeded-random';
 import * as deviceSet from '../../../shared/sync/device-set';
 import type { RecordWrite } from '../../../shared/store/port';
 import { oracleRows } from './download/download-oracle';
@@ -19,22 +20,12 @@ import {
  * (account ↔ tag through accounttag).
  */
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ENTITIES = ['account', 'contact', 'note', 'currency', 'tag', 'accounttag'];
 const OWNERS = ['u1', 'u2', 'u3', 'u4', 't1', 't2'];
 
 async function runRounds(t: TestStore, seed: number, rounds: number): Promise<void> {
-  const rnd = random(seed);
+  const generator = new SeededRandom(seed);
+  const rnd = (): number => generator.next();
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   await configureDownloadTenant(t);
   const live = new Map<string, string[]>(ENTITIES.map((e) => [e, []]));
