@@ -1,3 +1,4 @@
+import { attribute as attr, lookupRelationship } from '../../shared/entities/metadata-builders';
 import type { Attribute, EntityMetadata, Relationship } from '../../shared/model/entity';
 
 const text = (name: string, maxLength: number, required = false): Attribute => ({
@@ -6,13 +7,6 @@ const text = (name: string, maxLength: number, required = false): Attribute => (
   maxLength,
   required,
   secured: false,
-});
-const attr = (name: string, type: Attribute['type'], extra: Partial<Attribute> = {}): Attribute => ({
-  name,
-  type,
-  required: false,
-  secured: false,
-  ...extra,
 });
 const lookup = (name: string, targets: string[], required = false): Attribute => ({
   name,
@@ -36,14 +30,7 @@ function manyToOne(
   referencingAttribute: string,
   referencedEntity: string,
 ): Relationship {
-  return {
-    name,
-    kind: 'many-to-one',
-    referencingEntity,
-    referencingAttribute,
-    referencedEntity,
-    referencedAttribute: `${referencedEntity}id`,
-  };
+  return lookupRelationship(name, 'many-to-one', referencedEntity, referencingEntity, referencingAttribute);
 }
 function oneToMany(
   name: string,
@@ -51,14 +38,7 @@ function oneToMany(
   referencingEntity: string,
   referencingAttribute: string,
 ): Relationship {
-  return {
-    name,
-    kind: 'one-to-many',
-    referencedEntity,
-    referencedAttribute: `${referencedEntity}id`,
-    referencingEntity,
-    referencingAttribute,
-  };
+  return lookupRelationship(name, 'one-to-many', referencedEntity, referencingEntity, referencingAttribute);
 }
 
 /** Metadata of the demo tenant's entities, with their relationships in both directions. */

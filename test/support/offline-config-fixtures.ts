@@ -1,36 +1,12 @@
-import type { Attribute, EntityMetadata, Relationship } from '../../shared/model/entity';
+import { attribute as attr, lookupRelationship } from '../../shared/entities/metadata-builders';
+import type { Attribute, EntityMetadata } from '../../shared/model/entity';
 
 /** Small entity metadata for admin-configuration tests: user-, org-, business- and none-owned entities. */
-
-const attr = (name: string, type: Attribute['type'], extra: Partial<Attribute> = {}): Attribute => ({
-  name,
-  type,
-  required: false,
-  secured: false,
-  ...extra,
-});
 
 const ownerColumns: Attribute[] = [
   attr('ownerid', 'owner', { targets: ['systemuser', 'team'] }),
   attr('owningbusinessunit', 'lookup', { targets: ['businessunit'] }),
 ];
-
-function lookupRelationship(
-  name: string,
-  kind: 'one-to-many' | 'many-to-one',
-  referencedEntity: string,
-  referencingEntity: string,
-  referencingAttribute: string,
-): Relationship {
-  return {
-    name,
-    kind,
-    referencedEntity,
-    referencedAttribute: `${referencedEntity}id`,
-    referencingEntity,
-    referencingAttribute,
-  };
-}
 
 /** account (user-owned) ⇄ contact (user-owned), contact ⇄ note (none), account → currency (org). */
 export function testEntities(): EntityMetadata[] {

@@ -24,6 +24,7 @@ import { downloadChanges } from '../../../../shared/sync/download';
 import { fromTablesResponse, toTablesResponse } from '../../../../shared/sync/download-tables';
 import type { DownloadFormat, DownloadResponse } from '../../../../shared/sync/sync-protocol';
 import { cosmosTestOptions } from '../../../support/cosmos-test-options';
+import { attribute as attr, lookupRelationship } from '../../../../shared/entities/metadata-builders';
 
 /** A tenant configured for download tests: entities with every kind of association, a directory, profiles, an app. */
 
@@ -31,31 +32,11 @@ export const ORG = 'contoso';
 export const APP = 'field-app';
 export const oid = (n: number): string => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
-const attr = (name: string, type: Attribute['type'], extra: Partial<Attribute> = {}): Attribute => ({
-  name,
-  type,
-  required: false,
-  secured: false,
-  ...extra,
-});
 const owner = [
   attr('ownerid', 'owner', { targets: ['systemuser', 'team'] }),
   attr('owningbusinessunit', 'lookup', { targets: ['businessunit'] }),
 ];
-const lookup = (
-  name: string,
-  kind: 'one-to-many' | 'many-to-one',
-  referencedEntity: string,
-  referencingEntity: string,
-  referencingAttribute: string,
-): Relationship => ({
-  name,
-  kind,
-  referencedEntity,
-  referencedAttribute: `${referencedEntity}id`,
-  referencingEntity,
-  referencingAttribute,
-});
+const lookup = lookupRelationship;
 const entity = (
   logicalName: string,
   ownership: EntityMetadata['ownership'],
