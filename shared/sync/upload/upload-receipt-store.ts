@@ -43,6 +43,22 @@ export function receiptId(userId: string, deviceId: string, opId: string): strin
     .digest('hex');
 }
 
+/** What every receipt of an operation says, whatever its state. */
+function receiptOf(
+  key: { userId: string; deviceId: string; now: Date },
+  operation: UploadOperation,
+): Omit<UploadReceipt, 'state' | 'outcome'> {
+  return {
+    userId: key.userId,
+    deviceId: key.deviceId,
+    opId: operation.opId,
+    entity: operation.entity,
+    id: operation.id,
+    op: operation.op,
+    updatedAt: key.now.toISOString(),
+  };
+}
+
 /**
  * Claims an operation id before the operation is applied: writes a `pending` receipt only if none
  * exists, so of two concurrent deliveries of one batch only one applies each operation.
@@ -53,16 +69,7 @@ export async function claimUploadReceipt(
   operation: UploadOperation,
 ): Promise<ReceiptClaim> {
   const docId = receiptId(key.userId, key.deviceId, operation.opId);
-  const pending: UploadReceipt = {
-    userId: key.userId,
-    deviceId: key.deviceId,
-    opId: operation.opId,
-    entity: operation.entity,
-    id: operation.id,
-    op: operation.op,
-    state: 'pending',
-    updatedAt: key.now.toISOString(),
-  };
+  const pending: UploadReceipt = { ...receiptOf(key, operation), state: 'pending' };
   try {
     const doc = await store.putDoc(RECEIPT_KIND, docId, pending, { ifNoneMatch: '*' });
     return { kind: 'claimed', etag: doc.etag };
@@ -86,17 +93,7 @@ export async function completeUploadReceipt(
   operation: UploadOperation,
   outcome: UploadOutcome,
 ): Promise<void> {
-  const receipt: UploadReceipt = {
-    userId: key.userId,
-    deviceId: key.deviceId,
-    opId: operation.opId,
-    entity: operation.entity,
-    id: operation.id,
-    op: operation.op,
-    state: 'done',
-    outcome,
-    updatedAt: key.now.toISOString(),
-  };
+  const receipt: UploadReceipt = { ...receiptOf(key, operation), state: 'done', outcome };
   await store.putDoc(RECEIPT_KIND, receiptId(key.userId, key.deviceId, operation.opId), receipt);
 }
 
