@@ -27,6 +27,9 @@ export const syncEntityMessageSchema = z
   .strict();
 export type SyncEntityMessage = z.infer<typeof syncEntityMessageSchema>;
 
+/** Where a row change came from. */
+const changeOriginSchema = z.enum(['ingest', 'dataverse', 'device']);
+
 /**
  * One row changed in a system of record (ingest API, a Dataverse webhook or its Service Bus
  * integration, a device upload): applied if newer than the stored row.
@@ -42,7 +45,7 @@ export const recordChangedMessageSchema = z
     attributes: z.record(z.string(), z.unknown()).default({}),
     /** The source version (digits). Deletes may lack one (see `applySourceChanges`). */
     version: versionSchema.optional(),
-    origin: z.enum(['ingest', 'dataverse', 'device']),
+    origin: changeOriginSchema,
     /** True when `attributes` holds only the changed columns: merged onto the stored row. */
     partial: z.boolean().optional(),
   })
@@ -93,7 +96,7 @@ export const recordChangedBatchMessageSchema = z
     type: z.literal('recordChangedBatch'),
     v: messageVersion,
     org: orgSchema,
-    origin: z.enum(['ingest', 'dataverse', 'device']),
+    origin: changeOriginSchema,
     changes: z.array(batchedChangeSchema).min(1).max(MAX_BATCH_CHANGES),
   })
   .strict();
