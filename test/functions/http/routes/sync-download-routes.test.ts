@@ -1,5 +1,5 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { handleRequest } from '../../../../functions/http/handle-request';
 import { syncDownloadRoutes } from '../../../../functions/http/routes/sync-download-routes';
 import type { AppServices } from '../../../../shared/app-services';
@@ -92,6 +92,7 @@ async function call(
   const headers = new Headers(response.headers);
   let raw = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body as Uint8Array);
   if (headers.get('content-encoding') === 'gzip') raw = gunzipSync(raw);
+  if (headers.get('content-encoding') === 'br') raw = brotliDecompressSync(raw);
   const text = raw.toString('utf8');
   return {
     status: response.status ?? 200,
@@ -144,6 +145,14 @@ describe('sync download routes', () => {
       body: { app: APP, deviceId: 'phone', pageSize: 100, checkpoint: first.body.checkpoint },
     });
     expect(next.body).toMatchObject({ progress: { done: 200, total: 300 } });
+    const brotli = await call('syncDownload', 'u3', {
+      body: { app: APP, deviceId: 'phone', pageSize: 100, checkpoint: next.body.checkpoint },
+      headers: { 'accept-encoding': 'gzip, br' },
+    });
+    expect(brotli.headers.get('content-encoding')).toBe('br');
+    expect(brotli.headers.get('vary')).toBe('Accept-Encoding');
+    expect(brotli.body).toMatchObject({ more: false, progress: { done: 300, total: 300 } });
+    expect(brotli.body.changes).toHaveLength(100);
   });
 
   it('POST download in the tables format carries the same rows as the changes format', async () => {
