@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { AppError } from '../../errors';
+import type { AppError } from '../../errors';
+import { translateSqliteError } from '../../store/sqlite/sqlite-connection';
 
 /** How long a writer waits for another connection's write lock before giving up (ms). */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -306,20 +307,7 @@ export class QueueDatabase {
   }
 }
 
-/** SQLite result codes that mean another connection holds a lock: the caller may retry. */
-const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY', 'SQLITE_LOCKED']);
-
-/** Turns a better-sqlite3 failure into an {@link AppError}. */
+/** A better-sqlite3 failure of the queue's database as an {@link AppError}. */
 function translateQueueError(error: unknown): AppError {
-  if (error instanceof AppError) return error;
-  const code = error instanceof Database.SqliteError ? error.code : undefined;
-  if (code !== undefined && BUSY_CODES.has(code)) {
-    return new AppError('Unavailable', 'The embedded queue is busy; retry shortly.', {
-      retryAfterSeconds: 1,
-      cause: error,
-    });
-  }
-  return new AppError('Internal', `Embedded queue failure${code === undefined ? '' : ` (${code})`}.`, {
-    cause: error,
-  });
+  return translateSqliteError(error, 'embedded queue');
 }

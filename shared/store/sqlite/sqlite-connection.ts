@@ -64,17 +64,20 @@ export function openSqliteDatabase(
 /** SQLite result codes that mean another connection holds a lock: the caller may retry. */
 const BUSY_CODES = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_RECOVERY', 'SQLITE_LOCKED']);
 
-/** Turns a better-sqlite3 failure into an {@link AppError}; AppErrors pass through unchanged. */
-export function translateSqliteError(error: unknown): AppError {
+/**
+ * Turns a better-sqlite3 failure into an {@link AppError}; AppErrors pass through unchanged. A lock
+ * held by another connection is `Unavailable` (retry shortly), anything else `Internal`. `subject`
+ * names the database in the message.
+ */
+export function translateSqliteError(error: unknown, subject = 'local store'): AppError {
   if (error instanceof AppError) return error;
   const code = error instanceof Database.SqliteError ? error.code : undefined;
   if (code !== undefined && BUSY_CODES.has(code)) {
-    return new AppError('Unavailable', 'The local store is busy; retry shortly.', {
+    return new AppError('Unavailable', `The ${subject} is busy; retry shortly.`, {
       retryAfterSeconds: 1,
       cause: error,
     });
   }
-  return new AppError('Internal', `Local store failure${code === undefined ? '' : ` (${code})`}.`, {
-    cause: error,
-  });
+  const failure = `${subject.charAt(0).toUpperCase()}${subject.slice(1)} failure`;
+  return new AppError('Internal', `${failure}${code === undefined ? '' : ` (${code})`}.`, { cause: error });
 }
