@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { AppError } from '../../errors';
-import { translateSqliteError } from '../../store/sqlite/sqlite-connection';
+import { openSqliteFile, translateSqliteError } from '../../store/sqlite/sqlite-connection';
 
 /** How long a writer waits for another connection's write lock before giving up (ms). */
-const BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * One row per message. `visible_at` is the single due time: when it is scheduled for, when its lock
@@ -120,14 +119,9 @@ export class QueueDatabase {
   >;
 
   constructor(path: string) {
-    this.db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     try {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.transaction(() => this.db.exec(SCHEMA)).immediate();
+      this.db = openSqliteFile(path, SCHEMA, { mustExist: false });
     } catch (error) {
-      this.db.close();
       throw translateQueueError(error);
     }
     const db = this.db;

@@ -43,6 +43,19 @@ export function openSqliteDatabase(
   kind: SqliteDatabaseKind,
   options: { mustExist: boolean },
 ): Database.Database {
+  return openSqliteFile(path, kind === 'tenant' ? DOCS_SCHEMA + RECORDS_SCHEMA : DOCS_SCHEMA, options);
+}
+
+/**
+ * Opens a SQLite file as every connection of this product does (busy timeout, WAL, NORMAL
+ * synchronous) and runs `schema` (idempotent DDL) in one immediate transaction. Failures are
+ * better-sqlite3's own; the file is closed again when setting it up fails.
+ */
+export function openSqliteFile(
+  path: string,
+  schema: string,
+  options: { mustExist: boolean },
+): Database.Database {
   const db = new Database(path, { fileMustExist: options.mustExist, timeout: BUSY_TIMEOUT_MS });
   try {
     // busy_timeout first: switching to WAL needs a lock another connection may hold.
@@ -51,7 +64,6 @@ export function openSqliteDatabase(
     // NORMAL is durable in WAL mode except for the last transactions before a power loss.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = OFF');
-    const schema = kind === 'tenant' ? DOCS_SCHEMA + RECORDS_SCHEMA : DOCS_SCHEMA;
     // IMMEDIATE: two connections creating the same database at once serialize instead of failing.
     db.transaction(() => db.exec(schema)).immediate();
     return db;
