@@ -98,54 +98,42 @@ export class CosmosDocStore implements DocStore {
   }
 
   async listDocs<T = unknown>(kind: string, options: { prefix?: string } = {}): Promise<StoredDoc<T>[]> {
-    const container = await this.access.container();
-    const prefix = options.prefix ?? '';
-    try {
-      const { resources } = await container.items
-        .query<DocItem>({
-          query:
-            prefix === ''
-              ? 'SELECT * FROM c WHERE c.kind = @kind ORDER BY c.docId'
-              : 'SELECT * FROM c WHERE c.kind = @kind AND STARTSWITH(c.docId, @prefix) ORDER BY c.docId',
-          parameters: [
-            { name: '@kind', value: kind },
-            { name: '@prefix', value: prefix },
-          ],
-        })
-        .fetchAll();
-      // Sorted again by UTF-16 code units so the order does not depend on the engine's string collation.
-      return resources
-        .map((item) => toStoredDoc<T>(item))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    } catch (error) {
-      throw await this.access.fail(error, `Listing documents of kind ${kind}`);
-    }
+    const items = await this.queryKind<DocItem>('*', kind, options.prefix ?? '');
+    return items.map((item) => toStoredDoc<T>(item)).sort(byId);
   }
 
   async listDocEtags(kind: string, options: { prefix?: string } = {}): Promise<DocEtag[]> {
+    const items = await this.queryKind<{ docId: string; etag: string }>(
+      'c.docId, c._etag AS etag',
+      kind,
+      options.prefix ?? '',
+    );
+    return items.map((item) => ({ id: item.docId, etag: item.etag })).sort(byId);
+  }
+
+  /** Every document of a kind whose id starts with `prefix` (all when empty), as `select` projects it. */
+  private async queryKind<R>(select: string, kind: string, prefix: string): Promise<R[]> {
     const container = await this.access.container();
-    const prefix = options.prefix ?? '';
     try {
       const { resources } = await container.items
-        .query<{ docId: string; etag: string }>({
-          query:
-            prefix === ''
-              ? 'SELECT c.docId, c._etag AS etag FROM c WHERE c.kind = @kind'
-              : 'SELECT c.docId, c._etag AS etag FROM c WHERE c.kind = @kind AND STARTSWITH(c.docId, @prefix)',
+        .query<R>({
+          query: `SELECT ${select} FROM c WHERE c.kind = @kind${prefix === '' ? '' : ' AND STARTSWITH(c.docId, @prefix)'}`,
           parameters: [
             { name: '@kind', value: kind },
             { name: '@prefix', value: prefix },
           ],
         })
         .fetchAll();
-      // Sorted by UTF-16 code units, as listDocs orders them.
-      return resources
-        .map((item) => ({ id: item.docId, etag: item.etag }))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      return resources;
     } catch (error) {
       throw await this.access.fail(error, `Listing documents of kind ${kind}`);
     }
   }
+}
+
+/** By id in UTF-16 code units, so the order does not depend on the engine's string collation. */
+function byId(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 function required(resource: DocItem | undefined): DocItem {
