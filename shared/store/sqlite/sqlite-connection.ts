@@ -93,3 +93,19 @@ export function translateSqliteError(error: unknown, subject = 'local store'): A
   const failure = `${subject.charAt(0).toUpperCase()}${subject.slice(1)} failure`;
   return new AppError('Internal', `${failure}${code === undefined ? '' : ` (${code})`}.`, { cause: error });
 }
+
+/**
+ * A per-connection cache: `make(db)` runs once per connection (to prepare its statements, say) and
+ * its result is kept for as long as the connection lives.
+ */
+export function perConnection<T>(make: (db: Database.Database) => T): (db: Database.Database) => T {
+  const cache = new WeakMap<Database.Database, T>();
+  return (db) => {
+    let value = cache.get(db);
+    if (value === undefined) {
+      value = make(db);
+      cache.set(db, value);
+    }
+    return value;
+  };
+}

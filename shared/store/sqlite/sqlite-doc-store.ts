@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors';
 import type { DocEtag, DocStore, PutDocOptions, StoredDoc } from '../port';
-import { translateSqliteError } from './sqlite-connection';
+import { perConnection, translateSqliteError } from './sqlite-connection';
 
 interface DocRow {
   kind: string;
@@ -59,16 +59,8 @@ class DocStatements {
   }
 }
 
-const statementsByDatabase = new WeakMap<Database.Database, DocStatements>();
-
-function statementsOf(db: Database.Database): DocStatements {
-  let statements = statementsByDatabase.get(db);
-  if (statements === undefined) {
-    statements = new DocStatements(db);
-    statementsByDatabase.set(db, statements);
-  }
-  return statements;
-}
+/** The prepared statements of a connection, made on its first use. */
+const statementsOf = perConnection((db) => new DocStatements(db));
 
 /** A fresh opaque token per write: 96 random bits cannot repeat across writers or processes. */
 function newEtag(): string {

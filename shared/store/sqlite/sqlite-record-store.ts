@@ -6,7 +6,7 @@ import type { Attributes, StoredRecord } from '../../model/record';
 import { compareVersions } from '../../model/record';
 import { attributeLookup, isPlainAttributeName } from '../attribute-lookup';
 import type { ChangePage, RecordStore, RecordWrite, RecordWriteResult } from '../port';
-import { translateSqliteError } from './sqlite-connection';
+import { perConnection, translateSqliteError } from './sqlite-connection';
 
 interface RecordRow {
   entity: string;
@@ -163,16 +163,8 @@ function lookupStatement(
   return statement;
 }
 
-const statementsByDatabase = new WeakMap<Database.Database, RecordStatements>();
-
-function statementsOf(db: Database.Database): RecordStatements {
-  let statements = statementsByDatabase.get(db);
-  if (statements === undefined) {
-    statements = new RecordStatements(db);
-    statementsByDatabase.set(db, statements);
-  }
-  return statements;
-}
+/** The prepared statements of a connection, made on its first use. */
+const statementsOf = perConnection((db) => new RecordStatements(db));
 
 /** SQLite integers are 64-bit; larger cursors cannot come from this store. */
 const CURSOR_PATTERN = /^\d{1,15}$/;
