@@ -4,6 +4,7 @@ import { appConfigSchema, type AppConfig, type AppConfigInput } from '../model/a
 import type { PublishedProfile, Violation } from '../model/profile';
 import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 import { findProfileForUser, loadPublishedProfile } from './profile-service';
 import { rejectViolations } from './reject-violations';
 
@@ -72,7 +73,7 @@ export async function putApp(
   rejectViolations(violations, 'Unprocessable', `App '${appId}' breaks a rule.`);
   const existing = await store.getDoc(APP_KIND, appId);
   const app: AppConfig = { ...input, id: appId, updatedAt: clock.now().toISOString() };
-  await store.putDoc(APP_KIND, appId, app, existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' });
+  await store.putDoc(APP_KIND, appId, app, unchangedSince(existing?.etag));
   return { app, created: existing === undefined };
 }
 

@@ -9,6 +9,7 @@ import {
   type Directory,
 } from '../model/directory';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 import { rejectViolations } from './reject-violations';
 
 /** Doc kinds of the directory: one document per business unit, user, team and role. */
@@ -105,11 +106,6 @@ export async function replaceDirectory(
     version: (current?.value.version ?? 0) + 1,
     updatedAt: clock.now().toISOString(),
   };
-  await store.putDoc(
-    VERSION_KIND,
-    VERSION_ID,
-    next,
-    current ? { ifMatch: current.etag } : { ifNoneMatch: '*' },
-  );
+  await store.putDoc(VERSION_KIND, VERSION_ID, next, unchangedSince(current?.etag));
   return next;
 }

@@ -13,6 +13,7 @@ import {
 import type { ConfiguredEntity } from '../profiles/validate-profile';
 import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 import { rejectViolations } from './reject-violations';
 
 /** Doc kinds: what admins edit (draft) and what devices and the sync engine use (published). */
@@ -120,12 +121,7 @@ export async function declareEntityMetadata(
     ? entityConfigurationSchema.parse(existing.value).offline
     : defaultOfflineSettings(metadata);
   const value: EntityConfigurationDoc = { metadata, offline, updatedAt: clock.now().toISOString() };
-  await store.putDoc(
-    DRAFT_KIND,
-    metadata.logicalName,
-    value,
-    existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
-  );
+  await store.putDoc(DRAFT_KIND, metadata.logicalName, value, unchangedSince(existing?.etag));
   return (await listEntities(store)).find((e) => e.logicalName === metadata.logicalName)!;
 }
 
@@ -172,12 +168,7 @@ export async function publishCustomizations(store: DocStore, clock: Clock): Prom
   const now = clock.now().toISOString();
   const next: MetadataVersion = { version: current.version + 1, publishedAt: now };
   // Claim the version first so a concurrent publish fails before either writes entities.
-  await store.putDoc(
-    VERSION_KIND,
-    VERSION_ID,
-    next,
-    versionDoc ? { ifMatch: versionDoc.etag } : { ifNoneMatch: '*' },
-  );
+  await store.putDoc(VERSION_KIND, VERSION_ID, next, unchangedSince(versionDoc?.etag));
   const published = await store.listDocs(PUBLISHED_KIND);
   const publishedByName = new Map(published.map((doc) => [doc.id, JSON.stringify(doc.value)]));
   for (const draft of parsed) {

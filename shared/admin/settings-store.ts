@@ -2,6 +2,7 @@ import { AppError } from '../errors';
 import { tenantSettingsSchema, type TenantSettings, type TenantSettingsUpdate } from '../model/settings';
 import { ParsedDocCache } from '../store/parsed-doc-cache';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 
 /** Doc kind and id of a tenant's settings. */
 const SETTINGS_KIND = 'settings';
@@ -38,11 +39,6 @@ export async function updateTenantSettings(
       })),
     });
   }
-  await store.putDoc(
-    SETTINGS_KIND,
-    SETTINGS_ID,
-    merged.data,
-    doc === undefined ? { ifNoneMatch: '*' } : { ifMatch: doc.etag },
-  );
+  await store.putDoc(SETTINGS_KIND, SETTINGS_ID, merged.data, unchangedSince(doc?.etag));
   return merged.data;
 }

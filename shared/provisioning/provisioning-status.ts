@@ -3,6 +3,7 @@ import { AppError } from '../errors';
 import type { Clock } from '../clock';
 import type { TenantState } from '../model/tenant';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 
 /**
  * The provisioning status document: one per tenant in the control store, the one source the status
@@ -201,12 +202,7 @@ export async function updateProvisioningStatus(
     if (!next) return current;
     const value = provisioningStatusSchema.parse({ ...next, updatedAt: clock.now().toISOString() });
     try {
-      await control.putDoc(
-        PROVISIONING_STATUS_KIND,
-        org,
-        value,
-        doc ? { ifMatch: doc.etag } : { ifNoneMatch: '*' },
-      );
+      await control.putDoc(PROVISIONING_STATUS_KIND, org, value, unchangedSince(doc?.etag));
       return value;
     } catch (error) {
       const raced =

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 
 /** Doc kind of the per-entity run leases (id: the entity's logical name). */
 const LEASE_KIND = 'replication-lease';
@@ -39,14 +40,7 @@ export async function acquireEntityRunLease(
   let etag: string;
   try {
     const value = { holder, expiresAt: new Date(now.getTime() + ttlMs).toISOString() };
-    etag = (
-      await store.putDoc(
-        LEASE_KIND,
-        entity,
-        value,
-        existing ? { ifMatch: existing.etag } : { ifNoneMatch: '*' },
-      )
-    ).etag;
+    etag = (await store.putDoc(LEASE_KIND, entity, value, unchangedSince(existing?.etag))).etag;
   } catch (error) {
     if (isRace(error)) return undefined;
     throw error;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 
 /** Doc kind of replication status in the tenant store: one document per entity (or area). */
 const STATUS_KIND = 'replication-status';
@@ -64,12 +65,7 @@ export async function updateReplicationStatus(
     const doc = await store.getDoc(STATUS_KIND, id);
     const current = entityReplicationStatusSchema.parse(doc?.value ?? { entity: id });
     try {
-      await store.putDoc(
-        STATUS_KIND,
-        id,
-        change(current),
-        doc ? { ifMatch: doc.etag } : { ifNoneMatch: '*' },
-      );
+      await store.putDoc(STATUS_KIND, id, change(current), unchangedSince(doc?.etag));
       return;
     } catch (error) {
       const race =

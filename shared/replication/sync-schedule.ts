@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AppError } from '../errors';
 import type { QueueSender } from '../queue/port';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 import { syncEntityMessage } from './messages';
 
 /** Doc kind of each entity's next scheduled run (id: the entity's logical name). */
@@ -48,7 +49,7 @@ export async function scheduleNextSyncRun(
       SCHEDULE_KIND,
       entity,
       { nextRunId, nextRunAt: nextRunAt.toISOString() },
-      doc ? { ifMatch: doc.etag } : { ifNoneMatch: '*' },
+      unchangedSince(doc?.etag),
     );
   } catch (error) {
     // A concurrent handler scheduled too: two chains now, which the next arrivals merge.

@@ -24,6 +24,14 @@ export interface PutDocOptions {
   ifNoneMatch?: '*';
 }
 
+/**
+ * The condition of a read-modify-write: the document must still have the etag that was read, or,
+ * when none was read (`undefined`), must still not exist.
+ */
+export function unchangedSince(etag: string | undefined): PutDocOptions {
+  return etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag };
+}
+
 /** Documents keyed by (kind, id). Values are JSON; callers validate them with zod when reading. */
 export interface DocStore {
   getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined>;

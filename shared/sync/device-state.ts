@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../errors';
 import type { DocStore } from '../store/port';
+import { unchangedSince } from '../store/port';
 import { syncStampSchema } from './checkpoint';
 
 /**
@@ -429,10 +430,5 @@ export async function saveDeviceState(
   loaded: LoadedDeviceState,
   state: DeviceState,
 ): Promise<void> {
-  await store.putDoc(
-    STATE_KIND,
-    loaded.key,
-    state,
-    loaded.etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: loaded.etag },
-  );
+  await store.putDoc(STATE_KIND, loaded.key, state, unchangedSince(loaded.etag));
 }
