@@ -1,5 +1,3 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import { handleRequest } from '../../../../functions/http/handle-request';
 import type { RouteDefinition } from '../../../../functions/http/route-definition';
 import {
   provisioningActionRoute,
@@ -15,6 +13,7 @@ import { ADMIN_ROLE, type Principal } from '../../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
 import type { ProvisioningStatus } from '../../../../shared/provisioning/provisioning-status';
 import { setTenantState } from '../../../../shared/tenants/tenant-registry';
+import { callRoute } from '../../../support/call-route';
 import {
   createProvisioningFixture,
   FakeSource,
@@ -64,27 +63,11 @@ describe('provisioning routes', () => {
     body?: unknown,
     withServices = services,
   ): Promise<{ status: number; body: ResponseBody }> {
-    const request = new HttpRequest({
-      method: route.method,
-      url: `http://127.0.0.1/api/admin/${ORG}/provisioning`,
+    const answer = await callRoute<ResponseBody>(route, { services: withServices, verifier }, 'admin', {
       params: { org: ORG },
-      headers: {
-        authorization: 'Bearer admin',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: { string: JSON.stringify(body) } }),
+      ...(body === undefined ? {} : { body }),
     });
-    const response = await handleRequest(
-      route,
-      request,
-      new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
-      {
-        services: withServices,
-        verifier,
-      },
-    );
-    const text = response.body === undefined ? '' : Buffer.from(response.body as Uint8Array).toString('utf8');
-    return { status: response.status ?? 200, body: (text ? JSON.parse(text) : {}) as ResponseBody };
+    return { status: answer.status, body: answer.body };
   }
 
   it('answers the status of a tenant never provisioned, stamped with when it was checked', async () => {

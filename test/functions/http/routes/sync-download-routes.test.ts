@@ -1,6 +1,3 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import { brotliDecompressSync, gunzipSync } from 'node:zlib';
-import { handleRequest } from '../../../../functions/http/handle-request';
 import { syncDownloadRoutes } from '../../../../functions/http/routes/sync-download-routes';
 import type { AppServices } from '../../../../shared/app-services';
 import type { Principal } from '../../../../shared/auth/principal';
@@ -8,6 +5,7 @@ import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
 import { AppError } from '../../../../shared/errors';
 import { fromTablesResponse } from '../../../../shared/sync/download-tables';
 import { downloadTablesResponseSchema, type DownloadChange } from '../../../../shared/sync/sync-protocol';
+import { callRoute, type RouteCallAnswer } from '../../../support/call-route';
 import { registerTenant, setTenantState } from '../../../../shared/tenants/tenant-registry';
 import {
   APP,
@@ -68,37 +66,9 @@ async function call(
   name: string,
   token: string,
   input: { query?: Record<string, string>; body?: unknown; headers?: Record<string, string> } = {},
-): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+): Promise<RouteCallAnswer<Record<string, unknown>>> {
   const route = syncDownloadRoutes.find((r) => r.name === name)!;
-  const query = new URLSearchParams(input.query ?? {}).toString();
-  const request = new HttpRequest({
-    method: route.method,
-    url: `http://127.0.0.1/${route.route}${query ? `?${query}` : ''}`,
-    params: { org: ORG },
-    query: input.query ?? {},
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...input.headers,
-      ...(input.body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(input.body === undefined ? {} : { body: { string: JSON.stringify(input.body) } }),
-  });
-  const response = await handleRequest(
-    route,
-    request,
-    new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
-    { services, verifier },
-  );
-  const headers = new Headers(response.headers);
-  let raw = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body as Uint8Array);
-  if (headers.get('content-encoding') === 'gzip') raw = gunzipSync(raw);
-  if (headers.get('content-encoding') === 'br') raw = brotliDecompressSync(raw);
-  const text = raw.toString('utf8');
-  return {
-    status: response.status ?? 200,
-    headers,
-    body: (text ? JSON.parse(text) : {}) as Record<string, unknown>,
-  };
+  return callRoute(route, { services, verifier }, token, { ...input, params: { org: ORG } });
 }
 
 describe('sync download routes', () => {

@@ -1,10 +1,9 @@
-import { HttpRequest, InvocationContext } from '@azure/functions';
-import { handleRequest } from '../../../../functions/http/handle-request';
 import { syncUploadRoutes } from '../../../../functions/http/routes/sync-upload-routes';
 import type { AppServices } from '../../../../shared/app-services';
 import { ADMIN_ROLE, type Principal } from '../../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
 import { AppError } from '../../../../shared/errors';
+import { callRoute } from '../../../support/call-route';
 import { registerTenant, setTenantState } from '../../../../shared/tenants/tenant-registry';
 import type {
   SyncErrorEntry,
@@ -81,26 +80,10 @@ async function call<T>(
 ): Promise<Answer<T>> {
   const route = syncUploadRoutes.find((r) => r.name === name);
   if (route === undefined) throw new Error(`no route ${name}`);
-  const query = new URLSearchParams(input.query ?? {}).toString();
-  const request = new HttpRequest({
-    method: route.method,
-    url: `http://127.0.0.1/${route.route}${query ? `?${query}` : ''}`,
+  return callRoute<Answer<T>['body']>(route, { services, verifier }, token, {
+    ...input,
     params: { org: ORG, ...input.params },
-    query: input.query ?? {},
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(input.body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(input.body === undefined ? {} : { body: { string: JSON.stringify(input.body) } }),
   });
-  const response = await handleRequest(
-    route,
-    request,
-    new InvocationContext({ invocationId: 't', logHandler: () => undefined }),
-    { services, verifier },
-  );
-  const text = response.body === undefined ? '' : Buffer.from(response.body as Uint8Array).toString('utf8');
-  return { status: response.status ?? 200, body: (text ? JSON.parse(text) : {}) as Answer<T>['body'] };
 }
 
 const upload = (token: string, operations: UploadOperation[], deviceId = DEVICE) =>
