@@ -418,16 +418,21 @@ describe('local tenant', () => {
       expect(await t.tenantStore.getRecord('account', guid(2))).toBeUndefined();
     });
 
+    const createAccountA: UploadOperation = {
+      opId: 'p',
+      entity: 'account',
+      id: guid(1),
+      op: 'create',
+      row: { name: 'A' },
+    };
+    /** A receipt claimed for user u1's device, as a first delivery that then died leaves it. */
+    const claimFor = (op: UploadOperation) =>
+      claimUploadReceipt(t.tenantStore, { userId: 'u1', deviceId: DEVICE, now: t.clock.now() }, op);
+
     it('after a crash between applying and recording, answers the stored effect without applying again', async () => {
-      const op: UploadOperation = {
-        opId: 'p',
-        entity: 'account',
-        id: guid(1),
-        op: 'create',
-        row: { name: 'A' },
-      };
+      const op = createAccountA;
       // The first delivery claimed the operation and wrote the row, then the process died.
-      await claimUploadReceipt(t.tenantStore, { userId: 'u1', deviceId: DEVICE, now: t.clock.now() }, op);
+      await claimFor(op);
       await seedAccount(guid(1), '1', { name: 'A', ...owned('u1', 'east') });
       const [result] = await upload(1, [op]);
       expect(result).toMatchObject({ status: 'applied', version: '1' });
@@ -436,14 +441,8 @@ describe('local tenant', () => {
     });
 
     it('after a crash before applying, applies the operation on the retry', async () => {
-      const op: UploadOperation = {
-        opId: 'p',
-        entity: 'account',
-        id: guid(1),
-        op: 'create',
-        row: { name: 'A' },
-      };
-      await claimUploadReceipt(t.tenantStore, { userId: 'u1', deviceId: DEVICE, now: t.clock.now() }, op);
+      const op = createAccountA;
+      await claimFor(op);
       const [result] = await upload(1, [op]);
       expect(result).toMatchObject({ status: 'applied', version: '1' });
     });
