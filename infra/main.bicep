@@ -8,6 +8,11 @@
 //   az deployment group create -g <group> -f infra/main.bicep -p infra/main.parameters.json
 targetScope = 'resourceGroup'
 
+@description('Days the change sequence keeps each change (Cosmos marker TTL); a device idle longer starts over from its rows.')
+@minValue(1)
+@maxValue(365)
+param changeRetentionDays int = 14
+
 @description('Azure region of every resource. Defaults to the resource group\'s region (it must offer the Flex Consumption plan).')
 param location string = resourceGroup().location
 
@@ -212,6 +217,7 @@ var appSettings = {
   REPLICATION_QUEUE_NAME: serviceBus.outputs.queueName
   REPLICATION_QUEUE_MAX_DELIVERY_COUNT: string(replicationQueueMaxDeliveryCount)
   KEY_VAULT_URI: keyVault.outputs.uri
+  CHANGE_RETENTION_DAYS: string(changeRetentionDays)
   DEMO_TENANT: 'false'
 }
 

@@ -66,6 +66,11 @@ export const settingsSchema = z
     ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
     /** Key Vault holding Dataverse client secrets. */
     KEY_VAULT_URI: z.url().optional(),
+    /**
+     * Days the change sequence keeps a change (SQLite log entries, Cosmos marker TTL). A device that
+     * has not synced for longer starts over from its rows (what its user holds), not from changes.
+     */
+    CHANGE_RETENTION_DAYS: positiveInt.max(365).default(14),
     /** Create the demo tenant `contoso` on first start (local host). */
     DEMO_TENANT: flag.default(true),
     /** How many business rows the demo tenant gets. */

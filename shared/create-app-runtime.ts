@@ -39,7 +39,11 @@ export async function createAppRuntime(
   const store: Store =
     settings.STORE_KIND === 'cosmos'
       ? createCosmosStore({ ...cosmosStoreOptionsFromSettings(settings), clock })
-      : createSqliteStore({ dataDir: settings.DATA_DIR, clock });
+      : createSqliteStore({
+          dataDir: settings.DATA_DIR,
+          clock,
+          changeRetentionDays: settings.CHANGE_RETENTION_DAYS,
+        });
 
   let embeddedQueue: EmbeddedQueue | undefined;
   let queue: QueueSender;

@@ -26,6 +26,11 @@ export const statusByCode = {
   Conflict: 409,
   /** A user is already in another profile. */
   UserInAnotherProfile: 409,
+  /**
+   * A change cursor older than the store's change retention (or of an earlier store format): the
+   * changes after it may be gone. The sync engine starts the device over from the rows themselves.
+   */
+  ChangeCursorExpired: 409,
   /** A concurrent writer changed the resource first (ETag or version mismatch). */
   PreconditionFailed: 412,
   /** The request body is larger than the configured limit. */

@@ -17,6 +17,7 @@ import type { AppServices } from '../../shared/app-services';
 import type { Directory } from '../../shared/model/directory';
 import type { ProfileContent } from '../../shared/model/profile';
 import type { RecordWrite, TenantStore } from '../../shared/store/port';
+import { prepareSyncLookups } from '../../shared/sync/lookup-specs';
 import { getTenant, registerTenant, setTenantState } from '../../shared/tenants/tenant-registry';
 import {
   buildDemoDirectory,
@@ -226,6 +227,7 @@ async function configureProfiles(
     await changeProfileUsers(tenant, clock, id, { add: users, remove: [] });
     await publishProfile(tenant, clock, id);
   }
+  await prepareSyncLookups(tenant);
   await putApp(tenant, clock, DEMO_APP_ID, {
     name: 'Field Sales',
     offlineEnabled: true,

@@ -40,6 +40,7 @@ export type Comparable = string | number | boolean;
 
 // ISO date-times without an offset are UTC (Dataverse's); JavaScript would read them as local time.
 const isoWithoutOffset = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+const isoDate = /^\d{4}-\d{2}-\d{2}/;
 
 /**
  * Converts a row or condition value to its comparable form; undefined for null or missing values and
@@ -68,9 +69,12 @@ export function toComparable(kind: ValueKind, value: unknown): Comparable | unde
       return Number.isFinite(n) ? n : undefined;
     }
     case 'datetime': {
+      // Only ISO 8601 text is a date: Date.parse would read "5" or "May 1" as one too.
       const ms =
         typeof value === 'string'
-          ? Date.parse(isoWithoutOffset.test(value) ? `${value}Z` : value)
+          ? isoDate.test(value)
+            ? Date.parse(isoWithoutOffset.test(value) ? `${value}Z` : value)
+            : NaN
           : typeof value === 'number'
             ? value
             : value instanceof Date

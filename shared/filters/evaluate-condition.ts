@@ -24,8 +24,35 @@ export interface FilterContext {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Compiles one condition against an entity's metadata into a row predicate (FetchXML semantics,
- * reference/dataverse.md §5). The rules, shared by every operator:
+ * The whole number of days of a `last-x-days` condition.
+ *
+ * @throws AppError `ProfileInvalid` (with `path`) when it is not a whole number ≥ 0.
+ */
+export function numericValue(condition: Condition, path: string): number {
+  const days = toComparable('number', Array.isArray(condition.value) ? undefined : condition.value);
+  if (typeof days !== 'number' || !Number.isInteger(days) || days < 0) {
+    const message = 'needs a whole number of days ≥ 0';
+    throw new AppError('ProfileInvalid', `${condition.attribute} ${condition.operator}: ${message}`, {
+      details: [{ path, message }],
+    });
+  }
+  return days;
+}
+
+/**
+ * The instants `last-x-days N` covers at `now`: [midnight UTC N days before today, midnight UTC
+ * after today), in epoch milliseconds.
+ */
+export function lastXDaysWindow(days: number, now: Date): { from: number; to: number } {
+  const today = Math.floor(now.getTime() / DAY_MS) * DAY_MS;
+  return { from: today - days * DAY_MS, to: today + DAY_MS };
+}
+
+/**
+ * Compiles one condition that no user value or clock enters against an entity's metadata into a row
+ * predicate (FetchXML semantics, reference/dataverse.md §5). `compileCondition` (evaluate-filter.ts)
+ * compiles any condition: user-context operators and `last-x-days` are bound to their values first
+ * (row-formula.ts `conditionFormula`). The rules, shared by every operator:
  *
  * - An attribute missing from a row is null. Null matches only `null`; every other operator, the
  *   negative ones included (`ne`, `not-like`, `not-in`, `not-begin-with`, `not-end-with`,
@@ -44,17 +71,18 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  *   `eq-businessid` / `ne-businessid` the user's business unit (the value Dataverse documents but
  *   nobody passes is ignored), `eq-userlanguage` the user's language. The hierarchy operators always
  *   use the manager hierarchy (what Dataverse does with hierarchy security off is unconfirmed).
- * - `last-x-days N`: from midnight UTC N days before today up to now, both included (Dataverse's
- *   exact boundaries and time zone are unconfirmed; UTC keeps a device's rows independent of where it
- *   is). Rows dated after now do not match.
+ * - `last-x-days N`: from midnight UTC N days before today to the end of today (UTC), whole days
+ *   (Dataverse's exact boundaries and time zone are unconfirmed; UTC keeps a device's rows
+ *   independent of where it is). Whole days make membership depend on the day only: a set stays
+ *   right all day, and when the day changes only rows dated on the two boundary days move (the sync
+ *   engine looks those up by range). Rows dated on a later day do not match.
  *
  * @throws AppError `ProfileInvalid` when the condition's value does not fit its operator or attribute
  * type (admin-time validation should have refused it already).
  */
-export function compileCondition(
+export function compileStaticCondition(
   condition: Condition,
   entity: EntityMetadata,
-  context: FilterContext,
   path = 'condition',
 ): RowPredicate {
   const name = condition.attribute.toLowerCase();
@@ -74,8 +102,6 @@ export function compileCondition(
     const c = toComparable(k, raw);
     return c === undefined ? fail(`${JSON.stringify(raw)} is not a valid ${k} value`) : c;
   };
-  const { user } = context;
-
   switch (condition.operator) {
     case 'null':
       return (row) => row[name] === null || row[name] === undefined;
@@ -113,42 +139,20 @@ export function compileCondition(
       return matchPattern(name, `%${String(scalar())}`, condition.operator === 'ends-with');
 
     case 'eq-userid':
-      return matchIds(name, new Set([user.userId]), true);
     case 'ne-userid':
-      return matchIds(name, new Set([user.userId]), false);
     case 'eq-userteams':
-      return matchIds(name, user.teamIds, true);
     case 'eq-useroruserteams':
-      return matchIds(name, user.ownerIds, true);
     case 'eq-useroruserhierarchy':
-      return matchIds(name, new Set([user.userId, ...user.subordinateIds]), true);
     case 'eq-useroruserhierarchyandteams':
-      return matchIds(
-        name,
-        new Set([user.userId, ...user.teamIds, ...user.subordinateIds, ...user.subordinateTeamIds]),
-        true,
-      );
     case 'eq-businessid':
-      return matchIds(name, new Set([user.businessUnitId]), true);
     case 'ne-businessid':
-      return matchIds(name, new Set([user.businessUnitId]), false);
-    case 'eq-userlanguage': {
-      const language = user.languageId;
-      return (row) => toComparable('number', row[name]) === language;
-    }
-
-    case 'last-x-days': {
-      const days = target(scalar(), 'number');
-      if (typeof days !== 'number' || !Number.isInteger(days) || days < 0) {
-        return fail('needs a whole number of days ≥ 0');
-      }
-      const now = context.clock.now().getTime();
-      const from = Math.floor(now / DAY_MS) * DAY_MS - days * DAY_MS;
-      return (row) => {
-        const t = toComparable('datetime', row[name]);
-        return typeof t === 'number' && t >= from && t <= now;
-      };
-    }
+    case 'eq-userlanguage':
+    case 'last-x-days':
+      // Bound to the user or the clock by conditionFormula (row-formula.ts), never compiled here.
+      throw new AppError(
+        'Internal',
+        `${condition.operator} is bound by conditionFormula, not compiled as static.`,
+      );
   }
 }
 
@@ -195,12 +199,5 @@ function matchPattern(name: string, pattern: string, wanted: boolean): RowPredic
   return (row) => {
     const text = toText(row[name]);
     return text !== undefined && regex.test(text) === wanted;
-  };
-}
-
-function matchIds(name: string, ids: ReadonlySet<string>, wanted: boolean): RowPredicate {
-  return (row) => {
-    const v = row[name];
-    return typeof v === 'string' && ids.has(v.toLowerCase()) === wanted;
   };
 }

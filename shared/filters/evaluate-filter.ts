@@ -2,16 +2,32 @@ import { userContextOperators, type Condition } from '../model/condition';
 import type { EntityMetadata } from '../model/entity';
 import type { FilterTree } from '../model/filter-tree';
 import type { FilterContext, RowPredicate } from './evaluate-condition';
-import { compileCondition } from './evaluate-condition';
+import { compileFormula, conditionFormula, conditionsFormula, filterFormula } from './row-formula';
 
 /** The predicate of an empty filter: FetchXML ignores a filter with nothing in it. */
 export const matchEveryRow: RowPredicate = () => true;
 
 /**
- * Compiles an `and` / `or` filter tree into one row predicate ({@link compileCondition} has the
- * semantics of each condition). As in FetchXML an empty group constrains nothing: it is left out of
- * its parent, and a tree that is empty throughout matches every row. Errors name the failing
- * condition's path, e.g. `filters[0].conditions[1]`.
+ * Compiles one condition into a row predicate for the syncing user at the clock's current instant
+ * (the semantics of every operator are documented at `compileStaticCondition`). The clock is read
+ * once, when the condition is compiled, so every row of one sync request is judged against the same
+ * day: compile filters per request, not once for good.
+ *
+ * @throws AppError `ProfileInvalid` (with `path`) when the value does not fit the operator or type.
+ */
+export function compileCondition(
+  condition: Condition,
+  entity: EntityMetadata,
+  context: FilterContext,
+  path = 'condition',
+): RowPredicate {
+  return compileFormula(conditionFormula(condition, context, path), entity);
+}
+
+/**
+ * Compiles an `and` / `or` filter tree into one row predicate. As in FetchXML an empty group
+ * constrains nothing: it is left out of its parent, and a tree that is empty throughout matches
+ * every row. Errors name the failing condition's path, e.g. `filters[0].conditions[1]`.
  */
 export function compileFilter(
   tree: FilterTree,
@@ -19,7 +35,7 @@ export function compileFilter(
   context: FilterContext,
   path = 'filter',
 ): RowPredicate {
-  return compileGroup(tree, entity, context, path) ?? matchEveryRow;
+  return compileFormula(filterFormula(tree, context, path), entity);
 }
 
 /**
@@ -32,36 +48,7 @@ export function compileConditions(
   context: FilterContext,
   path = 'orgFilter',
 ): RowPredicate {
-  return compileFilter({ type: 'and', conditions: [...conditions], filters: [] }, entity, context, path);
-}
-
-/** Undefined for a group with nothing in it (at any depth). */
-function compileGroup(
-  tree: FilterTree,
-  entity: EntityMetadata,
-  context: FilterContext,
-  path: string,
-): RowPredicate | undefined {
-  const parts: RowPredicate[] = [
-    ...tree.conditions.map((c, i) => compileCondition(c, entity, context, `${path}.conditions[${i}]`)),
-  ];
-  tree.filters.forEach((f, i) => {
-    const part = compileGroup(f, entity, context, `${path}.filters[${i}]`);
-    if (part !== undefined) parts.push(part);
-  });
-  const [first, second] = parts;
-  if (first === undefined) return undefined;
-  if (second === undefined) return first;
-  if (tree.type === 'and') {
-    return (row) => {
-      for (const part of parts) if (!part(row)) return false;
-      return true;
-    };
-  }
-  return (row) => {
-    for (const part of parts) if (part(row)) return true;
-    return false;
-  };
+  return compileFormula(conditionsFormula(conditions, context, path), entity);
 }
 
 /**

@@ -5,6 +5,9 @@ export const DEFAULT_MAX_RELATIONSHIPS_PER_ITEM = 10;
 /** Default of {@link TenantSettings.maxOneToManyPerItem} (SPEC §4; current Power Apps uses 1). */
 export const DEFAULT_MAX_ONE_TO_MANY_PER_ITEM = 3;
 
+/** The largest hard row limit a tenant may set. */
+export const MAX_HARD_ROW_LIMIT = 2_000_000;
+
 /** Field shapes of the tenant settings, without defaults or cross-field rules (for partial updates). */
 export const tenantSettingsFieldsSchema = z
   .object({
@@ -13,9 +16,12 @@ export const tenantSettingsFieldsSchema = z
     /** How often devices sync by default: 5 minutes to 1 day. */
     syncIntervalSeconds: z.number().int().min(300).max(86_400),
     /** Past this many rows a user's download is warned about. */
-    softRowLimit: z.number().int().positive(),
-    /** Past this many rows a user's download is refused. */
-    hardRowLimit: z.number().int().positive(),
+    softRowLimit: z.number().int().positive().max(MAX_HARD_ROW_LIMIT),
+    /**
+     * Past this many rows a user's download is refused. At most 2,000,000: the device state's held
+     * buckets are sized by the set to stay far below Cosmos DB's 2 MB per item (docs/sync-cost.md).
+     */
+    hardRowLimit: z.number().int().positive().max(MAX_HARD_ROW_LIMIT),
     /** At most this many associations per profile item. */
     maxRelationshipsPerItem: z.number().int().min(1).max(100),
     /** Of those, at most this many one-to-many or many-to-many. */

@@ -1,3 +1,4 @@
+import { prepareSyncLookups } from '../sync/lookup-specs';
 import type { AppServices } from '../app-services';
 import { AppError } from '../errors';
 import { defaultOfflineEntities, type EntityMetadata } from '../model/entity';
@@ -134,7 +135,10 @@ export function relationshipsWithin(metadata: EntityMetadata, catalog: ReadonlyS
 
 /** Step 4: the published profiles compile against the metadata. */
 export const configureSync: StepFunction = async ({ services, tenant, update }) => {
-  const check = await checkPublishedProfiles(services.store.tenant(tenant.org));
+  const store = services.store.tenant(tenant.org);
+  const check = await checkPublishedProfiles(store);
+  // Indexes for the look-ups devices will make are built here, before any device syncs.
+  await prepareSyncLookups(store);
   const now = services.clock.now();
   for (const warning of check.warnings) await update((s) => withMessage(s, now, warning, 'warning'));
   return succeeded(`${check.publishedProfiles} published profiles compiled.`);

@@ -120,8 +120,13 @@ async function run(
     return { outcome: 'dropped', reason: `Tenant '${tenant.org}' is ${tenant.state}.` };
   }
   switch (message.type) {
-    case 'syncEntity':
-      return runSyncEntity(services, tenant, message, delivery, options);
+    case 'syncEntity': {
+      const outcome = await runSyncEntity(services, tenant, message, delivery, options);
+      // Recurring work settles the change sequence: a claim a crashed writer left open is passed
+      // once the gap timeout is over, even when no later write comes to do it.
+      await services.store.tenant(tenant.org).settleChanges();
+      return outcome;
+    }
     case 'metadataRefresh':
       return refreshMetadata(services, tenant);
     case 'recordChanged':

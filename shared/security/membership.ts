@@ -4,8 +4,17 @@ import type { ProfileItem } from '../model/profile';
 import type { Attributes } from '../model/record';
 import { OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../model/record';
 import type { FilterContext, RowPredicate } from '../filters/evaluate-condition';
-import { compileConditions, compileFilter } from '../filters/evaluate-filter';
-import { compileRowAccess } from './privileges';
+import {
+  anyOf,
+  compileFormula,
+  conditionsFormula,
+  EVERY_ROW,
+  filterFormula,
+  idsFormula,
+  NO_ROW,
+  type RowFormula,
+} from '../filters/row-formula';
+import { rowAccessFormula } from './privileges';
 
 /**
  * The download rule of one profile item (SPEC §4), as far as membership needs it: `all` rows,
@@ -16,8 +25,23 @@ import { compileRowAccess } from './privileges';
 export type ItemSelection = Pick<ProfileItem, 'rule'> &
   Partial<Pick<ProfileItem, 'mine' | 'team' | 'businessUnit' | 'customFilter'>>;
 
+/**
+ * The three parts of a row's membership in a device's set for one entity, as formulas bound to the
+ * syncing user and the day (row-formula.ts): a row is a member when (own OR reached through an
+ * association) AND org AND read.
+ */
+export interface MembershipFormulas {
+  /** The item's own rule. */
+  readonly own: RowFormula;
+  /** The entity's organization data download filter. */
+  readonly org: RowFormula;
+  /** The user's Read privilege at its access level. */
+  readonly read: RowFormula;
+}
+
 /** The compiled parts of a row's membership in a device's set for one entity. */
 export interface CompiledMembership {
+  readonly formulas: MembershipFormulas;
   /** The item's own rule. */
   readonly ownRule: RowPredicate;
   /** The entity's organization data download filter. */
@@ -27,32 +51,44 @@ export interface CompiledMembership {
 }
 
 /**
- * Compiles an item's own rule. Mine = `ownerid` is the user; team = `ownerid` is one of the user's
- * teams; business unit = `owningbusinessunit` is the user's business unit; an `other` rule with no
- * option selected selects nothing (publish refuses it).
+ * An item's own rule as a formula. Mine = `ownerid` is the user; team = `ownerid` is one of the
+ * user's teams; business unit = `owningbusinessunit` is the user's business unit; an `other` rule with
+ * no option selected selects nothing (publish refuses it).
  */
+export function itemRuleFormula(item: ItemSelection, context: FilterContext): RowFormula {
+  if (item.rule === 'all') return EVERY_ROW;
+  if (item.rule === 'related') return NO_ROW;
+  const { user } = context;
+  const options: RowFormula[] = [];
+  if (item.mine === true) options.push(idsFormula(OWNER_ATTRIBUTE, [user.userId]));
+  if (item.team === true) options.push(idsFormula(OWNER_ATTRIBUTE, user.teamIds));
+  if (item.businessUnit === true)
+    options.push(idsFormula(OWNING_BUSINESS_UNIT_ATTRIBUTE, [user.businessUnitId]));
+  if (item.customFilter !== undefined)
+    options.push(filterFormula(item.customFilter, context, 'customFilter'));
+  return anyOf(options);
+}
+
+/** Compiles an item's own rule into a row predicate. */
 export function compileItemRule(
   item: ItemSelection,
   entity: EntityMetadata,
   context: FilterContext,
 ): RowPredicate {
-  if (item.rule === 'all') return () => true;
-  if (item.rule === 'related') return () => false;
-  const { user } = context;
-  const options: RowPredicate[] = [];
-  const self = new Set([user.userId]);
-  const ownBusinessUnit = new Set([user.businessUnitId]);
-  if (item.mine === true) options.push((row) => idIn(row[OWNER_ATTRIBUTE], self));
-  if (item.team === true) options.push((row) => idIn(row[OWNER_ATTRIBUTE], user.teamIds));
-  if (item.businessUnit === true) {
-    options.push((row) => idIn(row[OWNING_BUSINESS_UNIT_ATTRIBUTE], ownBusinessUnit));
-  }
-  if (item.customFilter !== undefined) {
-    options.push(compileFilter(item.customFilter, entity, context, 'customFilter'));
-  }
-  return (row) => {
-    for (const option of options) if (option(row)) return true;
-    return false;
+  return compileFormula(itemRuleFormula(item, context), entity);
+}
+
+/** The formulas of everything but the associations that decides whether a row of `entity` goes to the device. */
+export function membershipFormulas(
+  item: ItemSelection,
+  orgFilter: readonly Condition[],
+  entity: EntityMetadata,
+  context: FilterContext,
+): MembershipFormulas {
+  return {
+    own: itemRuleFormula(item, context),
+    org: conditionsFormula(orgFilter, context),
+    read: rowAccessFormula(context.user, entity, 'read'),
   };
 }
 
@@ -63,10 +99,12 @@ export function compileMembership(
   entity: EntityMetadata,
   context: FilterContext,
 ): CompiledMembership {
+  const formulas = membershipFormulas(item, orgFilter, entity, context);
   return {
-    ownRule: compileItemRule(item, entity, context),
-    orgFilter: compileConditions(orgFilter, entity, context),
-    canRead: compileRowAccess(context.user, entity, 'read'),
+    formulas,
+    ownRule: compileFormula(formulas.own, entity),
+    orgFilter: compileFormula(formulas.org, entity),
+    canRead: compileFormula(formulas.read, entity),
   };
 }
 
@@ -85,8 +123,4 @@ export function rowQualifiesDirectly(
     membership.orgFilter(attributes) &&
     membership.canRead(attributes)
   );
-}
-
-function idIn(value: unknown, ids: ReadonlySet<string>): boolean {
-  return typeof value === 'string' && ids.has(value.toLowerCase());
 }

@@ -3,6 +3,14 @@ import type { Privilege } from '../model/directory';
 import type { Ownership } from '../model/entity';
 import type { Attributes } from '../model/record';
 import { OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../model/record';
+import {
+  compileFormula,
+  EVERY_ROW,
+  idsFormula,
+  NO_ROW,
+  anyOf,
+  type RowFormula,
+} from '../filters/row-formula';
 import type { AccessScope } from './access-scope';
 import { NO_ACCESS } from './access-scope';
 import type { UserContext } from './user-context';
@@ -36,7 +44,7 @@ export function canSyncAtAll(ctx: UserContext): boolean {
 }
 
 /**
- * Compiles the check of `privilege` on rows of `entity` for this user, to run per row.
+ * Which rows of `entity` the user's `privilege` reaches, as a formula (row-formula.ts):
  *
  * - organization: every row;
  * - parent-child business units: rows whose `owningbusinessunit` is in the subtree of the granting
@@ -51,19 +59,20 @@ export function canSyncAtAll(ctx: UserContext): boolean {
  * offers None and Organization there). `owneridtype` is not consulted: user and team ids are unique
  * across both tables.
  */
-export function compileRowAccess(ctx: UserContext, entity: SecuredEntity, privilege: Privilege): RowCheck {
+export function rowAccessFormula(ctx: UserContext, entity: SecuredEntity, privilege: Privilege): RowFormula {
   const scope = accessScope(ctx, entity.logicalName, privilege);
-  if (scope.level === 'none') return () => false;
+  if (scope.level === 'none') return NO_ROW;
   if (scope.organization || entity.ownership === 'organization' || entity.ownership === 'none')
-    return () => true;
-  const ownerIds = scope.ownRows ? ctx.ownerIds : new Set<string>();
-  const businessUnitIds = scope.businessUnitIds;
-  return (attributes) => {
-    const owner = attributes[OWNER_ATTRIBUTE];
-    if (typeof owner === 'string' && ownerIds.has(owner.toLowerCase())) return true;
-    const businessUnit = attributes[OWNING_BUSINESS_UNIT_ATTRIBUTE];
-    return typeof businessUnit === 'string' && businessUnitIds.has(businessUnit.toLowerCase());
-  };
+    return EVERY_ROW;
+  return anyOf([
+    idsFormula(OWNER_ATTRIBUTE, scope.ownRows ? ctx.ownerIds : []),
+    idsFormula(OWNING_BUSINESS_UNIT_ATTRIBUTE, scope.businessUnitIds),
+  ]);
+}
+
+/** Compiles the check of `privilege` on rows of `entity` for this user, to run per row ({@link rowAccessFormula}). */
+export function compileRowAccess(ctx: UserContext, entity: SecuredEntity, privilege: Privilege): RowCheck {
+  return compileFormula(rowAccessFormula(ctx, entity, privilege), undefined);
 }
 
 /** One-off form of {@link compileRowAccess}; compile once when checking many rows. */

@@ -79,6 +79,63 @@ export interface RecordWriteResult {
   record: StoredRecord | undefined;
 }
 
+/**
+ * Which live rows of an entity a look-up asks for (SPEC §12: rows are found through what the rules
+ * name, never by scanning a tenant). Values compare as the sync engine compares them
+ * (shared/store/record-keys.ts; `probeMatches` is the exact rule): `text` values lower-cased.
+ */
+export type RecordProbe =
+  /** Every live row of the entity. */
+  | { kind: 'all' }
+  /** Rows whose attribute (null: the row id) holds one of `values` as case-insensitive text. */
+  | { kind: 'text'; attribute: string | null; values: readonly string[] }
+  /** Rows whose attribute, read as a number, equals one of `values`. */
+  | { kind: 'number'; attribute: string; values: readonly number[] }
+  /** Rows whose attribute, read as an instant (epoch ms), lies in [from, to) (null: unbounded). */
+  | { kind: 'time'; attribute: string; from: number | null; to: number | null };
+
+/** What a probe's attributes need indexed: adapters build what serves probes of this kind. */
+export interface LookupSpec {
+  /** null: the row id (text probes only). */
+  attribute: string | null;
+  kind: 'text' | 'number' | 'time';
+}
+
+/** A page of rows a probe found. */
+export interface ProbePage {
+  records: StoredRecord[];
+  /** Where the next page starts (opaque, adapter-specific); undefined when there is no more. */
+  next: string | undefined;
+}
+
+/**
+ * Which changes a reader wants: every change to rows of `entity`, or, with `ownershipKeys`, only
+ * those whose row was or became owned by or within one of them (`o:<ownerid>`, `b:<owningbusinessunit>`,
+ * see record-keys.ts `ownershipKeys`): a change carries the keys of the row before and after it.
+ */
+export interface ChangeScope {
+  entity: string;
+  ownershipKeys?: readonly string[];
+}
+
+/**
+ * What reads cost, counted by the adapter (deterministic, machine-independent): record rows read
+ * from storage (those an adapter filtered out after reading included), documents read, change
+ * entries (SQLite rows of the change log, Cosmos markers) read, and the request charge (RU) the
+ * service reported (Cosmos only; 0 where unknown).
+ */
+export interface ReadMeter {
+  rows: number;
+  docs: number;
+  changes: number;
+  requestCharge: number;
+}
+
+/** A meter at zero. */
+export function newReadMeter(): ReadMeter {
+  return { rows: 0, docs: 0, changes: 0, requestCharge: 0 };
+}
+
 /** A page of the tenant's change sequence. */
 export interface ChangePage {
   /** The latest state of each row changed after the cursor, in change order, each row at most once. */
@@ -101,8 +158,25 @@ export interface RecordStore {
     entity: string,
     options: { afterId?: string; limit: number; includeDeleted?: boolean },
   ): Promise<StoredRecord[]>;
-  /** Live (not deleted) rows of an entity. */
-  countRecords(entity: string): Promise<number>;
+  /** Live (not deleted) rows of an entity; with a probe, only those it finds (an index count where one serves). */
+  countRecords(entity: string, probe?: RecordProbe): Promise<number>;
+  /**
+   * Live rows of an entity a probe finds, a page at a time, in an order the adapter chooses that is
+   * the same on every call with the same probe; `after` (a page's `next`) continues right after the
+   * page. Rows written between pages may be missed or seen twice: the change sequence tells those.
+   * Served by an index (the adapter's own) wherever one can serve the probe.
+   */
+  findRecords(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbePage>;
+  /**
+   * Builds what serves these look-ups (SQLite: expression indexes). May take long on a large tenant,
+   * so it is called when configuration is published, not in a device request; look-ups work without
+   * it (an adapter may build a missing index on first use).
+   */
+  prepareLookups(specs: readonly LookupSpec[]): Promise<void>;
   /**
    * Live rows of an entity whose `attribute` holds a string equal to one of `values` ignoring case
    * (`attribute` null: whose id does), in no particular order. Rows link to rows by id-valued
@@ -115,17 +189,36 @@ export interface RecordStore {
     values: readonly string[],
   ): Promise<StoredRecord[]>;
   /**
-   * Rows changed after `cursor` (undefined: from the beginning). The cursor is opaque and
-   * adapter-specific. A change committed concurrently with the read is returned by this read or a
-   * later one: no change is ever skipped.
+   * Rows changed after `cursor` (undefined: from the beginning), within `scopes` (undefined: every
+   * change). The cursor is opaque and adapter-specific. A change committed concurrently with the read
+   * is returned by this read or a later one: no change is ever skipped. Reads never walk or repair the
+   * sequence (no fencing, no waiting): they read up to the settled head that writers advance.
+   * Changes older than the store's change retention may be gone; callers holding an older cursor
+   * start over from the rows themselves.
    */
-  readChanges(cursor: string | undefined, limit: number): Promise<ChangePage>;
-  /** A cursor at the current end of the change sequence (reading from it returns later changes). */
+  readChanges(
+    cursor: string | undefined,
+    limit: number,
+    scopes?: readonly ChangeScope[],
+  ): Promise<ChangePage>;
+  /**
+   * A cursor at the current settled end of the change sequence (reading from it returns later
+   * changes). One cheap read: the head is kept by the writers.
+   */
   headCursor(): Promise<string>;
+  /**
+   * Moves the settled head over changes whose writes have landed (Cosmos: the watermark, voiding
+   * claims stalled past the gap timeout; SQLite: nothing to do, commits are ordered). Writers call it
+   * (`applyRecordWrites` does before it returns); recurring work calls it so a stalled claim with no
+   * later write cannot hold readers back.
+   */
+  settleChanges(): Promise<void>;
 }
 
 export interface TenantStore extends DocStore, RecordStore {
   readonly org: string;
+  /** A view of the same tenant whose reads are added to `meter` (one per request that measures itself). */
+  metered(meter: ReadMeter): TenantStore;
 }
 
 export interface Store {

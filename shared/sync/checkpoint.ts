@@ -7,27 +7,15 @@ import type { DocStore } from '../store/port';
 const KEY_KIND = 'syncSecret';
 const KEY_ID = 'checkpoint';
 
-/** What a sync's answer depended on; a change of any of them needs the device set recomputed. */
-export const syncStampSchema = z.object({
-  metadataVersion: z.number().int(),
-  /** `{profileId}@{version}`. */
-  profile: z.string(),
-  directoryVersion: z.number().int(),
-  /** Which secured columns are hidden from the user, per entity: a change re-sends every row. */
-  hiddenColumns: z.string(),
-  /** UTC day (YYYY-MM-DD) the set was computed on when a filter uses `last-x-days`, else null. */
-  day: z.string().nullable(),
-});
-export type SyncStamp = z.infer<typeof syncStampSchema>;
-
 /**
  * What a download checkpoint says (SPEC §6). The server's device state is the authority; the
  * checkpoint names which page of which sync epoch the device applied, and is bound to its tenant,
- * user and device.
+ * user and device. Checkpoints of version 1 (an earlier server) are read as stale: the device starts
+ * over.
  */
 export const checkpointPayloadSchema = z
   .object({
-    v: z.literal(1),
+    v: z.literal(2),
     org: z.string(),
     user: z.string(),
     device: z.string(),
@@ -35,13 +23,17 @@ export const checkpointPayloadSchema = z
     epoch: z.string(),
     /** Page sequence number within the epoch. */
     seq: z.number().int().nonnegative(),
-    phase: z.enum(['initial', 'incremental']),
-    /** Store cursor the device's rows are consistent with once the current sync ends. */
-    cursor: z.string().nullable(),
-    stamp: syncStampSchema,
   })
   .strict();
 export type CheckpointPayload = z.infer<typeof checkpointPayloadSchema>;
+
+/** A checkpoint an earlier server version signed: valid, but of no state this server keeps. */
+const legacyPayloadSchema = z.object({
+  v: z.literal(1),
+  org: z.string(),
+  user: z.string(),
+  device: z.string(),
+});
 
 /** The tenant's checkpoint key, created (32 random bytes) on first use. */
 export async function loadCheckpointKey(store: DocStore): Promise<Buffer> {
@@ -112,10 +104,14 @@ export function verifyCheckpoint(
     });
   }
   const payload = checkpointPayloadSchema.safeParse(parsed);
-  if (!payload.success) throw invalid('The checkpoint is malformed.');
-  const p = payload.data;
+  const legacy = payload.success ? undefined : legacyPayloadSchema.safeParse(parsed);
+  if (!payload.success && legacy?.success !== true) throw invalid('The checkpoint is malformed.');
+  const p = payload.success ? payload.data : legacy!.data!;
   if (p.org !== expected.org || p.user !== expected.user || p.device !== expected.device) {
     throw invalid('The checkpoint belongs to another tenant, user or device.');
   }
-  return p;
+  // A checkpoint of version 1 names no state of this version: epoch '' matches no device state.
+  return payload.success
+    ? payload.data
+    : { v: 2, org: p.org, user: p.user, device: p.device, epoch: '', seq: 0 };
 }

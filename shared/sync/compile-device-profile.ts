@@ -1,36 +1,27 @@
+import { createHash } from 'node:crypto';
 import type { Clock } from '../clock';
 import { AppError } from '../errors';
-import { filterDependencies } from '../filters/evaluate-filter';
-import type { EntityMetadata, Relationship } from '../model/entity';
+import { formulaDependencies, type RowFormula } from '../filters/row-formula';
+import type { EntityMetadata } from '../model/entity';
 import type { ProfileItem, PublishedProfile } from '../model/profile';
-import type { Attributes } from '../model/record';
 import { resolveAssociation } from '../profiles/resolve-association';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
 import { compileMembership, type CompiledMembership } from '../security/membership';
 import { compileSecuredColumnStripper, type SecuredColumnStripper } from '../security/secured-columns';
 import type { UserContext } from '../security/user-context';
+import { linkOf, sourceValueIsId, type CompiledAssociation } from './associations';
 
 /**
- * How rows of a target entity are reached from a source entity's member rows (SPEC §4 associations):
- * - `lookup-on-source` (many-to-one from the source): the source row's `sourceAttribute` names the
- *   target row (by its id, or by `targetAttribute` when that is not the target's primary id);
- * - `lookup-on-target` (one-to-many from the source): the target row's `targetAttribute` names the
- *   source row (by its id, or by `sourceAttribute` when that is not the source's primary id);
- * - `intersect` (many-to-many): rows of the intersect entity pair a source id (`sourceAttribute`)
- *   with a target id (`targetAttribute`).
- * Undefined attributes mean "the row's id".
+ * What one entity's verdicts depend on, as the device state keeps it: the membership formulas bound
+ * to the user and the day, a digest of everything else that decides them (the item, the metadata,
+ * the associations in and out), and which secured columns are hidden. Comparing the judgement a
+ * device's rows were decided under with today's tells the sync engine exactly what to redo: nothing,
+ * the rows whose verdict a binding change can flip, a re-send, or the entity judged again.
  */
-export type AssociationLink =
-  | { kind: 'lookup-on-source'; sourceAttribute: string; targetAttribute: string | undefined }
-  | { kind: 'lookup-on-target'; sourceAttribute: string | undefined; targetAttribute: string }
-  | { kind: 'intersect'; intersectEntity: string; sourceAttribute: string; targetAttribute: string };
-
-/** One association of the profile, resolved to its two entities and how they link. */
-export interface CompiledAssociation {
-  relationship: string;
-  source: string;
-  target: string;
-  link: AssociationLink;
+export interface EntityJudgement {
+  formulas: { own: RowFormula; org: RowFormula; read: RowFormula };
+  signature: string;
+  hidden: string;
 }
 
 /** Everything download needs to decide membership of one entity's rows, bound to the syncing user. */
@@ -44,42 +35,31 @@ export interface CompiledEntity {
   incoming: CompiledAssociation[];
   /** Associations whose source is this entity. */
   outgoing: CompiledAssociation[];
+  /**
+   * Outgoing associations whose source value is not the row's id: the device state keeps those values
+   * for each held row (in this order), so a change of one is followed to the row it reached before.
+   */
+  remembered: CompiledAssociation[];
+  judgement: EntityJudgement;
 }
 
-/** A published profile compiled for one user at one instant (SPEC §4, §5). */
+/** A published profile compiled for one user on one day (SPEC §4, §5). */
 export interface CompiledDeviceProfile {
   profile: PublishedProfile;
   /** Profile entities (published and offline-enabled), by name. */
   entities: ReadonlyMap<string, CompiledEntity>;
   /** Entity names ordered so that every association's source comes before its target. */
   order: readonly string[];
-  /**
-   * Entities whose row changes can move other rows in or out of the set: sources and targets of
-   * associations and intersect entities. A change to one of them needs a recomputation of the set.
-   */
-  associationEntities: ReadonlySet<string>;
-  /** Some filter uses `last-x-days`: membership may change when the day changes. */
+  /** Intersect entities of the profile's many-to-many associations: their rows pair profile rows. */
+  intersectEntities: ReadonlySet<string>;
+  /** Some formula holds a date window: membership may change when the UTC day changes. */
   clockDependent: boolean;
-  /** The secured columns hidden from this user, as `entity.attribute` joined: rows are re-sent when it changes. */
-  hiddenColumns: string;
+  /** A digest of every entity's judgement: equal digests, nothing to re-judge. */
+  judgementDigest: string;
 }
 
-/** Lower-cased string form of an id-like column, or undefined when the column holds no id. */
-export function idValue(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' ? value.toLowerCase() : undefined;
-}
-
-/** The row value a link attribute names: the row's id when the attribute is its primary id. */
-export function linkValue(
-  entity: EntityMetadata | undefined,
-  attribute: string | undefined,
-  id: string,
-  attributes: Attributes,
-): string | undefined {
-  if (attribute === undefined || entity === undefined || attribute === entity.primaryIdAttribute) {
-    return id.toLowerCase();
-  }
-  return idValue(attributes[attribute]);
+function digest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 22);
 }
 
 /**
@@ -100,24 +80,29 @@ export function compileDeviceProfile(
   const allMetadata = configured.map((e) => e.metadata);
   const context = { user, clock };
   const entities = new Map<string, CompiledEntity>();
-  let clockDependent = false;
   for (const item of profile.items) {
     const config = byName.get(item.entity);
     if (config === undefined || !config.offline.enabled || entities.has(item.entity)) continue;
-    if (filterDependencies(config.offline.orgFilter).clock) clockDependent = true;
-    if (item.customFilter !== undefined && filterDependencies(item.customFilter).clock) clockDependent = true;
+    const membership = compileMembership(item, config.offline.orgFilter, config.metadata, context);
+    const strip = compileSecuredColumnStripper(user, config.metadata);
     entities.set(item.entity, {
       name: item.entity,
       metadata: config.metadata,
       item,
-      membership: compileMembership(item, config.offline.orgFilter, config.metadata, context),
-      strip: compileSecuredColumnStripper(user, config.metadata),
+      membership,
+      strip,
       incoming: [],
       outgoing: [],
+      remembered: [],
+      judgement: {
+        formulas: membership.formulas,
+        signature: '',
+        hidden: hiddenColumns(config.metadata, strip),
+      },
     });
   }
 
-  const associationEntities = new Set<string>();
+  const intersectEntities = new Set<string>();
   for (const source of entities.values()) {
     for (const association of source.item.associations) {
       const resolved = resolveAssociation(source.metadata, association.relationship, allMetadata);
@@ -131,55 +116,47 @@ export function compileDeviceProfile(
         source: source.name,
         target: target.name,
         link,
+        sourceMetadata: source.metadata,
+        targetMetadata: target.metadata,
       };
       source.outgoing.push(compiled);
+      if (!sourceValueIsId(compiled)) source.remembered.push(compiled);
       target.incoming.push(compiled);
-      associationEntities.add(source.name);
-      associationEntities.add(target.name);
-      if (link.kind === 'intersect') associationEntities.add(link.intersectEntity);
+      if (link.kind === 'intersect') intersectEntities.add(link.intersectEntity);
     }
   }
-  const hidden: string[] = [];
+  let clockDependent = false;
   for (const entity of entities.values()) {
-    const visible = entity.strip(Object.fromEntries(entity.metadata.attributes.map((a) => [a.name, true])));
-    for (const a of entity.metadata.attributes)
-      if (!Object.hasOwn(visible, a.name)) hidden.push(`${entity.name}.${a.name}`);
+    const { own, org, read } = entity.membership.formulas;
+    if ([own, org, read].some((f) => formulaDependencies(f).clock)) clockDependent = true;
+    const links = (list: CompiledAssociation[]) =>
+      list.map(({ relationship, source, target, link }) => ({ relationship, source, target, link }));
+    entity.judgement.signature = digest({
+      rule: { ...entity.item, associations: undefined, syncIntervalMinutes: undefined },
+      metadata: entity.metadata,
+      incoming: links(entity.incoming),
+      outgoing: links(entity.outgoing),
+    });
   }
+  const order = topologicalOrder(entities);
   return {
     profile,
     entities,
-    hiddenColumns: hidden.sort().join(','),
-    order: topologicalOrder(entities),
-    associationEntities,
+    order,
+    intersectEntities,
     clockDependent,
+    judgementDigest: digest(order.map((name) => [name, entities.get(name)!.judgement])),
   };
 }
 
-function linkOf(source: string, relationship: Relationship): AssociationLink | undefined {
-  if (relationship.kind === 'many-to-many') {
-    const sourceIsOne = relationship.entity1 === source;
-    return {
-      kind: 'intersect',
-      intersectEntity: relationship.intersectEntity,
-      sourceAttribute: sourceIsOne ? relationship.entity1Attribute : relationship.entity2Attribute,
-      targetAttribute: sourceIsOne ? relationship.entity2Attribute : relationship.entity1Attribute,
-    };
-  }
-  if (relationship.referencingEntity === source) {
-    return {
-      kind: 'lookup-on-source',
-      sourceAttribute: relationship.referencingAttribute,
-      targetAttribute: relationship.referencedAttribute,
-    };
-  }
-  if (relationship.referencedEntity === source) {
-    return {
-      kind: 'lookup-on-target',
-      sourceAttribute: relationship.referencedAttribute,
-      targetAttribute: relationship.referencingAttribute,
-    };
-  }
-  return undefined;
+/** The secured columns of an entity hidden from the user, joined: rows are re-sent when it changes. */
+function hiddenColumns(metadata: EntityMetadata, strip: SecuredColumnStripper): string {
+  const visible = strip(Object.fromEntries(metadata.attributes.map((a) => [a.name, true])));
+  return metadata.attributes
+    .filter((a) => !Object.hasOwn(visible, a.name))
+    .map((a) => a.name)
+    .sort()
+    .join(',');
 }
 
 /** Kahn's order over the association graph; a cycle (publish refuses them) is an error. */

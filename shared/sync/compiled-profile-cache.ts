@@ -13,29 +13,20 @@ interface CompiledEntry {
   profile: PublishedProfile;
   entities: readonly ConfiguredEntity[];
   context: UserContext;
-  clock: Clock;
+  /** The UTC day it was compiled on (date windows bind whole days). */
+  day: string;
   compiled: CompiledDeviceProfile;
-}
-
-/** A user's compiled profile for one request. */
-export interface DeviceProfileForRequest {
-  /**
-   * The compiled profile, possibly compiled by an earlier request: its entities, items, associations,
-   * stripping and hidden columns are exact; its filters may have read the clock earlier (`last-x-days`),
-   * so membership must come from {@link DeviceProfileForRequest.withCurrentClock}.
-   */
-  shape: CompiledDeviceProfile;
-  /** The profile compiled with the clock read in this request (compiled once per request, on demand). */
-  withCurrentClock(): CompiledDeviceProfile;
 }
 
 const compiledByStore = new WeakMap<DocStore, Map<string, CompiledEntry>>();
 
 /**
- * The caller's profile compiled against the published entities for their user context, reused while
- * the very same profile version, entity list and user context objects come back: the caches that read
- * them (by etag) return new objects after any change, so a reused compile is never stale. A profile
- * whose filters read the clock is compiled again, once per request, when membership is needed.
+ * The caller's profile compiled against the published entities for their user context on the
+ * clock's UTC day. A cache per process and store handle, keyed by user: an entry is reused while the
+ * very same profile version, entity list and user context objects come back (the caches that read
+ * them key by etag and return new objects after any change, in any instance) and, for a profile with
+ * a date window, on the same UTC day (`last-x-days` binds whole days). So a reused compile is never
+ * stale, and instances need not agree on anything.
  */
 export function compiledProfileFor(
   store: DocStore,
@@ -44,24 +35,29 @@ export function compiledProfileFor(
   entities: readonly ConfiguredEntity[],
   context: UserContext,
   clock: Clock,
-): DeviceProfileForRequest {
+): CompiledDeviceProfile {
   let byUser = compiledByStore.get(store);
   if (byUser === undefined) {
     byUser = new Map();
     compiledByStore.set(store, byUser);
   }
+  const day = clock.now().toISOString().slice(0, 10);
   let entry = byUser.get(userId);
   byUser.delete(userId);
-  let fresh: CompiledDeviceProfile | undefined;
   if (
     entry === undefined ||
     entry.profile !== profile ||
     entry.entities !== entities ||
     entry.context !== context ||
-    entry.clock !== clock
+    (entry.compiled.clockDependent && entry.day !== day)
   ) {
-    fresh = compileDeviceProfile(profile, entities, context, clock);
-    entry = { profile, entities, context, clock, compiled: fresh };
+    entry = {
+      profile,
+      entities,
+      context,
+      day,
+      compiled: compileDeviceProfile(profile, entities, context, clock),
+    };
   }
   while (byUser.size >= CAPACITY) {
     const oldest = byUser.keys().next();
@@ -69,14 +65,5 @@ export function compiledProfileFor(
     byUser.delete(oldest.value);
   }
   byUser.set(userId, entry);
-  const shape = entry.compiled;
-  return {
-    shape,
-    withCurrentClock() {
-      if (fresh === undefined) {
-        fresh = shape.clockDependent ? compileDeviceProfile(profile, entities, context, clock) : shape;
-      }
-      return fresh;
-    },
-  };
+  return entry.compiled;
 }

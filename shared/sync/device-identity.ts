@@ -17,35 +17,72 @@ export interface SyncCaller {
   profile: PublishedProfile;
 }
 
+/** Who a device request is for: the token's principal, or a directory user by id (an admin's retry). */
+export type SyncCallerRef = Pick<Principal, 'objectId'> | { userId: string };
+
 /**
- * Resolves the caller of a device route (SPEC §5, §10): the token's `oid` names a directory user
- * (by Entra object id, case-insensitively), who needs Read on offline profiles, and whose profile is
- * the app's profile that contains them.
+ * Resolves the caller of a device route, download and upload alike (SPEC §5, §10): the token's `oid`
+ * names a directory user (by Entra object id, case-insensitively), who needs Read on offline
+ * profiles, and whose profile is the app's profile that contains them. The directory and each user's
+ * context are read once per directory version and process (see {@link currentDirectory}).
  *
  * @throws AppError `Forbidden` (detail code `UserNotInDirectory`) when no directory user has the
- * token's object id; `PrivilegeDenied` without Read on offline profiles; `NotFound` for an unknown
- * app; `NoProfile` when none of the app's profiles contains the user.
+ * token's object id; `NotFound` when a user given by id is no longer in the directory;
+ * `PrivilegeDenied` without Read on offline profiles; `NotFound` for an unknown app; `NoProfile` when
+ * none of the app's profiles contains the user.
  */
 export async function resolveSyncCaller(
   store: DocStore,
-  principal: Principal,
+  caller: SyncCallerRef,
   appId: string,
 ): Promise<SyncCaller> {
   const cached = await currentDirectory(store);
-  const { directory, directoryVersion, users } = cached;
-  const objectId = principal.objectId.toLowerCase();
-  const user = users.get(objectId);
-  if (user === undefined) {
-    throw new AppError(
-      'Forbidden',
-      `No user of this tenant's directory has the object id ${principal.objectId}.`,
-      {
-        details: [
-          { path: 'token.oid', code: 'UserNotInDirectory', message: 'the token names no directory user' },
-        ],
-      },
-    );
+  const { directory, users } = cached;
+  if ('userId' in caller) {
+    const wanted = caller.userId.toLowerCase();
+    const byId = directory.users.find((u) => u.id.toLowerCase() === wanted);
+    if (byId === undefined) {
+      throw new AppError('NotFound', `User '${caller.userId}' is no longer in the tenant's directory.`);
+    }
+    return authorize(store, cached, byId, appId);
   }
+  const user = users.get(caller.objectId.toLowerCase());
+  if (user === undefined) throw notInDirectory(caller.objectId);
+  return authorize(store, cached, user, appId);
+}
+
+/**
+ * The directory user a token names (by Entra object id, case-insensitively), from the cached
+ * directory.
+ *
+ * @throws AppError `Forbidden` (detail code `UserNotInDirectory`) when no directory user has it.
+ */
+export async function findDirectoryUser(
+  store: DocStore,
+  caller: Pick<Principal, 'objectId'>,
+): Promise<DirectoryUser> {
+  const { users } = await currentDirectory(store);
+  const user = users.get(caller.objectId.toLowerCase());
+  if (user === undefined) throw notInDirectory(caller.objectId);
+  return user;
+}
+
+function notInDirectory(objectId: string): AppError {
+  return new AppError('Forbidden', `No user of this tenant's directory has the object id ${objectId}.`, {
+    details: [
+      { path: 'token.oid', code: 'UserNotInDirectory', message: 'the token names no directory user' },
+    ],
+  });
+}
+
+/** The caller's context, their right to sync at all, and their profile in the app. */
+async function authorize(
+  store: DocStore,
+  cached: CachedDirectory,
+  user: DirectoryUser,
+  appId: string,
+): Promise<SyncCaller> {
+  const { directory, directoryVersion } = cached;
   const context = userContextOf(cached, user.id);
   if (!canSyncAtAll(context)) {
     throw new AppError(
@@ -77,7 +114,7 @@ interface CachedDirectory {
 }
 
 /**
- * Per tenant handle, the directory last read, keyed by the etag of the version document read BEFORE
+ * The one cache of the directory (per process and tenant store handle): the directory last read, keyed by the etag of the version document read BEFORE
  * it in the same request: a replace writes the items first and the version document last, so an
  * entry never outlives the directory it was read for (the next request sees a new etag and reads
  * again). Saves every device request from reading and validating the whole directory.

@@ -1,57 +1,238 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { AppError } from '../errors';
+import { conditionSchema } from '../model/condition';
 import type { DocStore } from '../store/port';
 import { unchangedSince } from '../store/port';
-import { syncStampSchema } from './checkpoint';
+import type { RowFormula } from '../filters/row-formula';
+import type { EntityJudgement } from './compile-device-profile';
 
-/**
- * Server-side state of one device (SPEC §6): which rows it holds at the last page it acknowledged,
- * the sync in progress (its plan of changes and how far the device got), and the page sent last but
- * not yet acknowledged. Stored in the tenant DocStore, keyed by user and device:
+/*
+ * The one home of a device's download state (SPEC §6): which rows the device holds, what they were
+ * judged under, the sync in progress, and the page sent last. Every document id format and every
+ * undo lives here; the sync engine (download.ts) sees a state object, a held-set reader and a
+ * transaction that commits with one version-checked write.
  *
- * - `syncDevice/{key}`: the state document below (small; written with `ifMatch`, so two concurrent
- *   requests of one device cannot both commit);
- * - `syncHeld/{key}|{bucket}|{generation}`: the held set in {@link HELD_BUCKETS} hash buckets, each
- *   written copy-on-write under a new generation, so a state write that loses a race leaves the
- *   committed buckets untouched;
- * - `syncPlan/{key}|{planId}|{chunk}`: the changes of a sync too large for the state document;
- * - `syncPlan/{key}|{planId}|d{seq}-{random}`: what acknowledged pages of an initial plan sent
- *   differently from the plan (rows changed or gone since it was made). An initial download writes
- *   the held buckets once, when its last page is acknowledged, from the plan and these deviations.
+ * Documents (tenant DocStore, per device key):
+ *   syncDevice/{key}                 the state below: small, written IfMatch its etag, so of two
+ *                                    concurrent requests of one device only one commits
+ *   syncHeld/{key}|b{n}.{generation} held bucket n: entity → id → held value; copy-on-write under a
+ *                                    new generation, so a losing request leaves committed ones intact
+ *   syncHeld/{key}|s{seq}.{random}   a page's segment: what page `seq` changes in the held set, and
+ *                                    the entries it was built from (to send again if it is lost)
+ *   syncPlan/{key}|o.{random}        outbox entries beyond what the state holds inline
+ *   syncPlan/{key}|r.{random}        a reach task's sorted source values (see download.ts)
+ *
+ * State machine of one device (checkpoint = the page sequence number the device presents):
+ *
+ *        download without checkpoint: new epoch (old documents dropped once it commits)
+ *                        |
+ *                        v
+ *   +-------> Idle (work = null) --changes, or judgement differs--> Working (work ≠ null)
+ *   |                                                                  |
+ *   |               page issued: pending = {seq, segment}  <-----------+
+ *   |                          |                 |
+ *   |   checkpoint = pending   |                 |  checkpoint = base (page lost): the page's
+ *   |   (acknowledged): the    |                 |  entries go back to the front of the outbox
+ *   |   segment joins the held |                 |  and are sent again
+ *   |   set; work done? -------+                 |
+ *   +------------ yes                            +---> Working
+ *
+ * The held set = buckets (compacted) + segments (acknowledged pages since, applied in order). It is
+ * compacted into buckets when segments grow past half the buckets (amortized: each row is rewritten
+ * a logarithmic number of times over an initial download) and when a sync ends. Buckets are sized by
+ * the set (about {@link BUCKET_TARGET_ROWS} rows each) so no document approaches Cosmos' 2 MB.
  */
 
 const STATE_KIND = 'syncDevice';
 const HELD_KIND = 'syncHeld';
 const PLAN_KIND = 'syncPlan';
-/** Buckets of the held set: 200,000 rows make ~12,500 entries (< 1 MB) per bucket. */
-export const HELD_BUCKETS = 16;
-/** Plan entries per plan chunk document. */
-export const PLAN_CHUNK_SIZE = 5000;
-/** Plans up to this size live inside the state document. */
-const INLINE_PLAN_MAX = 2000;
+/** Rows per held bucket the bucket count aims at: ~10,000 × ~100 bytes ≈ 1 MB per document. */
+export const BUCKET_TARGET_ROWS = 10_000;
+const MIN_BUCKETS = 16;
+/** Entries per outbox or value-list chunk document. */
+export const CHUNK_SIZE = 5000;
+/** Outbox entries kept inside the state document. */
+const INLINE_OUTBOX_MAX = 1000;
 
-/** One change a sync sends: entity, id, `u` (upsert) or `r` (remove), and the version planned. */
-export const planEntrySchema = z.tuple([z.string(), z.string(), z.enum(['u', 'r']), z.string()]);
+/** A held row: its version, or its version and the values its remembered associations offer. */
+export const heldValueSchema = z.union([z.string(), z.tuple([z.string()]).rest(z.string().nullable())]);
+export type HeldValue = z.infer<typeof heldValueSchema>;
+
+/** The version of a held value. */
+export function heldVersion(value: HeldValue): string {
+  return typeof value === 'string' ? value : value[0];
+}
+
+/** The remembered association values of a held value (entity `remembered` order). */
+export function heldLinks(value: HeldValue): readonly (string | null)[] {
+  return typeof value === 'string' ? [] : value.slice(1);
+}
+
+/** A held value from a version and remembered values (a plain version when there are none). */
+export function toHeldValue(version: string, links: readonly (string | null)[]): HeldValue {
+  return links.length === 0 ? version : [version, ...links];
+}
+
+/**
+ * One change a sync plans to send: entity, id, what it does, and the held value planned (the version,
+ * with remembered values) or, for a removal, the version held. What it does, relative to what the
+ * device holds when it is planned: `a` upsert of a row not held (one row more), `u` upsert of a held
+ * row, `r` removal of a held row (one row less), `x` removal of a row not held (sent all the same:
+ * the device may hold it from a page it applied without keeping the checkpoint).
+ */
+export const planEntrySchema = z.tuple([
+  z.string(),
+  z.string(),
+  z.enum(['a', 'u', 'r', 'x']),
+  heldValueSchema,
+]);
 export type PlanEntry = z.infer<typeof planEntrySchema>;
 
-/** One change to the held set: entity, id, the version now held (null: no longer held). */
-export const heldDeltaSchema = z.tuple([z.string(), z.string(), z.string().nullable()]);
+/** One change to the held set: entity, id, the value now held (null: no longer held). */
+export const heldDeltaSchema = z.tuple([z.string(), z.string(), heldValueSchema.nullable()]);
 export type HeldDelta = z.infer<typeof heldDeltaSchema>;
 
-export const syncPlanSchema = z.object({
-  id: z.string(),
-  phase: z.enum(['initial', 'incremental']),
-  /** Store cursor and stamp the device is consistent with once the plan is applied. */
-  cursor: z.string(),
-  stamp: syncStampSchema,
-  total: z.number().int().nonnegative(),
-  /** How far the device got (entries applied as of the acknowledged page). */
-  offset: z.number().int().nonnegative(),
-  /** The entries when few; otherwise in `syncPlan` chunks. */
-  inline: z.array(planEntrySchema).nullable(),
+const rowFormulaSchema: z.ZodType<RowFormula> = z.lazy(() =>
+  z.union([
+    z.object({ op: z.enum(['and', 'or']), parts: z.array(rowFormulaSchema) }),
+    z.object({ op: z.literal('const'), value: z.boolean() }),
+    z.object({
+      op: z.literal('ids'),
+      attribute: z.string(),
+      values: z.array(z.string()),
+      negated: z.literal(true).optional(),
+    }),
+    z.object({ op: z.literal('numbers'), attribute: z.string(), values: z.array(z.number()) }),
+    z.object({ op: z.literal('window'), attribute: z.string(), from: z.number(), to: z.number() }),
+    z.object({ op: z.literal('condition'), condition: conditionSchema, path: z.string() }),
+  ]),
+);
+
+const entityJudgementSchema: z.ZodType<EntityJudgement> = z.object({
+  formulas: z.object({ own: rowFormulaSchema, org: rowFormulaSchema, read: rowFormulaSchema }),
+  signature: z.string(),
+  hidden: z.string(),
 });
-export type SyncPlan = z.infer<typeof syncPlanSchema>;
+
+/** What a device's rows were (or, for a work, will be) judged under: entity → judgement, and its digest. */
+export const judgementSchema = z.object({
+  digest: z.string(),
+  entities: z.record(z.string(), entityJudgementSchema),
+});
+export type Judgement = z.infer<typeof judgementSchema>;
+
+const probeSchema = z.union([
+  z.object({ kind: z.literal('all') }),
+  z.object({
+    kind: z.literal('text'),
+    attribute: z.string().nullable(),
+    values: z.array(z.string()).readonly(),
+  }),
+  z.object({ kind: z.literal('number'), attribute: z.string(), values: z.array(z.number()).readonly() }),
+  z.object({
+    kind: z.literal('time'),
+    attribute: z.string(),
+    from: z.number().nullable(),
+    to: z.number().nullable(),
+  }),
+]);
+
+const scopeSchema = z.object({
+  entity: z.string(),
+  ownershipKeys: z.array(z.string()).readonly().optional(),
+});
+
+/** A chunked list of strings in documents (an outbox's or a reach task's). */
+const chunkRefSchema = z.object({ id: z.string(), count: z.number().int().nonnegative() });
+
+/**
+ * One step of a sync's work (download.ts runs them in order):
+ * - `enumerate`: rows of an entity the cover's probes find, judged as direct members (`fresh`: the
+ *   device holds none of the entity's rows, so nothing is compared with what it holds);
+ * - `reach`: rows of an entity reached through one incoming association from what the device will
+ *   hold of the source (`values`: the sources' sorted distinct values, listed once);
+ * - `sweep`: every held row of an entity judged again (ids after `after`);
+ * - `judge`: the rows probes find judged again, with what follows through associations;
+ * - `resend`: every held row of an entity sent again (its visible columns changed);
+ * - `drop`: every held row of an entity removed (it left the profile);
+ * - `changes`: the changes after `cursor` judged, chunk by chunk, with what follows.
+ */
+export const taskSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('enumerate'),
+    entity: z.string(),
+    fresh: z.boolean(),
+    probes: z.array(probeSchema),
+    index: z.number().int().nonnegative(),
+    after: z.string().nullable(),
+    estimate: z.number().int().nonnegative(),
+    read: z.number().int().nonnegative(),
+  }),
+  z.object({
+    kind: z.literal('reach'),
+    entity: z.string(),
+    relationship: z.string(),
+    source: z.string(),
+    fresh: z.boolean(),
+    values: z.object({ chunks: z.array(chunkRefSchema), total: z.number().int() }).nullable(),
+    position: z.number().int().nonnegative(),
+    after: z.string().nullable(),
+  }),
+  z.object({ kind: z.literal('sweep'), entity: z.string(), after: z.string().nullable() }),
+  z.object({
+    kind: z.literal('judge'),
+    entity: z.string(),
+    probes: z.array(probeSchema),
+    index: z.number().int().nonnegative(),
+    after: z.string().nullable(),
+  }),
+  z.object({ kind: z.literal('resend'), entity: z.string(), after: z.string().nullable() }),
+  z.object({ kind: z.literal('drop'), entity: z.string(), after: z.string().nullable() }),
+  z.object({ kind: z.literal('changes'), scopes: z.array(scopeSchema), cursor: z.string() }),
+]);
+export type Task = z.infer<typeof taskSchema>;
+
+/** Planned entries not sent yet: chunk documents first (older), then the inline ones. */
+export const outboxSchema = z.object({
+  chunks: z.array(chunkRefSchema),
+  /** Entries of the first chunk already sent. */
+  offset: z.number().int().nonnegative(),
+  inline: z.array(planEntrySchema),
+});
+export type Outbox = z.infer<typeof outboxSchema>;
+
+/** A sync in progress. */
+export const workSchema = z.object({
+  phase: z.enum(['initial', 'incremental']),
+  /** What the held set will be judged under once the work is done. */
+  judgement: judgementSchema,
+  tasks: z.array(taskSchema),
+  outbox: outboxSchema,
+  /** Changes sent by this work so far (progress). */
+  sent: z.number().int().nonnegative(),
+  /** Where the change sequence stands once the work is done (set by its last `changes` task). */
+  cursor: z.string().nullable(),
+  /** Entities this work judges again from their rows (a republish, an expired cursor…). */
+  recomputed: z.array(z.string()),
+});
+export type Work = z.infer<typeof workSchema>;
+
+export const heldStateSchema = z.object({
+  /** Bucket count (a power of two); `generations[n]` names bucket n's document (null: empty). */
+  buckets: z.number().int().positive(),
+  generations: z.array(z.string().nullable()),
+  /** Rows in each bucket. */
+  counts: z.array(z.number().int().nonnegative()),
+  /** Acknowledged pages' segments since the last compaction, in order. */
+  segments: z.array(chunkRefSchema),
+  /**
+   * Rows held: the buckets' counts plus what the segments add (exact after a compaction; during a
+   * fresh download it may count a row sent twice).
+   */
+  size: z.number().int().nonnegative(),
+});
+export type HeldState = z.infer<typeof heldStateSchema>;
 
 export const deviceStateSchema = z.object({
   epoch: z.string(),
@@ -59,57 +240,54 @@ export const deviceStateSchema = z.object({
   objectId: z.string(),
   /** Sequence number of the last page issued. */
   issuedSeq: z.number().int().nonnegative(),
-  /** Sequence number of the last page the device acknowledged: the held buckets reflect it. */
+  /** Sequence number of the last page the device acknowledged: the held set reflects it. */
   baseSeq: z.number().int().nonnegative(),
-  /** Generation of each held bucket (null: empty). */
-  heldGenerations: z.array(z.string().nullable()).length(HELD_BUCKETS),
-  /** Rows the device holds once the plan in progress (if any) is applied. */
-  setSize: z.number().int().nonnegative(),
-  /** Store cursor and stamp the held set is consistent with (when no plan is in progress). */
+  held: heldStateSchema,
+  /** Where in the change sequence the held set is right (null before the first sync ends). */
   cursor: z.string().nullable(),
-  stamp: syncStampSchema.nullable(),
-  plan: syncPlanSchema.nullable(),
-  /**
-   * The page issued last (`issuedSeq`) and not yet acknowledged. Its `delta` is every change it makes
-   * to the held set; for a page of an initial plan, only those that differ from the plan.
-   */
+  /** What the held set was judged under (null before the first sync ends). */
+  judgement: judgementSchema.nullable(),
+  work: workSchema.nullable(),
+  /** The page issued last and not yet acknowledged: its segment document, and what it does. */
   pending: z
-    .object({ seq: z.number().int(), offsetAfter: z.number().int(), delta: z.array(heldDeltaSchema) })
+    .object({
+      seq: z.number().int().nonnegative(),
+      segment: z.string(),
+      count: z.number().int().nonnegative(),
+      sizeDelta: z.number().int(),
+    })
     .nullable(),
 });
 export type DeviceState = z.infer<typeof deviceStateSchema>;
 
-/** A device state with the etag it was read at. */
-export interface LoadedDeviceState {
-  key: string;
-  state: DeviceState | undefined;
-  etag: string | undefined;
+/** A segment document: what a page changes in the held set and the entries it was built from. */
+interface SegmentValue {
+  delta: HeldDelta[];
+  planned: PlanEntry[];
 }
-
-/** Held versions: entity → id → version. */
-export type HeldRows = Map<string, Map<string, string>>;
-type BucketValue = Record<string, Record<string, string>>;
+type BucketValue = Record<string, Record<string, HeldValue>>;
 
 /** The storage key of a user's device (hashed: user ids may hold characters Cosmos ids refuse). */
 export function deviceKey(userId: string, deviceId: string): string {
   return createHash('sha256').update(`${userId}\n${deviceId}`).digest('hex').slice(0, 40);
 }
 
-/** The bucket of a row (FNV-1a over entity and id). */
-export function bucketOf(entity: string, id: string): number {
+/** The bucket of a row among `count` (FNV-1a over entity and id; `count` is a power of two). */
+export function bucketOf(entity: string, id: string, count: number): number {
   let hash = 0x811c9dc5;
   const text = `${entity}\u0000${id}`;
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193);
   }
-  return (hash >>> 0) % HELD_BUCKETS;
+  return (hash >>> 0) % count;
 }
 
-export async function loadDeviceState(store: DocStore, key: string): Promise<LoadedDeviceState> {
-  const doc = await store.getDoc(STATE_KIND, key);
-  if (doc === undefined) return { key, state: undefined, etag: undefined };
-  return { key, state: deviceStateSchema.parse(doc.value), etag: doc.etag };
+/** The bucket count for a held set of `size` rows. */
+export function bucketCountFor(size: number): number {
+  let count = MIN_BUCKETS;
+  while (count * BUCKET_TARGET_ROWS < size) count *= 2;
+  return count;
 }
 
 /** A fresh state for a new epoch (a download without a checkpoint). */
@@ -119,316 +297,407 @@ export function newDeviceState(objectId: string): DeviceState {
     objectId,
     issuedSeq: 0,
     baseSeq: 0,
-    heldGenerations: Array.from({ length: HELD_BUCKETS }, () => null),
-    setSize: 0,
+    held: {
+      buckets: MIN_BUCKETS,
+      generations: Array.from({ length: MIN_BUCKETS }, () => null),
+      counts: Array.from({ length: MIN_BUCKETS }, () => 0),
+      segments: [],
+      size: 0,
+    },
     cursor: null,
-    stamp: null,
-    plan: null,
+    judgement: null,
+    work: null,
     pending: null,
   };
 }
 
-/** Reads the held versions of the given buckets (all when `buckets` is undefined). */
-export async function loadHeldRows(
-  store: DocStore,
-  key: string,
-  state: DeviceState,
-  buckets?: ReadonlySet<number>,
-): Promise<HeldRows> {
-  const held: HeldRows = new Map();
-  await Promise.all(
-    state.heldGenerations.map(async (generation, bucket) => {
-      if (generation === null || (buckets !== undefined && !buckets.has(bucket))) return;
-      const doc = await store.getDoc<BucketValue>(HELD_KIND, `${key}|${bucket}|${generation}`);
-      if (doc === undefined) {
-        throw new AppError('Internal', `Held bucket ${bucket} of device state ${key} is missing.`);
-      }
-      for (const [entity, rows] of Object.entries(doc.value)) {
-        const map = held.get(entity) ?? new Map<string, string>();
-        held.set(entity, map);
-        for (const [id, version] of Object.entries(rows)) map.set(id, version);
-      }
-    }),
-  );
-  return held;
+/** An empty outbox. */
+export function emptyOutbox(): Outbox {
+  return { chunks: [], offset: 0, inline: [] };
 }
 
-/** The held version of a row, if the device holds it. */
-export function heldVersion(held: HeldRows, entity: string, id: string): string | undefined {
-  return held.get(entity)?.get(id);
+/** Entries waiting in an outbox. */
+export function outboxSize(outbox: Outbox): number {
+  return outbox.chunks.reduce((sum, c) => sum + c.count, 0) - outbox.offset + outbox.inline.length;
 }
 
-/** Copy-on-write of the buckets a delta touches; returns the new generations and the docs to drop. */
-export async function writeHeldDelta(
-  store: DocStore,
-  key: string,
-  state: DeviceState,
-  delta: readonly HeldDelta[],
-): Promise<{ generations: (string | null)[]; written: string[]; replaced: string[] }> {
-  // Grouped once: a page of thousands of changes is not rescanned for each bucket.
-  const byBucket = new Map<number, HeldDelta[]>();
-  for (const change of delta) {
-    const bucket = bucketOf(change[0], change[1]);
-    const changes = byBucket.get(bucket) ?? [];
-    byBucket.set(bucket, changes);
-    changes.push(change);
-  }
-  const generations = [...state.heldGenerations];
-  const written: string[] = [];
-  const replaced: string[] = [];
-  const generation = randomUUID().slice(0, 8);
-  await Promise.all(
-    [...byBucket].map(async ([bucket, changes]) => {
-      const old = state.heldGenerations[bucket] ?? null;
-      let value: BucketValue = {};
-      if (old !== null) {
-        const doc = await store.getDoc<BucketValue>(HELD_KIND, `${key}|${bucket}|${old}`);
-        if (doc === undefined) throw new AppError('Internal', `Held bucket ${bucket} of ${key} is missing.`);
-        value = doc.value;
-      }
-      for (const [entity, id, version] of changes) {
-        const rows = value[entity] ?? {};
-        value[entity] = rows;
-        if (version === null) delete rows[id];
-        else rows[id] = version;
-      }
-      const id = `${key}|${bucket}|${generation}`;
-      await store.putDoc(HELD_KIND, id, value);
-      written.push(id);
-      if (old !== null) replaced.push(`${key}|${bucket}|${old}`);
-      generations[bucket] = generation;
-    }),
-  );
-  return { generations, written, replaced };
+/** A device state as loaded, with the etag its commit must match. */
+export interface LoadedDeviceState {
+  key: string;
+  state: DeviceState | undefined;
+  etag: string | undefined;
 }
 
 /**
- * Writes, once, the held set a finished initial plan leaves: every planned upsert at its planned
- * version, except where a page sent something else (`deviations`, in page order: a newer version, or
- * null for a row gone since the plan was made). An initial download thereby writes the held set once
- * instead of copying the growing buckets on every page. Returns the new generations, the documents
- * written (to drop if the state write loses a race) and those replaced (to drop once it wins).
+ * The device states of one tenant: load, read the held set, and write everything of one request in
+ * a {@link DeviceStateTransaction}.
  */
-export async function writeInitialHeldSet(
-  store: DocStore,
-  key: string,
-  state: DeviceState,
-  plan: SyncPlan,
-  deviations: readonly HeldDelta[],
-): Promise<{ generations: (string | null)[]; written: string[]; replaced: string[] }> {
-  const buckets: BucketValue[] = Array.from({ length: HELD_BUCKETS }, () => ({}));
-  const hold = (entity: string, id: string, version: string): void => {
-    const value = buckets[bucketOf(entity, id)]!;
-    const rows = value[entity] ?? {};
-    value[entity] = rows;
-    rows[id] = version;
-  };
-  // Chunk by chunk: only one chunk of entries is parsed at a time, whatever the plan's size.
-  for (let from = 0; from < plan.total; from += PLAN_CHUNK_SIZE) {
-    const to = Math.min(plan.total, from + PLAN_CHUNK_SIZE);
-    for (const [entity, id, op, version] of await readPlanEntries(store, key, plan, from, to))
-      if (op === 'u') hold(entity, id, version);
+export class DeviceStateStore {
+  constructor(private readonly store: DocStore) {}
+
+  async load(key: string): Promise<LoadedDeviceState> {
+    const doc = await this.store.getDoc(STATE_KIND, key);
+    if (doc === undefined) return { key, state: undefined, etag: undefined };
+    return { key, state: deviceStateSchema.parse(doc.value), etag: doc.etag };
   }
-  for (const [entity, id, version] of deviations) {
-    if (version !== null) hold(entity, id, version);
-    else delete buckets[bucketOf(entity, id)]![entity]?.[id];
+
+  /** A reader of the held set as the state records it. */
+  held(key: string, held: HeldState): HeldSet {
+    return new HeldSet(this.store, key, held);
   }
-  const generation = randomUUID().slice(0, 8);
-  const generations: (string | null)[] = Array.from({ length: HELD_BUCKETS }, () => null);
-  const written: string[] = [];
-  await Promise.all(
-    buckets.map(async (value, bucket) => {
-      if (Object.values(value).every((rows) => Object.keys(rows).length === 0)) return;
-      const id = `${key}|${bucket}|${generation}`;
-      await store.putDoc(HELD_KIND, id, value);
-      written.push(id);
-      generations[bucket] = generation;
-    }),
-  );
-  const replaced = state.heldGenerations.flatMap((old, bucket) =>
-    old === null ? [] : [`${key}|${bucket}|${old}`],
-  );
-  return { generations, written, replaced };
+
+  /** A transaction for one request on a loaded state. */
+  begin(loaded: LoadedDeviceState): DeviceStateTransaction {
+    return new DeviceStateTransaction(this.store, loaded);
+  }
 }
 
 /**
- * Keeps what an acknowledged page of an initial plan sent differently from the plan, until the plan
- * ends (read back by {@link readPlanDeviations}). Returns the document's id. The id carries a random
- * part: two racing requests acknowledging the same page never share (or delete) one document.
+ * The held set of a device, loaded on demand: buckets by the rows asked for, segments whole (they
+ * override buckets, later ones earlier ones).
  */
-export async function storePlanDeviations(
-  store: DocStore,
-  key: string,
-  planId: string,
-  seq: number,
-  deviations: readonly HeldDelta[],
-): Promise<string> {
-  // Zero-padded: listing by id returns the pages in the order they were sent.
-  const id = `${key}|${planId}|d${String(seq).padStart(10, '0')}-${randomUUID().slice(0, 8)}`;
-  await store.putDoc(PLAN_KIND, id, { deviations });
-  return id;
-}
-
-/** Every deviation kept for a plan, in page order. */
-export async function readPlanDeviations(store: DocStore, key: string, planId: string): Promise<HeldDelta[]> {
-  const docs = await store.listDocs<{ deviations: HeldDelta[] }>(PLAN_KIND, { prefix: `${key}|${planId}|d` });
-  return docs.flatMap((doc) => doc.value.deviations);
-}
-
-/** Deletes plan documents (chunks or deviations) by id. */
-export async function deletePlanDocs(store: DocStore, ids: readonly string[]): Promise<void> {
-  await Promise.all(ids.map((id) => store.deleteDoc(PLAN_KIND, id)));
-}
-
-/** Deletes held bucket documents by id (superseded generations, or the losers of a race). */
-export async function deleteHeldDocs(store: DocStore, ids: readonly string[]): Promise<void> {
-  await Promise.all(ids.map((id) => store.deleteDoc(HELD_KIND, id)));
-}
-
-/** Plan chunk documents written at once: bounds what a large plan keeps in flight. */
-const PLAN_WRITE_CONCURRENCY = 8;
-
-/**
- * Writes a plan's entries as they come, so a large plan is never one array: kept whole while the plan
- * may still fit inline, then written in chunk documents as each fills, a few at a time.
- */
-export class PlanEntryWriter {
-  private pending: PlanEntry[] = [];
-  private chunks = 0;
-  private writes: Promise<unknown>[] = [];
-  /** Entries added so far. */
-  total = 0;
+export class HeldSet {
+  private readonly rows = new Map<string, Map<string, HeldValue | null>>();
+  private readonly loadedBuckets = new Set<number>();
+  private segmentsLoaded = false;
+  private readonly segmentRows = new Map<string, Map<string, HeldValue | null>>();
 
   constructor(
     private readonly store: DocStore,
     private readonly key: string,
-    readonly planId: string,
+    readonly state: HeldState,
   ) {}
 
-  /** Adds an entry; when it returns a promise, await it before adding more (chunk writes drain). */
-  add(entry: PlanEntry): Promise<void> | undefined {
-    this.pending.push(entry);
-    this.total += 1;
-    if (this.total <= INLINE_PLAN_MAX || this.pending.length < PLAN_CHUNK_SIZE) return undefined;
-    return this.writeFullChunks();
+  /** Loads what answering for these rows needs. */
+  async ensure(rows: Iterable<readonly [string, string]>): Promise<void> {
+    const missing = new Set<number>();
+    for (const [entity, id] of rows) {
+      const bucket = bucketOf(entity, id, this.state.buckets);
+      if (!this.loadedBuckets.has(bucket)) missing.add(bucket);
+    }
+    await Promise.all([this.loadSegments(), ...[...missing].map((bucket) => this.loadBucket(bucket))]);
   }
 
-  /** The inline entries (null when chunked) and their count, once every chunk is written. */
-  async finish(): Promise<{ inline: PlanEntry[] | null; total: number }> {
-    if (this.total <= INLINE_PLAN_MAX) return { inline: this.pending, total: this.total };
-    if (this.pending.length > 0) await this.writeChunk(this.pending.splice(0));
-    const writes = this.writes;
-    this.writes = [];
-    await Promise.all(writes);
-    return { inline: null, total: this.total };
+  /** Loads the whole held set. */
+  async ensureAll(): Promise<void> {
+    await Promise.all([
+      this.loadSegments(),
+      ...Array.from({ length: this.state.buckets }, (_, bucket) => this.loadBucket(bucket)),
+    ]);
   }
 
-  /** Deletes the chunks written so far (the plan is abandoned). */
-  async discard(): Promise<void> {
-    await Promise.allSettled(this.writes);
-    this.writes = [];
-    const ids = Array.from({ length: this.chunks }, (_, chunk) => `${this.key}|${this.planId}|${chunk}`);
-    await deletePlanDocs(this.store, ids);
+  /** The held value of a row (after {@link ensure} for it), undefined when not held. */
+  get(entity: string, id: string): HeldValue | undefined {
+    const fromSegment = this.segmentRows.get(entity)?.get(id);
+    if (fromSegment !== undefined) return fromSegment ?? undefined;
+    return this.rows.get(entity)?.get(id) ?? undefined;
   }
 
-  private async writeFullChunks(): Promise<void> {
-    while (this.pending.length >= PLAN_CHUNK_SIZE) {
-      const chunk =
-        this.pending.length === PLAN_CHUNK_SIZE ? this.pending : this.pending.slice(0, PLAN_CHUNK_SIZE);
-      this.pending = chunk === this.pending ? [] : this.pending.slice(PLAN_CHUNK_SIZE);
-      await this.writeChunk(chunk);
+  /** Every held row of an entity (after {@link ensureAll}). */
+  entriesOf(entity: string): Map<string, HeldValue> {
+    const out = new Map<string, HeldValue>();
+    for (const [id, value] of this.rows.get(entity) ?? []) if (value !== null) out.set(id, value);
+    for (const [id, value] of this.segmentRows.get(entity) ?? []) {
+      if (value === null) out.delete(id);
+      else out.set(id, value);
+    }
+    return out;
+  }
+
+  private async loadSegments(): Promise<void> {
+    if (this.segmentsLoaded) return;
+    this.segmentsLoaded = true;
+    const docs = await Promise.all(
+      this.state.segments.map((segment) => this.store.getDoc<SegmentValue>(HELD_KIND, segment.id)),
+    );
+    docs.forEach((doc, i) => {
+      if (doc === undefined) throw missingDoc(this.key, this.state.segments[i]!.id);
+      for (const [entity, id, value] of doc.value.delta) mapOf(this.segmentRows, entity).set(id, value);
+    });
+  }
+
+  private async loadBucket(bucket: number): Promise<void> {
+    if (this.loadedBuckets.has(bucket)) return;
+    this.loadedBuckets.add(bucket);
+    const generation = this.state.generations[bucket] ?? null;
+    if (generation === null) return;
+    const id = bucketDocId(this.key, bucket, generation);
+    const doc = await this.store.getDoc<BucketValue>(HELD_KIND, id);
+    if (doc === undefined) throw missingDoc(this.key, id);
+    for (const [entity, rows] of Object.entries(doc.value)) {
+      const map = mapOf(this.rows, entity);
+      for (const [rowId, value] of Object.entries(rows)) map.set(rowId, value);
     }
   }
+}
 
-  private async writeChunk(entries: PlanEntry[]): Promise<void> {
-    this.writes.push(this.store.putDoc(PLAN_KIND, `${this.key}|${this.planId}|${this.chunks}`, { entries }));
-    this.chunks += 1;
-    if (this.writes.length >= PLAN_WRITE_CONCURRENCY) {
-      const writes = this.writes;
-      this.writes = [];
-      await Promise.all(writes);
-    }
+function mapOf<V>(maps: Map<string, Map<string, V>>, entity: string): Map<string, V> {
+  let map = maps.get(entity);
+  if (map === undefined) {
+    map = new Map();
+    maps.set(entity, map);
   }
+  return map;
+}
+
+function missingDoc(key: string, id: string): AppError {
+  return new AppError('Internal', `Document ${id} of device state ${key} is missing.`);
+}
+
+function bucketDocId(key: string, bucket: number, generation: string): string {
+  return `${key}|b${bucket}.${generation}`;
 }
 
 /**
- * Stores a plan's entries, read once from `entries` (an array, or a generator so a large plan is never
- * one array): inline when few, else in chunk documents. Returns the inline entries (null when
- * chunked) and their count.
+ * Everything one download request writes, committed by one version-checked write of the state
+ * document: documents are written first (new ids only, never overwritten), the state last; if the
+ * state write loses a race, the documents this request wrote are deleted and the winner's stand;
+ * documents the committed state no longer names are deleted after the commit.
  */
-export async function storePlanEntries(
-  store: DocStore,
-  key: string,
-  planId: string,
-  entries: Iterable<PlanEntry>,
-): Promise<{ inline: PlanEntry[] | null; total: number }> {
-  const writer = new PlanEntryWriter(store, key, planId);
-  for (const entry of entries) {
-    const written = writer.add(entry);
-    if (written !== undefined) await written;
+export class DeviceStateTransaction {
+  private readonly written: { kind: string; id: string }[] = [];
+  private readonly obsolete: { kind: string; id: string }[] = [];
+  private dropOthers = false;
+
+  constructor(
+    private readonly store: DocStore,
+    readonly loaded: LoadedDeviceState,
+  ) {}
+
+  get key(): string {
+    return this.loaded.key;
   }
-  return writer.finish();
-}
 
-/** The plan's entries in [from, to). */
-export async function readPlanEntries(
-  store: DocStore,
-  key: string,
-  plan: SyncPlan,
-  from: number,
-  to: number,
-): Promise<PlanEntry[]> {
-  if (plan.inline !== null) return plan.inline.slice(from, to);
-  const first = Math.floor(from / PLAN_CHUNK_SIZE);
-  const last = Math.floor((Math.max(to, from + 1) - 1) / PLAN_CHUNK_SIZE);
-  const chunks = await Promise.all(
-    Array.from({ length: last - first + 1 }, async (_, i) => {
-      const doc = await store.getDoc<{ entries: PlanEntry[] }>(PLAN_KIND, `${key}|${plan.id}|${first + i}`);
-      if (doc === undefined) throw new AppError('Internal', `Plan chunk ${first + i} of ${key} is missing.`);
-      return doc.value.entries;
-    }),
-  );
-  const all = chunks.flat();
-  const start = from - first * PLAN_CHUNK_SIZE;
-  return all.slice(start, start + (to - from));
-}
-
-/** Deletes a finished plan's chunk documents (and an initial plan's deviations). */
-export async function deletePlan(store: DocStore, key: string, plan: SyncPlan): Promise<void> {
-  const ids: string[] = [];
-  if (plan.phase === 'initial') {
-    for (const doc of await store.listDocEtags(PLAN_KIND, { prefix: `${key}|${plan.id}|d` }))
-      ids.push(doc.id);
+  /** After the commit, every document of the device but those this transaction wrote or kept is deleted. */
+  replaceEpoch(): void {
+    this.dropOthers = true;
   }
-  if (plan.inline === null) {
-    for (let chunk = 0; chunk * PLAN_CHUNK_SIZE < plan.total; chunk++) ids.push(`${key}|${plan.id}|${chunk}`);
+
+  /** Writes the segment of page `seq`; returns its id. */
+  async writeSegment(seq: number, delta: HeldDelta[], planned: PlanEntry[]): Promise<string> {
+    const id = `${this.key}|s${String(seq).padStart(10, '0')}.${randomUUID().slice(0, 8)}`;
+    await this.put(HELD_KIND, id, { delta, planned } satisfies SegmentValue);
+    return id;
   }
-  await deletePlanDocs(store, ids);
+
+  /** The planned entries of a page's segment (to send again after the page was lost). */
+  async readSegmentPlan(segment: string): Promise<PlanEntry[]> {
+    const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment);
+    if (doc === undefined) throw missingDoc(this.key, segment);
+    return doc.value.planned;
+  }
+
+  /** Marks a document to delete once the commit succeeds. */
+  discardAfterCommit(kind: 'held' | 'plan', id: string): void {
+    this.obsolete.push({ kind: kind === 'held' ? HELD_KIND : PLAN_KIND, id });
+  }
+
+  /** Writes a chunked list (outbox entries or sorted values) as chunk documents; returns their refs. */
+  async writeChunks<T>(prefix: 'o' | 'r', items: readonly T[]): Promise<{ id: string; count: number }[]> {
+    const refs: { id: string; count: number }[] = [];
+    for (let start = 0; start < items.length; start += CHUNK_SIZE) {
+      const chunk = items.slice(start, start + CHUNK_SIZE);
+      const id = `${this.key}|${prefix}.${randomUUID().slice(0, 12)}`;
+      refs.push({ id, count: chunk.length });
+    }
+    await Promise.all(
+      refs.map((ref, i) =>
+        this.put(PLAN_KIND, ref.id, { items: items.slice(i * CHUNK_SIZE, (i + 1) * CHUNK_SIZE) }),
+      ),
+    );
+    return refs;
+  }
+
+  /** Reads one chunk document of a chunked list. */
+  async readChunk<T>(id: string): Promise<T[]> {
+    const doc = await this.store.getDoc<{ items: T[] }>(PLAN_KIND, id);
+    if (doc === undefined) throw missingDoc(this.key, id);
+    return doc.value.items;
+  }
+
+  /** Takes up to `count` entries from the front of an outbox (reading chunks); returns them and what is left. */
+  async takeFromOutbox(outbox: Outbox, count: number): Promise<{ taken: PlanEntry[]; rest: Outbox }> {
+    const taken: PlanEntry[] = [];
+    const chunks = [...outbox.chunks];
+    let offset = outbox.offset;
+    while (taken.length < count && chunks.length > 0) {
+      const first = chunks[0]!;
+      const items = await this.readChunk<PlanEntry>(first.id);
+      const slice = items.slice(offset, offset + (count - taken.length));
+      taken.push(...slice);
+      offset += slice.length;
+      if (offset >= first.count) {
+        chunks.shift();
+        this.discardAfterCommit('plan', first.id);
+        offset = 0;
+      }
+    }
+    const inline = [...outbox.inline];
+    if (taken.length < count) taken.push(...inline.splice(0, count - taken.length));
+    return { taken, rest: { chunks, offset, inline } };
+  }
+
+  /** Every entry of an outbox, in order (chunks read). */
+  async readOutbox(outbox: Outbox): Promise<PlanEntry[]> {
+    const all: PlanEntry[] = [];
+    for (const [i, chunk] of outbox.chunks.entries()) {
+      const items = await this.readChunk<PlanEntry>(chunk.id);
+      all.push(...(i === 0 ? items.slice(outbox.offset) : items));
+    }
+    all.push(...outbox.inline);
+    return all;
+  }
+
+  /**
+   * An outbox of `entries` fit for the state document: inline when few, else chunk documents
+   * (replacing the old outbox, whose chunks are discarded after the commit).
+   */
+  async storeOutbox(previous: Outbox, entries: readonly PlanEntry[]): Promise<Outbox> {
+    for (const chunk of previous.chunks) this.discardAfterCommit('plan', chunk.id);
+    if (entries.length <= INLINE_OUTBOX_MAX) return { chunks: [], offset: 0, inline: [...entries] };
+    return { chunks: await this.writeChunks('o', entries), offset: 0, inline: [] };
+  }
+
+  /**
+   * Folds the segments into the buckets: copy-on-write of the buckets they touch (under one new
+   * generation), or every bucket when the set's size calls for another bucket count. Returns the new
+   * held state (no segments, exact size).
+   */
+  async compact(held: HeldState): Promise<HeldState> {
+    if (held.segments.length === 0) return held;
+    const segments = await Promise.all(
+      held.segments.map(async (segment) => {
+        const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment.id);
+        if (doc === undefined) throw missingDoc(this.key, segment.id);
+        return doc.value.delta;
+      }),
+    );
+    const delta = segments.flat();
+    const touched = new Set(delta.map(([entity, id]) => bucketOf(entity, id, held.buckets)));
+    const folded = new Map<number, BucketValue>();
+    await Promise.all(
+      [...touched].map(async (bucket) => {
+        folded.set(bucket, structuredClone(await this.readBucket(held, bucket)));
+      }),
+    );
+    for (const [entity, id, value] of delta) {
+      const bucket = folded.get(bucketOf(entity, id, held.buckets))!;
+      const rows = bucket[entity] ?? {};
+      bucket[entity] = rows;
+      if (value === null) delete rows[id];
+      else rows[id] = value;
+    }
+    const counts = [...held.counts];
+    for (const [bucket, value] of folded) counts[bucket] = countRows([value]);
+    const size = counts.reduce((sum, n) => sum + n, 0);
+    const buckets = bucketCountFor(size);
+    const generation = randomUUID().slice(0, 8);
+    for (const segment of held.segments) this.discardAfterCommit('held', segment.id);
+    if (buckets === held.buckets) {
+      const generations = [...held.generations];
+      await Promise.all(
+        [...folded].map(async ([bucket, value]) => {
+          const previous = held.generations[bucket] ?? null;
+          if (previous !== null) this.discardAfterCommit('held', bucketDocId(this.key, bucket, previous));
+          if (countRows([value]) === 0) {
+            generations[bucket] = null;
+            return;
+          }
+          await this.put(HELD_KIND, bucketDocId(this.key, bucket, generation), value);
+          generations[bucket] = generation;
+        }),
+      );
+      return { buckets, generations, counts, segments: [], size };
+    }
+    // Another bucket count: every row moves. Read the untouched buckets too and write all anew.
+    const all: BucketValue[] = [...folded.values()];
+    await Promise.all(
+      held.generations.map(async (previous, bucket) => {
+        if (previous !== null) this.discardAfterCommit('held', bucketDocId(this.key, bucket, previous));
+        if (!touched.has(bucket) && previous !== null) all.push(await this.readBucket(held, bucket));
+      }),
+    );
+    const rebucketed: BucketValue[] = Array.from({ length: buckets }, () => ({}));
+    for (const value of all) {
+      for (const [entity, rows] of Object.entries(value)) {
+        for (const [id, held] of Object.entries(rows)) {
+          const target = rebucketed[bucketOf(entity, id, buckets)]!;
+          (target[entity] ??= {})[id] = held;
+        }
+      }
+    }
+    const generations: (string | null)[] = Array.from({ length: buckets }, () => null);
+    const newCounts = rebucketed.map((value) => countRows([value]));
+    await Promise.all(
+      rebucketed.map(async (value, bucket) => {
+        if (newCounts[bucket] === 0) return;
+        await this.put(HELD_KIND, bucketDocId(this.key, bucket, generation), value);
+        generations[bucket] = generation;
+      }),
+    );
+    return { buckets, generations, counts: newCounts, segments: [], size };
+  }
+
+  /**
+   * Commits the state: created only if absent, or replaced only at the etag it was read at. A lost
+   * race deletes what this request wrote and answers `Conflict` (detail `ConcurrentDownload`).
+   */
+  async commit(state: DeviceState): Promise<void> {
+    try {
+      await this.store.putDoc(
+        STATE_KIND,
+        this.key,
+        deviceStateSchema.parse(state),
+        unchangedSince(this.loaded.etag),
+      );
+    } catch (error) {
+      await Promise.all(this.written.map(({ kind, id }) => this.store.deleteDoc(kind, id)));
+      if (error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict')) {
+        throw new AppError('Conflict', 'Another download of this device ran at the same time; retry.', {
+          details: [
+            { path: 'deviceId', code: 'ConcurrentDownload', message: 'retry with the same checkpoint' },
+          ],
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    if (this.dropOthers) {
+      const keep = new Set(this.written.map(({ kind, id }) => `${kind}\u0000${id}`));
+      const [held, plans] = await Promise.all([
+        this.store.listDocEtags(HELD_KIND, { prefix: `${this.key}|` }),
+        this.store.listDocEtags(PLAN_KIND, { prefix: `${this.key}|` }),
+      ]);
+      for (const doc of held)
+        if (!keep.has(`${HELD_KIND}\u0000${doc.id}`)) this.obsolete.push({ kind: HELD_KIND, id: doc.id });
+      for (const doc of plans)
+        if (!keep.has(`${PLAN_KIND}\u0000${doc.id}`)) this.obsolete.push({ kind: PLAN_KIND, id: doc.id });
+    }
+    await Promise.all(this.obsolete.map(({ kind, id }) => this.store.deleteDoc(kind, id)));
+  }
+
+  /** Deletes what this transaction wrote (the request failed before committing). */
+  async abandon(): Promise<void> {
+    await Promise.all(this.written.map(({ kind, id }) => this.store.deleteDoc(kind, id)));
+  }
+
+  private async readBucket(held: HeldState, bucket: number): Promise<BucketValue> {
+    const generation = held.generations[bucket] ?? null;
+    if (generation === null) return {};
+    const id = bucketDocId(this.key, bucket, generation);
+    const doc = await this.store.getDoc<BucketValue>(HELD_KIND, id);
+    if (doc === undefined) throw missingDoc(this.key, id);
+    return doc.value;
+  }
+
+  private async put(kind: string, id: string, value: unknown): Promise<void> {
+    this.written.push({ kind, id });
+    await this.store.putDoc(kind, id, value);
+  }
 }
 
-/**
- * Deletes every held bucket and plan document of a device (a new epoch starts from nothing), except
- * those of the plan `keepPlanId` (the new epoch's own plan, written before the old state is dropped).
- */
-export async function deleteDeviceData(store: DocStore, key: string, keepPlanId?: string): Promise<void> {
-  const kept = keepPlanId === undefined ? undefined : `${key}|${keepPlanId}|`;
-  const [held, plans] = await Promise.all([
-    store.listDocEtags(HELD_KIND, { prefix: `${key}|` }),
-    store.listDocEtags(PLAN_KIND, { prefix: `${key}|` }),
-  ]);
-  await Promise.all([
-    ...held.map((doc) => store.deleteDoc(HELD_KIND, doc.id)),
-    ...plans
-      .filter((doc) => kept === undefined || !doc.id.startsWith(kept))
-      .map((doc) => store.deleteDoc(PLAN_KIND, doc.id)),
-  ]);
-}
-
-/** Writes the state document: created only if absent, or replaced only at the etag it was read at. */
-export async function saveDeviceState(
-  store: DocStore,
-  loaded: LoadedDeviceState,
-  state: DeviceState,
-): Promise<void> {
-  await store.putDoc(STATE_KIND, loaded.key, state, unchangedSince(loaded.etag));
+function countRows(values: Iterable<BucketValue>): number {
+  let count = 0;
+  for (const value of values) for (const rows of Object.values(value)) count += Object.keys(rows).length;
+  return count;
 }

@@ -1,135 +1,113 @@
-import { randomUUID } from 'node:crypto';
-import { loadEntities, getMetadataVersion } from '../admin/entity-config';
+import { loadEntities } from '../admin/entity-config';
 import { getTenantSettings } from '../admin/settings-store';
 import type { Principal } from '../auth/principal';
 import type { Clock } from '../clock';
 import { AppError } from '../errors';
 import type { TenantSettings } from '../model/settings';
 import type { StoredRecord } from '../model/record';
-import type { TenantStore } from '../store/port';
-import { loadCheckpointKey, signCheckpoint, verifyCheckpoint, type SyncStamp } from './checkpoint';
+import type { ReadMeter, TenantStore } from '../store/port';
+import { loadCheckpointKey, signCheckpoint, verifyCheckpoint } from './checkpoint';
 import type { CompiledDeviceProfile } from './compile-device-profile';
 import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
-import { computeDeviceSet, deviceSetSize, visitDeviceSet } from './device-set';
-import { judgeChangedRows } from './incremental-membership';
 import {
-  deleteDeviceData,
-  deleteHeldDocs,
-  deletePlan,
-  deletePlanDocs,
   deviceKey,
-  loadDeviceState,
-  loadHeldRows,
+  DeviceStateStore,
+  heldVersion,
   newDeviceState,
-  PlanEntryWriter,
-  readPlanDeviations,
-  readPlanEntries,
-  saveDeviceState,
-  storePlanDeviations,
-  storePlanEntries,
-  writeHeldDelta,
-  writeInitialHeldSet,
+  outboxSize,
   type DeviceState,
+  type DeviceStateTransaction,
   type HeldDelta,
-  type LoadedDeviceState,
   type PlanEntry,
-  type SyncPlan,
 } from './device-state';
+import { plannedValue } from './judge-rows';
 import { nextSyncSeconds } from './metadata';
 import type { DownloadChange, DownloadRequest, DownloadResponse, DownloadWarning } from './sync-protocol';
+import {
+  changeScopes,
+  changesWork,
+  CHANGE_CHUNK,
+  expectedRemaining,
+  initialWork,
+  isCursorExpired,
+  judgementOf,
+  judgementWork,
+  newDownloadCounters,
+  PlannedOutbox,
+  runTaskStep,
+  type DownloadCounters,
+  type RequestRows,
+  type WorkScope,
+} from './sync-work';
 
-/** Changes read per `readChanges` call of an incremental sync. */
-const CHANGE_PAGE_SIZE = 1000;
-/** Past this many changed rows, recomputing the set is cheaper than judging each row. */
-const MAX_ROW_BY_ROW_CHANGES = 20_000;
+/**
+ * Rows one request may read before it answers (besides the page's own rows): every request's work is
+ * bounded whatever the tenant's size or history (SPEC §12); the device calls again on `more: true`.
+ */
+export const READ_BUDGET_ROWS = 20_000;
 
 /** What a download needs besides the request. */
 export interface DownloadContext {
   store: TenantStore;
   principal: Principal;
   clock: Clock;
-}
-
-/** Everything decided once per request. */
-interface RequestScope {
-  ctx: DownloadContext;
-  request: DownloadRequest;
-  userId: string;
-  /** The compiled profile's entities, items, associations and stripping (clock-independent parts). */
-  compiled: CompiledDeviceProfile;
-  /** The compiled profile for membership decisions: filters read the clock in this request. */
-  membership: () => CompiledDeviceProfile;
-  stamp: SyncStamp;
-  settings: TenantSettings;
-  key: Buffer;
-  loaded: LoadedDeviceState;
-  /** Rows read while planning in this request (the first page of an initial plan), by entity and id. */
-  scanned: Map<string, StoredRecord>;
-}
-
-/** Work to finish once the state document is saved (or to undo when saving fails). */
-interface Housekeeping {
-  afterSave: (() => Promise<void>)[];
-  onFailure: (() => Promise<void>)[];
+  /** Counts what the request reads from the store (the adapters count; the route reports it). */
+  meter?: ReadMeter;
+  /** Counts how device sets were worked out (tests assert that nothing was recomputed needlessly). */
+  counters?: DownloadCounters;
 }
 
 /**
  * `POST sync/{org}/download` (SPEC §6): the next page of changes for a device.
  *
- * Without a checkpoint a new epoch starts: the store's head cursor is taken first, then every row the
- * device may hold is computed and sent in pages. With a checkpoint, the checkpoint's page sequence
- * number tells what the device applied: the newest page's number acknowledges it (its changes join
- * the held set), the one before means the newest page was lost (it is forgotten and recomputed). Once
- * a sync's pages are all acknowledged, later calls send what changed since: nothing at once when
- * nothing changed; each changed row judged on its own when no association or version is involved;
- * otherwise the set recomputed and diffed against what the device holds. Removals are exact.
+ * Without a checkpoint a new epoch starts: every row the device may hold is found through what its
+ * profile's rules name (index look-ups, sync-work.ts) and sent in pages. With a checkpoint, the
+ * checkpoint's page sequence number tells what the device applied: the newest page's number
+ * acknowledges it (its changes join the held set), the one before means the newest page was lost (its
+ * entries are sent again). Once a sync's pages are all acknowledged, later calls send what changed
+ * since: nothing at once when nothing changed for this device; otherwise the changes of its
+ * profile's entities (and owners) judged row by row, and when the user's context, the day, the
+ * profile or the metadata changed, only the rows that change can move. Removals are exact.
  *
  * @throws AppError `ValidationFailed` (detail `CheckpointInvalid`) for a forged, altered or foreign
- * checkpoint; `Conflict` (detail `CheckpointStale`) for a checkpoint of an earlier epoch or page:
- * the device must start over without one; `RowLimitExceeded` past the hard row limit; the errors of
+ * checkpoint; `Conflict` (detail `CheckpointStale`) for a checkpoint of an earlier epoch or page: the
+ * device must start over without one; `Conflict` (detail `ConcurrentDownload`) when another request
+ * of the device committed first; `RowLimitExceeded` past the hard row limit; the errors of
  * {@link resolveSyncCaller}.
  */
 export async function downloadChanges(
   ctx: DownloadContext,
   request: DownloadRequest,
 ): Promise<DownloadResponse> {
-  const { store, clock } = ctx;
+  const store = ctx.meter === undefined ? ctx.store : ctx.store.metered(ctx.meter);
+  const meter = ctx.meter;
   const caller = await resolveSyncCaller(store, ctx.principal, request.app);
-  const [entities, metadataVersion, settings, key] = await Promise.all([
+  const [entities, settings, key] = await Promise.all([
     loadEntities(store),
-    getMetadataVersion(store),
     getTenantSettings(store),
     loadCheckpointKey(store),
   ]);
-  const profile = compiledProfileFor(store, caller.user.id, caller.profile, entities, caller.context, clock);
-  const compiled = profile.shape;
-  const stamp: SyncStamp = {
-    metadataVersion: metadataVersion.version,
-    profile: `${caller.profile.id}@${caller.profile.version}`,
-    directoryVersion: caller.directoryVersion,
-    hiddenColumns: compiled.hiddenColumns,
-    day: compiled.clockDependent ? clock.now().toISOString().slice(0, 10) : null,
-  };
-  const loaded = await loadDeviceState(store, deviceKey(caller.user.id, request.deviceId));
-  const scope: RequestScope = {
-    ctx,
-    request,
-    userId: caller.user.id,
-    compiled,
-    membership: () => profile.withCurrentClock(),
-    stamp,
-    settings,
-    key,
-    loaded,
-    scanned: new Map(),
-  };
-  const housekeeping: Housekeeping = { afterSave: [], onFailure: [] };
+  const profile = compiledProfileFor(
+    store,
+    caller.user.id,
+    caller.profile,
+    entities,
+    caller.context,
+    ctx.clock,
+  );
+  const states = new DeviceStateStore(store);
+  const loaded = await states.load(deviceKey(caller.user.id, request.deviceId));
+  const tx = states.begin(loaded);
+  const counters = ctx.counters ?? newDownloadCounters();
+  const startRows = meter?.rows ?? 0;
+  const requestRows: RequestRows = { rows: () => (meter?.rows ?? 0) - startRows, seen: new Map() };
 
   let state: DeviceState;
-  let changed: boolean;
+  let changed = false;
   if (request.checkpoint === undefined) {
-    state = await startEpoch(scope);
+    state = newDeviceState(ctx.principal.objectId);
+    tx.replaceEpoch();
     changed = true;
   } else {
     const payload = verifyCheckpoint(key, request.checkpoint, {
@@ -139,27 +117,44 @@ export async function downloadChanges(
     });
     const current = loaded.state;
     if (current === undefined || current.epoch !== payload.epoch) throw stale('of an earlier download');
+    if (current.objectId.toLowerCase() !== ctx.principal.objectId.toLowerCase()) {
+      throw stale('of another identity');
+    }
     state = structuredClone(current);
     if (payload.seq === state.issuedSeq && state.pending !== null) {
-      await acknowledgePage(scope, state, housekeeping);
+      await acknowledge(state, tx);
       changed = true;
     } else if (payload.seq === state.baseSeq) {
-      // The page issued after this checkpoint never arrived (or is being retried): forget it.
-      changed = state.pending !== null;
-      state.pending = null;
+      if (state.pending !== null) {
+        await restorePending(state, tx);
+        changed = true;
+      }
     } else {
       throw stale('older than the last page the device acknowledged');
     }
-    if (state.plan === null) changed = (await planIncrementalSync(scope, state, housekeeping)) || changed;
   }
 
-  let changes: DownloadChange[] = [];
-  if (state.plan !== null && state.plan.offset < state.plan.total) {
-    changes = await sendPage(scope, state);
-    changed = true;
+  const scope: WorkScope = {
+    store,
+    profile,
+    tx,
+    held: states.held(tx.key, state.held),
+    judgement: judgementOf(profile),
+    counters,
+  };
+  try {
+    if (state.work === null) changed = (await planWork(scope, state, requestRows)) || changed;
+    let changes: DownloadChange[] = [];
+    if (state.work !== null) {
+      changes = await fillAndSend(scope, state, request, settings, requestRows);
+      changed = true;
+    }
+    if (changed) await tx.commit(state);
+    return respond(store.org, caller.user.id, request, state, changes, profile, settings, key);
+  } catch (error) {
+    await tx.abandon();
+    throw error;
   }
-  if (changed) await save(scope, state, housekeeping);
-  return respond(scope, state, changes);
 }
 
 function stale(why: string): AppError {
@@ -169,208 +164,187 @@ function stale(why: string): AppError {
   });
 }
 
-/** A download without a checkpoint: forget the device's previous state and plan every row. */
-async function startEpoch(scope: RequestScope): Promise<DeviceState> {
-  const { store } = scope.ctx;
-  const key = scope.loaded.key;
-  // The cursor is taken before the scan, so a write during the scan is re-read by the next sync.
-  const cursor = await store.headCursor();
-  // The plan is written while the set is scanned, chunk by chunk: neither the set nor an array of its
-  // entries is ever held (for 200,000 rows they held ~35 MB, which raised V8's next old-space limit
-  // for the whole download). Past the hard limit rows are only counted, for the error's figure.
-  const writer = new PlanEntryWriter(store, key, randomUUID().slice(0, 12));
-  const limit = scope.settings.hardRowLimit;
-  // The scan reads every member row: the first page's rows are kept, not read again to send them.
-  const firstPage = scope.request.pageSize;
-  let size = 0;
-  let stored: Awaited<ReturnType<PlanEntryWriter['finish']>>;
-  try {
-    await visitDeviceSet(store, scope.membership(), (record) => {
-      size += 1;
-      if (scope.scanned.size < firstPage) scope.scanned.set(`${record.entity}\u0000${record.id}`, record);
-      return size > limit ? undefined : writer.add([record.entity, record.id, 'u', record.version]);
-    });
-    enforceHardLimit(scope.settings, size);
-    stored = await writer.finish();
-  } catch (error) {
-    await writer.discard();
-    throw error;
-  }
-  // Only now is the device's previous state dropped: a refused download leaves it as it was.
-  await deleteDeviceData(store, key, writer.planId);
-  const state = newDeviceState(scope.ctx.principal.objectId);
-  state.setSize = size;
-  if (size === 0) {
-    // Nothing to send: the device is already consistent with the cursor.
-    state.cursor = cursor;
-    state.stamp = scope.stamp;
-  } else {
-    state.plan = {
-      id: writer.planId,
-      phase: 'initial',
-      cursor,
-      stamp: scope.stamp,
-      total: stored.total,
-      offset: 0,
-      inline: stored.inline,
-    };
-  }
-  return state;
-}
-
-async function newPlan(
-  scope: RequestScope,
-  phase: SyncPlan['phase'],
-  cursor: string,
-  entries: Iterable<PlanEntry>,
-): Promise<SyncPlan> {
-  const id = randomUUID().slice(0, 12);
-  const stored = await storePlanEntries(scope.ctx.store, scope.loaded.key, id, entries);
-  return { id, phase, cursor, stamp: scope.stamp, total: stored.total, offset: 0, inline: stored.inline };
-}
-
-/** The device applied the newest page: its changes join the held set; a finished plan ends. */
-async function acknowledgePage(
-  scope: RequestScope,
-  state: DeviceState,
-  housekeeping: Housekeeping,
-): Promise<void> {
-  const { store } = scope.ctx;
+/** The device applied the newest page: its segment joins the held set; a finished work ends. */
+async function acknowledge(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
   const pending = state.pending!;
-  const plan = state.plan;
-  if (plan?.phase === 'initial') {
-    await acknowledgeInitialPage(scope, state, plan, housekeeping);
-  } else if (pending.delta.length > 0) {
-    const written = await writeHeldDelta(store, scope.loaded.key, state, pending.delta);
-    state.heldGenerations = written.generations;
-    housekeeping.afterSave.push(() => deleteHeldDocs(store, written.replaced));
-    housekeeping.onFailure.push(() => deleteHeldDocs(store, written.written));
-  }
+  state.held.segments.push({ id: pending.segment, count: pending.count });
+  state.held.size += pending.sizeDelta;
   state.baseSeq = pending.seq;
   state.pending = null;
-  if (plan === null) return;
-  plan.offset = pending.offsetAfter;
-  if (plan.offset >= plan.total) {
-    state.cursor = plan.cursor;
-    state.stamp = plan.stamp;
-    state.plan = null;
-    housekeeping.afterSave.push(() => deletePlan(store, scope.loaded.key, plan));
+  const work = state.work;
+  if (work !== null && work.tasks.length === 0 && outboxSize(work.outbox) === 0) {
+    await finishWork(state, tx);
+    return;
+  }
+  // Amortized compaction: once the segments hold as many rows as the buckets, fold them in.
+  const segmentRows = state.held.segments.reduce((sum, s) => sum + s.count, 0);
+  const bucketRows = state.held.counts.reduce((sum, n) => sum + n, 0);
+  if (
+    state.held.segments.length >= 64 ||
+    (state.held.segments.length >= 8 && segmentRows >= Math.max(bucketRows, 20_000))
+  ) {
+    state.held = await tx.compact(state.held);
   }
 }
 
-/**
- * An initial plan's page was applied. Its held set is the plan itself, so it is written once, when the
- * last page is acknowledged; until then only what pages sent differently from the plan is kept.
- */
-async function acknowledgeInitialPage(
-  scope: RequestScope,
-  state: DeviceState,
-  plan: SyncPlan,
-  housekeeping: Housekeeping,
-): Promise<void> {
-  const { store } = scope.ctx;
-  const key = scope.loaded.key;
+/** The work is done: the held set is right at its cursor, under its judgement. */
+async function finishWork(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
+  const work = state.work!;
+  state.cursor = work.cursor;
+  state.judgement = work.judgement;
+  state.work = null;
+  state.held = await tx.compact(state.held);
+}
+
+/** The newest page was lost: its planned entries go back to the front of the outbox. */
+async function restorePending(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
   const pending = state.pending!;
-  if (pending.offsetAfter >= plan.total) {
-    const deviations = [...(await readPlanDeviations(store, key, plan.id)), ...pending.delta];
-    const written = await writeInitialHeldSet(store, key, state, plan, deviations);
-    state.heldGenerations = written.generations;
-    housekeeping.afterSave.push(() => deleteHeldDocs(store, written.replaced));
-    housekeeping.onFailure.push(() => deleteHeldDocs(store, written.written));
-  } else if (pending.delta.length > 0) {
-    const id = await storePlanDeviations(store, key, plan.id, pending.seq, pending.delta);
-    housekeeping.onFailure.push(() => deletePlanDocs(store, [id]));
-  }
-}
-
-function sameStamp(a: SyncStamp, b: SyncStamp): boolean {
-  return (
-    a.metadataVersion === b.metadataVersion &&
-    a.profile === b.profile &&
-    a.directoryVersion === b.directoryVersion &&
-    a.hiddenColumns === b.hiddenColumns &&
-    a.day === b.day
-  );
+  const planned = await tx.readSegmentPlan(pending.segment);
+  tx.discardAfterCommit('held', pending.segment);
+  state.pending = null;
+  const work = state.work!;
+  work.sent -= pending.count;
+  const rest = await tx.readOutbox(work.outbox);
+  // Entries planned after the page for the same rows are the later decision.
+  const later = new Set(rest.map(([entity, id]) => `${entity}\u0000${id}`));
+  work.outbox = await tx.storeOutbox(work.outbox, [
+    ...planned.filter(([entity, id]) => !later.has(`${entity}\u0000${id}`)),
+    ...rest,
+  ]);
 }
 
 /**
- * Plans the changes since the device's cursor. Returns whether the state changed (a new cursor, or a
- * plan); false is the fast path: nothing changed, nothing to write.
+ * Sets up the device's next work when it has none. Returns whether the state changed; false is the
+ * idle path: nothing changed for this device, nothing is written.
  */
-async function planIncrementalSync(
-  scope: RequestScope,
-  state: DeviceState,
-  housekeeping: Housekeeping,
-): Promise<boolean> {
-  const { store } = scope.ctx;
-  const { compiled } = scope;
-  let recompute = state.stamp === null || state.cursor === null || !sameStamp(state.stamp, scope.stamp);
-  const changed = new Map<string, StoredRecord>();
-  let cursor = state.cursor ?? undefined;
-  if (!recompute) {
-    for (;;) {
-      const page = await store.readChanges(cursor, CHANGE_PAGE_SIZE);
-      cursor = page.cursor;
-      // A row may come again on a later page (Cosmos): the later state wins.
-      for (const record of page.records) {
-        // Rows of profile entities, and of intersect entities (they pair rows of two profile entities).
-        if (compiled.entities.has(record.entity) || compiled.associationEntities.has(record.entity)) {
-          changed.set(`${record.entity}\u0000${record.id}`, record);
-        }
-      }
-      if (changed.size > MAX_ROW_BY_ROW_CHANGES) {
-        recompute = true;
-        break;
-      }
-      if (!page.more) break;
-    }
-    if (!recompute && cursor === state.cursor) return false;
-  }
-
-  let entries: PlanEntry[] = [];
-  let size = state.setSize;
-  let newCursor = cursor!;
-  if (!recompute) {
-    // Each changed row judged, and the rows linked to it when associations are involved.
-    const delta = await judgeChangedRows(store, scope.membership(), [...changed.values()], (buckets) =>
-      loadHeldRows(store, scope.loaded.key, state, buckets),
-    );
-    if (delta === undefined) recompute = true;
-    else {
-      entries = delta.entries;
-      size += delta.sizeDelta;
-    }
-  }
-  if (recompute) {
-    newCursor = await store.headCursor();
-    const set = await computeDeviceSet(store, scope.membership());
-    const held = await loadHeldRows(store, scope.loaded.key, state);
-    size = deviceSetSize(set);
-    // Rows the device holds were stripped for other secured-column access: send them again.
-    const resendAll = state.stamp !== null && state.stamp.hiddenColumns !== scope.stamp.hiddenColumns;
-    for (const [entity, rows] of set) {
-      const heldRows = held.get(entity);
-      for (const [id, version] of rows) {
-        if (resendAll || heldRows?.get(id) !== version) entries.push([entity, id, 'u', version]);
-      }
-    }
-    for (const [entity, heldRows] of held) {
-      const rows = set.get(entity);
-      for (const [id, version] of heldRows)
-        if (rows?.has(id) !== true) entries.push([entity, id, 'r', version]);
-    }
-  }
-  enforceHardLimit(scope.settings, size);
-  state.setSize = size;
-  if (entries.length === 0) {
-    state.cursor = newCursor;
-    state.stamp = scope.stamp;
+async function planWork(scope: WorkScope, state: DeviceState, requestRows: RequestRows): Promise<boolean> {
+  const { store, profile } = scope;
+  if (state.judgement === null || state.cursor === null) {
+    // A new epoch: the head is taken before any row is read, so a write meanwhile is read again later.
+    state.work = await initialWork(scope, await store.headCursor());
     return true;
   }
-  state.plan = await newPlan(scope, 'incremental', newCursor, entries);
-  const plan = state.plan;
-  housekeeping.onFailure.push(() => deletePlan(store, scope.loaded.key, plan));
+  if (state.judgement.digest !== profile.judgementDigest) {
+    state.work = await judgementWork(scope, state.judgement, state.cursor);
+    return true;
+  }
+  let page;
+  try {
+    page = await store.readChanges(state.cursor, CHANGE_CHUNK, changeScopes(profile, null));
+  } catch (error) {
+    if (!isCursorExpired(error)) throw error;
+    // Changes after the cursor may be gone: judge what the device holds again, from its rows.
+    state.work = await judgementWork(scope, state.judgement, await store.headCursor(), true);
+    return true;
+  }
+  if (page.records.length === 0) {
+    if (page.cursor === state.cursor) return false;
+    state.cursor = page.cursor;
+    return true;
+  }
+  requestRows.prefetched = { cursor: state.cursor, page };
+  state.work = changesWork(scope, state.cursor);
   return true;
+}
+
+/**
+ * Runs the work's tasks until a page is planned or the request's budget is spent, then sends the
+ * page: upserts carry each row as stored now (its current version, secured columns stripped); a row
+ * gone since it was planned is sent as a removal. The page becomes pending until acknowledged.
+ */
+async function fillAndSend(
+  scope: WorkScope,
+  state: DeviceState,
+  request: DownloadRequest,
+  settings: TenantSettings,
+  requestRows: RequestRows,
+): Promise<DownloadChange[]> {
+  const { tx, store } = scope;
+  const work = state.work!;
+  const fresh = work.phase === 'initial';
+  const outbox = new PlannedOutbox(await tx.readOutbox(work.outbox), scope.held, fresh);
+  const pageSize = request.pageSize;
+  // Past a full page, steps that plan no rows still run (a reach task listing its sources' values,
+  // or finding it has none left; the last task, the changes since the work began, when nothing
+  // changed meanwhile), so the page that ends the rows can also end the work.
+  const wanted = (): boolean => {
+    if (outbox.size < pageSize) return true;
+    const next = work.tasks[0]!;
+    if (next.kind === 'reach') return next.values === null || next.position >= next.values.total;
+    return next.kind === 'changes' && work.tasks.length === 1;
+  };
+  while (work.tasks.length > 0 && wanted() && requestRows.rows() < READ_BUDGET_ROWS) {
+    const task = work.tasks[0]!;
+    let finished: boolean;
+    try {
+      finished = await runTaskStep(scope, work, task, outbox, requestRows, pageSize - outbox.size);
+    } catch (error) {
+      if (!isCursorExpired(error)) throw error;
+      // The work outlived the change retention: judge everything again from a fresh head.
+      const replacement = await judgementWork(
+        scope,
+        state.judgement ?? work.judgement,
+        await store.headCursor(),
+        true,
+      );
+      work.tasks = replacement.tasks;
+      continue;
+    }
+    if (finished) work.tasks.shift();
+  }
+  enforceHardLimit(settings, state.held.size + outbox.net());
+
+  const entries = outbox.take(pageSize);
+  if (entries.length === 0 && work.tasks.length === 0) {
+    // Nothing to send and nothing left: the work ends here, without a page to acknowledge.
+    await finishWork(state, tx);
+    return [];
+  }
+  const ids = new Map<string, string[]>();
+  for (const [entity, id, op] of entries) {
+    if ((op === 'a' || op === 'u') && !requestRows.seen.has(`${entity}\u0000${id}`)) {
+      const list = ids.get(entity) ?? [];
+      ids.set(entity, list);
+      list.push(id);
+    }
+  }
+  await Promise.all(
+    [...ids].map(async ([entity, list]) => {
+      for (const record of await store.getRecords(entity, list))
+        requestRows.seen.set(`${entity}\u0000${record.id}`, record);
+    }),
+  );
+  const changes: DownloadChange[] = [];
+  const delta: HeldDelta[] = [];
+  let sizeDelta = 0;
+  for (const [entity, id, op, value] of entries) {
+    const compiled = scope.profile.entities.get(entity);
+    const record: StoredRecord | undefined = requestRows.seen.get(`${entity}\u0000${id}`);
+    if (op === 'r' || op === 'x' || record === undefined || record.deleted || compiled === undefined) {
+      // Removed, or gone since it was planned: the device may hold it anyway (from a page it applied
+      // without keeping the checkpoint), so the removal is sent either way.
+      changes.push({ entity, id, op: 'remove', version: heldVersion(value) });
+      delta.push([entity, id, null]);
+      if (op === 'r' || op === 'u') sizeDelta -= 1;
+      continue;
+    }
+    changes.push({
+      entity,
+      id,
+      op: 'upsert',
+      version: record.version,
+      row: compiled.strip(record.attributes),
+    });
+    delta.push([entity, id, plannedValue(compiled, record)]);
+    if (op === 'a') sizeDelta += 1;
+  }
+  const seq = state.issuedSeq + 1;
+  state.issuedSeq = seq;
+  const segment = await tx.writeSegment(seq, delta, entries satisfies PlanEntry[]);
+  state.pending = { seq, segment, count: delta.length, sizeDelta };
+  work.sent += changes.length;
+  work.outbox = await tx.storeOutbox(work.outbox, outbox.all());
+  return changes;
 }
 
 function enforceHardLimit(settings: TenantSettings, count: number): void {
@@ -383,118 +357,44 @@ function enforceHardLimit(settings: TenantSettings, count: number): void {
   }
 }
 
-/**
- * Sends the plan's next page: upserts carry the row as stored now (its current version, secured
- * columns stripped); a row deleted since the plan was made is sent as a removal. The page becomes
- * pending until the device acknowledges it.
- */
-async function sendPage(scope: RequestScope, state: DeviceState): Promise<DownloadChange[]> {
-  const { store } = scope.ctx;
-  const plan = state.plan!;
-  const initial = plan.phase === 'initial';
-  const from = plan.offset;
-  const to = Math.min(plan.total, from + scope.request.pageSize);
-  const entries = await readPlanEntries(store, scope.loaded.key, plan, from, to);
-  const idsByEntity = new Map<string, string[]>();
-  const rows = new Map<string, StoredRecord>();
-  for (const [entity, id, op] of entries) {
-    if (op !== 'u') continue;
-    const scanned = scope.scanned.get(`${entity}\u0000${id}`);
-    if (scanned !== undefined) {
-      rows.set(`${entity}\u0000${id}`, scanned);
-      continue;
-    }
-    const ids = idsByEntity.get(entity) ?? [];
-    idsByEntity.set(entity, ids);
-    ids.push(id);
-  }
-  await Promise.all(
-    [...idsByEntity].map(async ([entity, ids]) => {
-      for (const record of await store.getRecords(entity, ids))
-        rows.set(`${entity}\u0000${record.id}`, record);
-    }),
-  );
-  const changes: DownloadChange[] = [];
-  const delta: HeldDelta[] = [];
-  for (const [entity, id, op, version] of entries) {
-    if (op === 'r') {
-      changes.push({ entity, id, op: 'remove', version });
-      delta.push([entity, id, null]);
-      continue;
-    }
-    const record = rows.get(`${entity}\u0000${id}`);
-    const compiledEntity = scope.compiled.entities.get(entity);
-    if (record === undefined || record.deleted || compiledEntity === undefined) {
-      // Gone since the plan was made. The device may hold the row anyway (from an earlier version,
-      // or from a copy of this page it applied without keeping the checkpoint): remove it.
-      changes.push({ entity, id, op: 'remove', version });
-      delta.push([entity, id, null]);
-      continue;
-    }
-    changes.push({
-      entity,
-      id,
-      op: 'upsert',
-      version: record.version,
-      row: compiledEntity.strip(record.attributes),
-    });
-    // An initial plan's page keeps only what differs from the plan (see acknowledgeInitialPage).
-    if (!initial || record.version !== version) delta.push([entity, id, record.version]);
-  }
-  const seq = state.issuedSeq + 1;
-  state.issuedSeq = seq;
-  state.pending = { seq, offsetAfter: to, delta };
-  return changes;
-}
-
-async function save(scope: RequestScope, state: DeviceState, housekeeping: Housekeeping): Promise<void> {
-  try {
-    await saveDeviceState(scope.ctx.store, scope.loaded, state);
-  } catch (error) {
-    for (const undo of housekeeping.onFailure) await undo();
-    if (error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict')) {
-      throw new AppError('Conflict', 'Another download of this device ran at the same time; retry.', {
-        details: [
-          { path: 'deviceId', code: 'ConcurrentDownload', message: 'retry with the same checkpoint' },
-        ],
-        cause: error,
-      });
-    }
-    throw error;
-  }
-  for (const finish of housekeeping.afterSave) await finish();
-}
-
-function respond(scope: RequestScope, state: DeviceState, changes: DownloadChange[]): DownloadResponse {
-  const plan = state.plan;
+function respond(
+  org: string,
+  userId: string,
+  request: DownloadRequest,
+  state: DeviceState,
+  changes: DownloadChange[],
+  profile: CompiledDeviceProfile,
+  settings: TenantSettings,
+  key: Buffer,
+): DownloadResponse {
+  const work = state.work;
   const seq = state.pending?.seq ?? state.baseSeq;
-  const checkpoint = signCheckpoint(scope.key, {
-    v: 1,
-    org: scope.ctx.store.org,
-    user: scope.userId,
-    device: scope.request.deviceId,
+  const checkpoint = signCheckpoint(key, {
+    v: 2,
+    org,
+    user: userId,
+    device: request.deviceId,
     epoch: state.epoch,
     seq,
-    phase: plan?.phase ?? 'incremental',
-    cursor: plan?.cursor ?? state.cursor,
-    stamp: plan?.stamp ?? state.stamp ?? scope.stamp,
   });
-  const done = plan === null ? 0 : (state.pending?.offsetAfter ?? plan.offset);
-  const total = plan?.total ?? 0;
+  const remaining = work === null ? 0 : outboxSize(work.outbox) + expectedRemaining(work);
+  const done = work?.sent ?? 0;
+  const total = done + remaining;
+  const held = state.held.size + (state.pending?.sizeDelta ?? 0);
   const warnings: DownloadWarning[] = [];
-  if (state.setSize > scope.settings.softRowLimit) {
+  if (held > settings.softRowLimit) {
     warnings.push({
       code: 'SoftRowLimitExceeded',
-      message: `This user's download holds ${state.setSize} rows, more than the soft row limit of ${scope.settings.softRowLimit}.`,
-      details: { limit: 'softRowLimit', softRowLimit: scope.settings.softRowLimit, count: state.setSize },
+      message: `This user's download holds ${held} rows, more than the soft row limit of ${settings.softRowLimit}.`,
+      details: { limit: 'softRowLimit', softRowLimit: settings.softRowLimit, count: held },
     });
   }
   return {
     changes,
     checkpoint,
-    more: plan !== null && done < total,
+    more: work !== null && (work.tasks.length > 0 || outboxSize(work.outbox) > 0),
     progress: { done, total, percent: total === 0 ? 100 : Math.floor((done * 100) / total) },
     ...(warnings.length > 0 ? { warnings } : {}),
-    nextSyncSeconds: nextSyncSeconds(scope.compiled, scope.settings),
+    nextSyncSeconds: nextSyncSeconds(profile, settings),
   };
 }

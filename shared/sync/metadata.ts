@@ -47,15 +47,7 @@ export async function getSyncMetadata(
     getMetadataVersion(store),
     getTenantSettings(store),
   ]);
-  // Metadata reads no row: the clock-independent parts of a compiled profile are all it needs.
-  const compiled = compiledProfileFor(
-    store,
-    caller.user.id,
-    caller.profile,
-    entities,
-    caller.context,
-    clock,
-  ).shape;
+  const compiled = compiledProfileFor(store, caller.user.id, caller.profile, entities, caller.context, clock);
   const inProfile = new Set(compiled.entities.keys());
   const answer: SyncEntityMetadata[] = [];
   for (const name of [...inProfile].sort()) {

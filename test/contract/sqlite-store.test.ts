@@ -2,13 +2,25 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { ManualClock } from '../../shared/clock';
 import type { StoredRecord } from '../../shared/model/record';
 import { compareVersions } from '../../shared/model/record';
-import type { RecordWrite } from '../../shared/store/port';
+import type { ChangeScope, LookupSpec, RecordWrite } from '../../shared/store/port';
+import { newReadMeter } from '../../shared/store/port';
+import { ownerKey } from '../../shared/store/record-keys';
 import { createSqliteStore } from '../../shared/store/sqlite';
+import { keyedStatementSql } from '../../shared/store/sqlite/sqlite-lookups';
+import { lookupIndex, registerRecordKeyFunctions } from '../../shared/store/sqlite/sqlite-record-keys';
 import { describeStoreContract } from './store-contract';
 import { concurrentWrite, type ConcurrentWriterPlan } from './support/concurrent-writes';
+
+/** The seq a cursor of this store holds (`s2:<seq>:<epochHour>`). */
+function cursorSeq(cursor: string): number {
+  const match = /^s2:(\d+):\d+$/.exec(cursor);
+  if (match === null) throw new Error(`not a cursor of the SQLite store: ${cursor}`);
+  return Number(match[1]);
+}
 
 describeStoreContract('SQLite store', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'sqlite-store-'));
@@ -122,11 +134,11 @@ describe('SQLite store, beyond the contract', () => {
 
       const replica = new Map<string, StoredRecord>();
       const reading = (async () => {
-        let cursor = '0';
+        let cursor: string | undefined;
         for (;;) {
           const finished = writersDone;
           const page = await tenant.readChanges(cursor, 25);
-          expect(Number(page.cursor)).toBeGreaterThanOrEqual(Number(cursor));
+          expect(cursorSeq(page.cursor)).toBeGreaterThanOrEqual(cursor === undefined ? 0 : cursorSeq(cursor));
           for (const record of page.records) replica.set(record.id, record);
           cursor = page.cursor;
           if (finished && !page.more) return;
@@ -138,7 +150,7 @@ describe('SQLite store, beyond the contract', () => {
 
       // Every applied write took the next seq: the head is exactly their number, with no gap.
       const totalApplied = applied.reduce((sum, n) => sum + n, 0);
-      expect(await tenant.headCursor()).toBe(String(totalApplied));
+      expect(cursorSeq(await tenant.headCursor())).toBe(totalApplied);
 
       const expected = new Map<string, RecordWrite>();
       for (const plan of plans) {
@@ -275,8 +287,10 @@ describe('SQLite store, beyond the contract', () => {
     const store = createSqliteStore({ dataDir });
     await store.createTenantDatabase('contoso');
     const tenant = store.tenant('contoso');
-    await expect(tenant.readChanges('abc', 10)).rejects.toMatchObject({ code: 'ValidationFailed' });
-    await expect(tenant.readChanges('-1', 10)).rejects.toMatchObject({ code: 'ValidationFailed' });
+    // Not of this store's format (earlier versions' plain seqs included): the caller starts over.
+    for (const cursor of ['abc', '-1', '7', 's2:x:1', 's2:1:']) {
+      await expect(tenant.readChanges(cursor, 10)).rejects.toMatchObject({ code: 'ChangeCursorExpired' });
+    }
     await expect(tenant.readChanges(undefined, 0)).rejects.toMatchObject({ code: 'ValidationFailed' });
     await expect(tenant.scanRecords('account', { limit: -1 })).rejects.toMatchObject({
       code: 'ValidationFailed',
@@ -285,5 +299,295 @@ describe('SQLite store, beyond the contract', () => {
     await store.close();
     await expect(tenant.getDoc('k', 'i')).rejects.toMatchObject({ code: 'Unavailable' });
     await expect(store.control.getDoc('k', 'i')).rejects.toMatchObject({ code: 'Unavailable' });
+  });
+});
+
+describe('SQLite store, look-up indexes and the change log', () => {
+  let dataDir: string;
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'sqlite-store-'));
+  });
+
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const HOUR = 60 * 60 * 1000;
+  const DAY = 24 * HOUR;
+
+  const owned = (id: string, version: string, owner: string): RecordWrite => ({
+    entity: 'account',
+    id,
+    version,
+    deleted: false,
+    attributes: { ownerid: owner, name: `Row ${id}` },
+  });
+
+  const mine: ChangeScope[] = [{ entity: 'account', ownershipKeys: [ownerKey('me')] }];
+
+  /** A second connection to a tenant's file, with the key functions its indexes need. */
+  function openTenantFile(org: string): Database.Database {
+    const db = new Database(join(dataDir, 'tenants', `${org}.db`));
+    registerRecordKeyFunctions(db);
+    return db;
+  }
+
+  it('answers a text probe from its expression index, and counts from the index alone', async () => {
+    const store = createSqliteStore({ dataDir });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      const spec: LookupSpec = { attribute: 'ownerid', kind: 'text' };
+      const specs: LookupSpec[] = [
+        spec,
+        { attribute: null, kind: 'text' },
+        { attribute: 'createdon', kind: 'time' },
+      ];
+      await tenant.prepareLookups(specs);
+      await tenant.applyRecordWrites(Array.from({ length: 50 }, (_, i) => owned(`r${i}`, '1', `U-${i % 5}`)));
+      const probe = { kind: 'text', attribute: 'ownerid', values: ['u-1'] } as const;
+      expect((await tenant.findRecords('account', probe, { limit: 100 })).records).toHaveLength(10);
+
+      const db = openTenantFile('contoso');
+      try {
+        const indexes = db
+          .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'index'")
+          .all()
+          .map((r) => r.name);
+        for (const s of specs) expect(indexes).toContain(lookupIndex(s).name);
+        const sql = keyedStatementSql(spec);
+        const plan = (text: string, ...params: unknown[]): string =>
+          db
+            .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${text}`)
+            .all(...params)
+            .map((r) => r.detail)
+            .join('\n');
+        const { name } = lookupIndex(spec);
+        const values = JSON.stringify(['u-1', 'u-2']);
+        const first = plan(sql.ofValues!, 'account', values, 11);
+        expect(first).toContain(`USING INDEX ${name}`);
+        // Rows come in index order: no sort of every match before the page is cut.
+        expect(first).not.toContain('TEMP B-TREE');
+        expect(plan(sql.ofValuesAfter!, 'account', values, 'u-1', 11)).toContain(`USING INDEX ${name}`);
+        expect(plan(sql.restOfKey!, 'account', 'u-1', 'r1', 11)).toContain(`USING INDEX ${name}`);
+        expect(plan(sql.countOfValues!, 'account', values)).toContain(`USING COVERING INDEX ${name}`);
+        const time = keyedStatementSql({ attribute: 'createdon', kind: 'time' });
+        expect(plan(time.afterInRange!, 'account', 0, 10, 11)).toContain(
+          `USING INDEX ${lookupIndex({ attribute: 'createdon', kind: 'time' }).name}`,
+        );
+      } finally {
+        db.close();
+      }
+
+      // A probe of an attribute nobody prepared builds its index on first use.
+      const byName = { kind: 'text', attribute: 'name', values: ['ROW R7'] } as const;
+      expect((await tenant.findRecords('account', byName, { limit: 5 })).records.map((r) => r.id)).toEqual([
+        'r7',
+      ]);
+      const db2 = openTenantFile('contoso');
+      try {
+        const found = db2
+          .prepare<[string], { name: string }>(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name = ?",
+          )
+          .get(lookupIndex({ attribute: 'name', kind: 'text' }).name);
+        expect(found).toBeDefined();
+      } finally {
+        db2.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('meters the rows a probe fetched: a page and the row that tells there is another', async () => {
+    const store = createSqliteStore({ dataDir });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      await tenant.applyRecordWrites(
+        Array.from({ length: 30 }, (_, i) => owned(`r${i}`, '1', i < 12 ? 'me' : 'you')),
+      );
+      const meter = newReadMeter();
+      const page = await tenant
+        .metered(meter)
+        .findRecords('account', { kind: 'text', attribute: 'ownerid', values: ['me'] }, { limit: 5 });
+      expect(page.records).toHaveLength(5);
+      expect(meter).toEqual({ ...newReadMeter(), rows: 6 });
+      expect(
+        await tenant
+          .metered(meter)
+          .countRecords('account', { kind: 'text', attribute: 'ownerid', values: ['me'] }),
+      ).toBe(12);
+      // A count reads the index, no rows.
+      expect(meter.rows).toBe(6);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('expires a cursor older than the retention, by its hour', async () => {
+    const clock = new ManualClock('2026-03-01T10:30:00.000Z');
+    const store = createSqliteStore({ dataDir, clock, changeRetentionDays: 2 });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      const start = await tenant.headCursor();
+      // The hour is the store clock's, rounded down.
+      expect(start).toBe(`s2:0:${Math.floor(Date.parse('2026-03-01T10:00:00.000Z') / HOUR)}`);
+      await tenant.applyRecordWrites([owned('a', '1', 'me')]);
+      clock.advance(45 * HOUR);
+      expect((await tenant.readChanges(start, 10, mine)).records.map((r) => r.id)).toEqual(['a']);
+      // An idle reader's cursor moves to the current hour: it stays readable while it keeps reading.
+      const idle = await tenant.readChanges((await tenant.readChanges(start, 10, mine)).cursor, 10, mine);
+      expect(idle.cursor).toBe(`s2:1:${Math.floor(clock.now().getTime() / HOUR)}`);
+      clock.advance(HOUR);
+      // 46 hours: retention (48 h) less the 2 h margin is still readable, a later hour is not.
+      expect((await tenant.readChanges(start, 10, mine)).records.map((r) => r.id)).toEqual(['a']);
+      clock.advance(HOUR);
+      await expect(tenant.readChanges(start, 10, mine)).rejects.toMatchObject({
+        code: 'ChangeCursorExpired',
+      });
+      await expect(tenant.readChanges(start, 10)).rejects.toMatchObject({ code: 'ChangeCursorExpired' });
+      expect((await tenant.readChanges(idle.cursor, 10, mine)).records).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('compacts log entries past the retention and expires cursors below the horizon', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00.000Z');
+    const store = createSqliteStore({ dataDir, clock, changeRetentionDays: 2 });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      await tenant.applyRecordWrites(Array.from({ length: 6 }, (_, i) => owned(`r${i}`, '1', 'me')));
+      clock.advance(DAY);
+      // A reader half-way through the old changes: its cursor's hour is recent, its seq is not.
+      const halfWay = await tenant.readChanges(undefined, 2, mine);
+      expect(halfWay).toMatchObject({ more: true });
+      expect(cursorSeq(halfWay.cursor)).toBe(2);
+
+      clock.advance(DAY + 60_000);
+      await tenant.applyRecordWrites([owned('late', '1', 'me')]);
+      const db = openTenantFile('contoso');
+      try {
+        // Only the latest write's entries remain: '' and its owner key.
+        expect(db.prepare('SELECT count(*) AS n FROM record_changes').get()).toEqual({ n: 2 });
+        expect(db.prepare('SELECT seq FROM record_change_horizon').get()).toEqual({ seq: 6 });
+      } finally {
+        db.close();
+      }
+      await expect(tenant.readChanges(halfWay.cursor, 2, mine)).rejects.toMatchObject({
+        code: 'ChangeCursorExpired',
+      });
+      await expect(tenant.readChanges(undefined, 2, mine)).rejects.toMatchObject({
+        code: 'ChangeCursorExpired',
+      });
+      // Every change, unscoped, is read from the rows themselves: compaction does not limit it.
+      expect((await tenant.readChanges(halfWay.cursor, 10)).records.map((r) => r.id)).toEqual([
+        'r2',
+        'r3',
+        'r4',
+        'r5',
+        'late',
+      ]);
+      // A device starting over reads from a fresh head.
+      const head = await tenant.headCursor();
+      await tenant.applyRecordWrites([owned('later', '1', 'me')]);
+      expect((await tenant.readChanges(head, 10, mine)).records.map((r) => r.id)).toEqual(['later']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('compacts a backlog a bounded batch per write transaction until it is gone', async () => {
+    const clock = new ManualClock('2026-03-01T00:00:00.000Z');
+    const store = createSqliteStore({ dataDir, clock, changeRetentionDays: 1 });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      // 2,500 writes, two entries each: more than one compaction batch.
+      for (let batch = 0; batch < 5; batch++) {
+        await tenant.applyRecordWrites(
+          Array.from({ length: 500 }, (_, i) => owned(`r${batch}-${i}`, '1', 'me')),
+        );
+      }
+      clock.advance(2 * DAY);
+      const entries = (): number => {
+        const db = openTenantFile('contoso');
+        try {
+          return db.prepare<[], { n: number }>('SELECT count(*) AS n FROM record_changes').get()!.n;
+        } finally {
+          db.close();
+        }
+      };
+      await tenant.applyRecordWrites([owned('x1', '1', 'me')]);
+      const afterOne = entries();
+      expect(afterOne).toBeGreaterThan(2);
+      expect(afterOne).toBeLessThan(5_002);
+      // While a backlog remains the next write compacts again at once, not a minute later.
+      await tenant.applyRecordWrites([owned('x2', '1', 'me')]);
+      expect(entries()).toBe(4);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('starts the log at the head of a database that had rows before it, and drops superseded indexes', async () => {
+    const first = createSqliteStore({ dataDir });
+    await first.createTenantDatabase('contoso');
+    await first.tenant('contoso').applyRecordWrites([owned('a', '1', 'me')]);
+    const early = await first.tenant('contoso').headCursor();
+    await first.tenant('contoso').applyRecordWrites([owned('b', '1', 'me'), owned('c', '1', 'me')]);
+    await first.close();
+    // As an earlier version left it: no log, and a lookup index of the old kind.
+    const db = openTenantFile('contoso');
+    db.exec(`DROP TABLE record_changes; DROP TABLE record_change_horizon;
+      CREATE INDEX records_lookup_0123456789abcdef ON records (entity, lower(json_extract(attributes, '$.name')))`);
+    db.close();
+
+    const second = createSqliteStore({ dataDir });
+    try {
+      const tenant = second.tenant('contoso');
+      const head = await tenant.headCursor();
+      expect(cursorSeq(head)).toBe(3);
+      await expect(tenant.readChanges(early, 10, mine)).rejects.toMatchObject({
+        code: 'ChangeCursorExpired',
+      });
+      expect((await tenant.readChanges(early, 10)).records.map((r) => r.id)).toEqual(['b', 'c']);
+      expect((await tenant.readChanges(head, 10, mine)).records).toEqual([]);
+      await tenant.applyRecordWrites([owned('d', '1', 'me')]);
+      expect((await tenant.readChanges(head, 10, mine)).records.map((r) => r.id)).toEqual(['d']);
+      const check = openTenantFile('contoso');
+      try {
+        expect(
+          check
+            .prepare("SELECT name FROM sqlite_master WHERE name = 'records_lookup_0123456789abcdef'")
+            .get(),
+        ).toBeUndefined();
+      } finally {
+        check.close();
+      }
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('expires a cursor ahead of the database (the tenant was dropped and created again)', async () => {
+    const store = createSqliteStore({ dataDir });
+    try {
+      await store.createTenantDatabase('contoso');
+      await store.tenant('contoso').applyRecordWrites([owned('a', '1', 'me'), owned('b', '1', 'me')]);
+      const head = await store.tenant('contoso').headCursor();
+      await store.dropTenantDatabase('contoso');
+      await store.createTenantDatabase('contoso');
+      await expect(store.tenant('contoso').readChanges(head, 10)).rejects.toMatchObject({
+        code: 'ChangeCursorExpired',
+      });
+    } finally {
+      await store.close();
+    }
   });
 });

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { RecordWrite, Store, TenantStore } from '../../shared/store/port';
+import type { ChangeScope, RecordProbe, RecordWrite, Store, TenantStore } from '../../shared/store/port';
+import { newReadMeter } from '../../shared/store/port';
 import type { StoredRecord } from '../../shared/model/record';
 import { compareVersions } from '../../shared/model/record';
+import { businessUnitKey, normalizeProbe, ownerKey, probeMatches } from '../../shared/store/record-keys';
 
 /**
  * The Store contract: every promise of `shared/store/port.ts`, run against each adapter.
@@ -592,6 +594,412 @@ export function describeStoreContract(
         ]);
         expect(await ids('parentid', ['p-1'])).toEqual(['a8']);
         expect(await ids('parentid', ['p-2'])).toEqual(['a2', 'a3']);
+      });
+    });
+
+    describe('look-ups and scoped changes', () => {
+      /** Every row a probe finds, page by page, checking each page's promises on the way. */
+      async function findAll(
+        tenant: TenantStore,
+        entity: string,
+        probe: RecordProbe,
+        limit: number,
+      ): Promise<{ records: StoredRecord[]; pages: StoredRecord[][] }> {
+        const pages: StoredRecord[][] = [];
+        let after: string | undefined;
+        for (let guard = 0; guard < 10_000; guard++) {
+          const page = await tenant.findRecords(entity, probe, { after, limit });
+          expect(page.records.length).toBeLessThanOrEqual(limit);
+          pages.push(page.records);
+          if (page.next === undefined) {
+            const records = pages.flat();
+            // No row twice across the pages of one probe while nothing is written.
+            expect(new Set(records.map(key)).size).toBe(records.length);
+            return { records, pages };
+          }
+          expect(typeof page.next).toBe('string');
+          after = page.next;
+        }
+        throw new Error('the probe never ended');
+      }
+
+      const ids = (records: readonly StoredRecord[]): string[] => records.map((r) => r.id).sort();
+
+      /** What the probe must find: record-keys.ts `probeMatches` over every row (values as given, folded). */
+      async function expectedIds(tenant: TenantStore, entity: string, probe: RecordProbe): Promise<string[]> {
+        const rows = await tenant.scanRecords(entity, { limit: 1000, includeDeleted: true });
+        return ids(rows.filter((r) => probeMatches(normalizeProbe(probe), r)));
+      }
+
+      function row(
+        id: string,
+        version: string,
+        attributes: Record<string, unknown>,
+        entity = 'account',
+      ): RecordWrite {
+        return { entity, id, version, deleted: false, attributes };
+      }
+
+      /** Every change after `cursor` within `scopes`, page by page; each page holds a row at most once. */
+      async function drainScoped(
+        tenant: TenantStore,
+        cursor: string | undefined,
+        limit: number,
+        scopes?: readonly ChangeScope[],
+      ): Promise<{ pages: StoredRecord[][]; cursor: string }> {
+        const pages: StoredRecord[][] = [];
+        let current = cursor;
+        for (let guard = 0; guard < 10_000; guard++) {
+          const page = await tenant.readChanges(current, limit, scopes);
+          expect(page.records.length).toBeLessThanOrEqual(limit);
+          expect(new Set(page.records.map(key)).size).toBe(page.records.length);
+          pages.push(page.records);
+          current = page.cursor;
+          if (!page.more) return { pages, cursor: current };
+        }
+        throw new Error('the change sequence never ended');
+      }
+
+      const day = (iso: string): number => Date.parse(iso);
+
+      async function probeTenant(): Promise<TenantStore> {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([
+          row('a1', '1', { name: 'Alpha', n: 5, at: '2026-01-10T00:00:00Z', ownerid: 'U-1' }),
+          row('a2', '1', { name: 'alpha', n: '5', at: '2026-01-10T12:00:00' }),
+          row('a3', '1', { name: 'ÉCOLE', n: 5.5, at: '2026-01-11' }),
+          row('a4', '1', { name: 'école', n: true, at: day('2026-01-10T06:00:00Z') }),
+          row('a5', '1', { name: 7, n: 'x', at: 'not a date' }),
+          row('a6', '1', { name: null, n: null, at: null }),
+          row('a7', '1', {}),
+          row('a8', '1', { name: 'alpha', n: 5, at: '2026-01-10T01:00:00Z' }),
+          row('B9', '1', { name: true, n: -2, at: '2025-12-31T23:59:59.999Z', 'odd name': 'Odd' }),
+          row('a10', '1', { name: ['alpha'], n: [5], at: {} }),
+          row('c1', '1', { name: 'alpha', n: 5, at: '2026-01-10T00:00:00Z' }, 'contact'),
+        ]);
+        await tenant.applyRecordWrites([tombstone('a8', '2')]);
+        return tenant;
+      }
+
+      it('finds rows by text, number and time keys and by id, exactly as probeMatches decides', async () => {
+        const tenant = await probeTenant();
+        const cases: [RecordProbe, string[]][] = [
+          [{ kind: 'text', attribute: 'name', values: ['ALPHA'] }, ['a1', 'a2']],
+          [{ kind: 'text', attribute: 'name', values: ['École'] }, ['a3', 'a4']],
+          [
+            { kind: 'text', attribute: 'name', values: ['é'.toUpperCase() + 'cole', 'nothing'] },
+            ['a3', 'a4'],
+          ],
+          [{ kind: 'text', attribute: 'name', values: ['7', 'TRUE'] }, ['B9', 'a5']],
+          [{ kind: 'text', attribute: 'name', values: [] }, []],
+          [{ kind: 'text', attribute: 'missing', values: ['alpha'] }, []],
+          [{ kind: 'text', attribute: null, values: ['A1', 'b9', 'a8', 'c1'] }, ['B9', 'a1']],
+          [{ kind: 'text', attribute: 'odd name', values: ['ODD'] }, ['B9']],
+          [{ kind: 'number', attribute: 'n', values: [5] }, ['a1', 'a2']],
+          [{ kind: 'number', attribute: 'n', values: [1, 5.5, -2, 99] }, ['B9', 'a3', 'a4']],
+          [{ kind: 'number', attribute: 'n', values: [] }, []],
+          [
+            {
+              kind: 'time',
+              attribute: 'at',
+              from: day('2026-01-10T00:00:00Z'),
+              to: day('2026-01-11T00:00:00Z'),
+            },
+            ['a1', 'a2', 'a4'],
+          ],
+          [
+            { kind: 'time', attribute: 'at', from: day('2026-01-10T06:00:00Z'), to: null },
+            ['a2', 'a3', 'a4'],
+          ],
+          [{ kind: 'time', attribute: 'at', from: null, to: day('2026-01-10T00:00:00Z') }, ['B9']],
+          [{ kind: 'time', attribute: 'at', from: null, to: null }, ['B9', 'a1', 'a2', 'a3', 'a4']],
+          [{ kind: 'time', attribute: 'at', from: day('2026-01-11'), to: day('2026-01-10') }, []],
+          [{ kind: 'all' }, ['B9', 'a1', 'a10', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7']],
+        ];
+        for (const [probe, want] of cases) {
+          const found = await findAll(tenant, 'account', probe, 2);
+          expect([probe, ids(found.records)]).toEqual([probe, want]);
+          expect(ids(found.records)).toEqual(await expectedIds(tenant, 'account', probe));
+          expect(await tenant.countRecords('account', probe)).toBe(want.length);
+          for (const record of found.records) {
+            expect(record).toEqual(await tenant.getRecord('account', record.id));
+          }
+        }
+        expect(
+          ids((await findAll(tenant, 'contact', { kind: 'number', attribute: 'n', values: [5] }, 5)).records),
+        ).toEqual(['c1']);
+        expect(await tenant.countRecords('account')).toBe(9);
+        expect(
+          await tenant.countRecords('lead', { kind: 'text', attribute: 'name', values: ['alpha'] }),
+        ).toBe(0);
+      });
+
+      it('pages a probe after its last page, in the same order on every call, over keys many rows share', async () => {
+        const tenant = await newTenant();
+        const writes: RecordWrite[] = [];
+        for (let i = 0; i < 40; i++) {
+          writes.push(
+            row(`r${String(i).padStart(2, '0')}`, '1', {
+              ownerid: ['U-1', 'u-2', 'U-3'][i % 3],
+              n: i % 4,
+              // Many rows share each instant: a page must continue inside a key, not only after it.
+              at: `2026-02-0${1 + (i % 3)}T00:00:00Z`,
+            }),
+          );
+        }
+        await tenant.applyRecordWrites(writes);
+        await tenant.applyRecordWrites([tombstone('r00', '2'), tombstone('r07', '2')]);
+        const probes: RecordProbe[] = [
+          { kind: 'text', attribute: 'ownerid', values: ['u-1', 'U-2'] },
+          { kind: 'number', attribute: 'n', values: [0, 3] },
+          { kind: 'time', attribute: 'at', from: day('2026-02-01'), to: day('2026-02-03') },
+          { kind: 'all' },
+        ];
+        for (const probe of probes) {
+          const first = await findAll(tenant, 'account', probe, 4);
+          expect(first.pages.length).toBeGreaterThan(3);
+          expect(ids(first.records)).toEqual(await expectedIds(tenant, 'account', probe));
+          expect(first.records.every((r) => !r.deleted)).toBe(true);
+          // The same probe pages the same way again.
+          const again = await findAll(tenant, 'account', probe, 4);
+          expect(again.pages.map((page) => page.map((r) => r.id))).toEqual(
+            first.pages.map((page) => page.map((r) => r.id)),
+          );
+          const whole = await findAll(tenant, 'account', probe, 1000);
+          expect(whole.pages).toHaveLength(1);
+          expect(ids(whole.records)).toEqual(ids(first.records));
+        }
+      });
+
+      it('refuses a malformed page position', async () => {
+        const tenant = await probeTenant();
+        const probe: RecordProbe = { kind: 'text', attribute: 'name', values: ['alpha'] };
+        for (const after of ['%%%', 'not a position']) {
+          await expect(tenant.findRecords('account', probe, { after, limit: 2 })).rejects.toMatchObject({
+            code: 'ValidationFailed',
+          });
+        }
+        await expect(tenant.findRecords('account', probe, { limit: 0 })).rejects.toMatchObject({
+          code: 'ValidationFailed',
+        });
+      });
+
+      it('follows writes: rows that stop matching and tombstones are not found, new matches are', async () => {
+        const tenant = await newTenant();
+        await tenant.prepareLookups([
+          { attribute: 'parentid', kind: 'text' },
+          { attribute: 'n', kind: 'number' },
+          { attribute: null, kind: 'text' },
+        ]);
+        // Preparing again changes nothing.
+        await tenant.prepareLookups([{ attribute: 'parentid', kind: 'text' }]);
+        await tenant.applyRecordWrites([
+          row('a1', '1', { parentid: 'P-1', n: 1 }),
+          row('a2', '1', { parentid: 'p-1', n: 1 }),
+          row('a3', '1', { parentid: 'p-1', n: 1 }),
+        ]);
+        const byParent: RecordProbe = { kind: 'text', attribute: 'parentid', values: ['p-1'] };
+        const byNumber: RecordProbe = { kind: 'number', attribute: 'n', values: [1] };
+        expect(ids((await findAll(tenant, 'account', byParent, 10)).records)).toEqual(['a1', 'a2', 'a3']);
+
+        await tenant.applyRecordWrites([
+          row('a1', '2', { parentid: 'p-2', n: 2 }),
+          tombstone('a2', '2'),
+          { ...row('a3', '2', { n: '1' }), mode: 'merge' },
+          row('a4', '1', { parentid: 'P-1', n: 1 }),
+        ]);
+        expect(ids((await findAll(tenant, 'account', byParent, 10)).records)).toEqual(['a3', 'a4']);
+        expect(ids((await findAll(tenant, 'account', byNumber, 10)).records)).toEqual(['a3', 'a4']);
+        expect(await tenant.countRecords('account', byParent)).toBe(2);
+        expect(await tenant.countRecords('account', { kind: 'text', attribute: null, values: ['A2'] })).toBe(
+          0,
+        );
+        // A tombstone brought back is found again.
+        await tenant.applyRecordWrites([row('a2', '3', { parentid: 'p-1' })]);
+        expect(ids((await findAll(tenant, 'account', byParent, 1)).records)).toEqual(['a2', 'a3', 'a4']);
+        expect(ids(await tenant.findRecordsByAttribute('account', 'parentid', ['P-1']))).toEqual([
+          'a2',
+          'a3',
+          'a4',
+        ]);
+      });
+
+      it('reads only the changes of the scoped entities, and every change unscoped', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([row('a1', '1', {}), row('c1', '1', {}, 'contact')]);
+        const head = await tenant.headCursor();
+        await tenant.applyRecordWrites([
+          row('a2', '1', {}),
+          row('c2', '1', {}, 'contact'),
+          row('l1', '1', {}, 'lead'),
+          row('c1', '2', { again: true }, 'contact'),
+        ]);
+        const contacts = (await drainScoped(tenant, head, 10, [{ entity: 'contact' }])).pages.flat();
+        expect(contacts.map((r) => [r.entity, r.id, r.version])).toEqual([
+          ['contact', 'c2', '1'],
+          ['contact', 'c1', '2'],
+        ]);
+        const two = (
+          await drainScoped(tenant, head, 10, [{ entity: 'lead' }, { entity: 'account' }])
+        ).pages.flat();
+        expect(two.map(key).sort()).toEqual(['account/a2', 'lead/l1']);
+        expect((await drainScoped(tenant, head, 10, [{ entity: 'task' }])).pages.flat()).toEqual([]);
+        expect((await drainScoped(tenant, head, 10, [])).pages.flat()).toEqual([]);
+        const all = (await drainScoped(tenant, head, 10)).pages.flat();
+        expect(all.map(key)).toEqual(['account/a2', 'contact/c2', 'lead/l1', 'contact/c1']);
+        for (const record of all) expect(record).toEqual(await tenant.getRecord(record.entity, record.id));
+      });
+
+      it('reads the changes of owners and business units, rows that left them included', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([
+          row('r1', '1', { ownerid: 'A', name: 'moves' }),
+          row('r2', '1', { ownerid: 'b' }),
+          row('r3', '1', { ownerid: 'c', owningbusinessunit: 'X' }),
+          row('r5', '1', { ownerid: 'a' }),
+          row('r6', '1', { ownerid: 'a' }),
+        ]);
+        const head = await tenant.headCursor();
+        await tenant.applyRecordWrites([
+          row('r1', '2', { ownerid: 'B', name: 'moved' }),
+          row('r2', '2', { ownerid: 'b', n: 2 }),
+          row('r4', '1', { ownerid: 'A' }),
+          tombstone('r5', '2'),
+          row('r3', '2', { ownerid: 'c', owningbusinessunit: 'y' }),
+          row('c1', '1', { ownerid: 'a' }, 'contact'),
+        ]);
+        const read = async (keys: string[]): Promise<[string, string, boolean][]> =>
+          (await drainScoped(tenant, head, 10, [{ entity: 'account', ownershipKeys: keys }])).pages
+            .flat()
+            .map((r) => [r.id, r.version, r.deleted]);
+
+        // r1 left A for B: a reader of A's rows sees it, at its latest state, so it can let it go.
+        expect(await read([ownerKey('a')])).toEqual([
+          ['r1', '2', false],
+          ['r4', '1', false],
+          ['r5', '2', true],
+        ]);
+        expect(await read([ownerKey('B')])).toEqual([
+          ['r1', '2', false],
+          ['r2', '2', false],
+        ]);
+        expect(await read([businessUnitKey('x')])).toEqual([['r3', '2', false]]);
+        expect(await read([businessUnitKey('Y'), ownerKey('c')])).toEqual([['r3', '2', false]]);
+        expect(await read([ownerKey('nobody')])).toEqual([]);
+        expect(await read([])).toEqual([]);
+        const [r1] = (
+          await drainScoped(tenant, head, 10, [{ entity: 'account', ownershipKeys: [ownerKey('a')] }])
+        ).pages.flat();
+        expect(r1).toEqual(await tenant.getRecord('account', 'r1'));
+        // A keyed scope and an unkeyed one of the same entity: every change of the entity.
+        const both = (
+          await drainScoped(tenant, head, 10, [
+            { entity: 'account', ownershipKeys: [ownerKey('nobody')] },
+            { entity: 'account' },
+          ])
+        ).pages.flat();
+        expect(both.map((r) => r.id)).toEqual(['r1', 'r2', 'r4', 'r5', 'r3']);
+      });
+
+      it('pages scoped changes to their end, and continues from there with later changes only', async () => {
+        const tenant = await newTenant();
+        const head = await tenant.headCursor();
+        const mine = new Set<string>();
+        for (let batch = 0; batch < 6; batch++) {
+          const writes: RecordWrite[] = [];
+          for (let i = 0; i < 8; i++) {
+            const id = `r${batch}-${i}`;
+            const owner = i % 2 === 0 ? 'me' : 'other';
+            if (owner === 'me') mine.add(id);
+            writes.push(row(id, '1', { ownerid: owner }));
+          }
+          // A row of mine rewritten: once per page at most, at its latest state.
+          writes.push(row('r0-0', String(batch + 2), { ownerid: 'me', batch }));
+          await tenant.applyRecordWrites(writes);
+        }
+        const scopes: ChangeScope[] = [{ entity: 'account', ownershipKeys: [ownerKey('me')] }];
+        const drained = await drainScoped(tenant, head, 4, scopes);
+        expect(drained.pages.length).toBeGreaterThan(5);
+        const seen = drained.pages.flat();
+        expect(new Set(seen.map((r) => r.id))).toEqual(mine);
+        expect(seen.every((r) => r.attributes.ownerid === 'me')).toBe(true);
+        // The row written last comes last, at its latest version.
+        expect(seen[seen.length - 1]).toMatchObject({ id: 'r0-0', version: '7' });
+
+        const end = await tenant.readChanges(drained.cursor, 4, scopes);
+        expect(end.records).toEqual([]);
+        expect(end.more).toBe(false);
+        await tenant.applyRecordWrites([
+          row('late-mine', '1', { ownerid: 'me' }),
+          row('late-other', '1', { ownerid: 'x' }),
+        ]);
+        const later = await drainScoped(tenant, drained.cursor, 4, scopes);
+        expect(later.pages.flat().map((r) => r.id)).toEqual(['late-mine']);
+      });
+
+      it('gives a head cursor from which a scoped read sees only later changes', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([row('a1', '1', { ownerid: 'me' })]);
+        const scopes: ChangeScope[] = [
+          { entity: 'account', ownershipKeys: [ownerKey('me')] },
+          { entity: 'contact' },
+        ];
+        const head = await tenant.headCursor();
+        const empty = await tenant.readChanges(head, 10, scopes);
+        expect(empty).toMatchObject({ records: [], more: false });
+        await tenant.settleChanges();
+        await tenant.applyRecordWrites([row('a1', '2', { ownerid: 'me' }), row('c1', '1', {}, 'contact')]);
+        await tenant.settleChanges();
+        const later = (await drainScoped(tenant, head, 10, scopes)).pages.flat();
+        expect(later.map((r) => [key(r), r.version])).toEqual([
+          ['account/a1', '2'],
+          ['contact/c1', '1'],
+        ]);
+        // Reading from the beginning finds the first write too.
+        const fromStart = (await drainScoped(tenant, undefined, 10, scopes)).pages.flat();
+        expect(fromStart.map(key)).toEqual(['account/a1', 'contact/c1']);
+      });
+
+      it('answers ChangeCursorExpired for a cursor it did not issue', async () => {
+        const tenant = await newTenant();
+        await tenant.applyRecordWrites([row('a1', '1', {})]);
+        for (const cursor of ['0', '42', 'not-a-cursor']) {
+          await expect(tenant.readChanges(cursor, 10)).rejects.toMatchObject({ code: 'ChangeCursorExpired' });
+          await expect(tenant.readChanges(cursor, 10, [{ entity: 'account' }])).rejects.toMatchObject({
+            code: 'ChangeCursorExpired',
+          });
+        }
+      });
+
+      it('counts what a metered view reads, and nothing through the unmetered handle', async () => {
+        const tenant = await probeTenant();
+        await tenant.putDoc('profile', 'p1', { name: 'p' });
+        const meter = newReadMeter();
+        const metered = tenant.metered(meter);
+        expect(metered.org).toBe(tenant.org);
+
+        const probe: RecordProbe = { kind: 'text', attribute: 'name', values: ['alpha', 'école'] };
+        await tenant.findRecords('account', probe, { limit: 10 });
+        expect(meter).toEqual(newReadMeter());
+
+        const page = await metered.findRecords('account', probe, { limit: 10 });
+        expect(ids(page.records)).toEqual(['a1', 'a2', 'a3', 'a4']);
+        expect(meter.rows).toBeGreaterThanOrEqual(4);
+        const afterProbe = meter.rows;
+
+        expect((await metered.getRecord('account', 'a1'))?.id).toBe('a1');
+        expect(meter.rows).toBeGreaterThan(afterProbe);
+        expect((await metered.getDoc('profile', 'p1'))?.value).toEqual({ name: 'p' });
+        expect(meter.docs).toBeGreaterThanOrEqual(1);
+
+        const changes = await metered.readChanges(undefined, 100, [{ entity: 'contact' }]);
+        expect(changes.records.map(key)).toEqual(['contact/c1']);
+        expect(meter.changes).toBeGreaterThanOrEqual(1);
+        // The view writes to the same tenant.
+        await metered.applyRecordWrites([row('new', '1', { name: 'Alpha' })]);
+        expect(
+          await tenant.countRecords('account', { kind: 'text', attribute: 'name', values: ['alpha'] }),
+        ).toBe(3);
       });
     });
 

@@ -43,6 +43,7 @@ import {
 import { tenantSettingsSchema, tenantSettingsUpdateSchema } from '../../../shared/model/settings';
 import type { Tenant } from '../../../shared/model/tenant';
 import { orgSchema } from '../../../shared/model/tenant';
+import { prepareSyncLookups } from '../../../shared/sync/lookup-specs';
 import { defineTenantRoute, type RouteDefinition } from '../route-definition';
 
 const orgParams = z.object({ org: orgSchema });
@@ -138,7 +139,11 @@ const customizationsPublish = defineTenantRoute({
   params: orgParams,
   summary: 'Publish entity changes: 200 with the new metadata version, or 422 with every violation.',
   response: metadataVersionSchema,
-  handler: async ({ store, services }) => ({ body: await publishCustomizations(store, services.clock) }),
+  handler: async ({ store, services }) => {
+    const version = await publishCustomizations(store, services.clock);
+    await prepareSyncLookups(store);
+    return { body: version };
+  },
 });
 
 const directoryReplace = defineTenantRoute({
@@ -263,6 +268,7 @@ const profilePublish = defineTenantRoute({
   response: z.object({ version: z.number().int(), profile: publishedProfileSchema }),
   handler: async ({ params, store, services }) => {
     const profile = await publishProfile(store, services.clock, params.id);
+    await prepareSyncLookups(store);
     return { body: { version: profile.version, profile } };
   },
 });

@@ -1,3 +1,4 @@
+import { newReadMeter, type ReadMeter } from '../../../shared/store/port';
 import { z } from 'zod';
 import { orgSchema } from '../../../shared/model/tenant';
 import { downloadChanges } from '../../../shared/sync/download';
@@ -32,6 +33,17 @@ export const syncMetadataRoute = defineTenantRoute({
 });
 
 /**
+ * What the request read from the store, as the adapters counted it: `rows=…, docs=…, changes=…,
+ * ru=…` (record rows, documents, change entries, Cosmos request units). For operators and the bench:
+ * a download's cost should follow what its user holds and what changed for them (SPEC §12).
+ */
+export const STORE_READS_HEADER = 'x-store-reads';
+
+export function formatReadMeter(meter: ReadMeter): string {
+  return `rows=${meter.rows}, docs=${meter.docs}, changes=${meter.changes}, ru=${meter.requestCharge.toFixed(1)}`;
+}
+
+/**
  * `POST api/sync/{org}/download`: the next page of upserts and removals for a device, as a list of
  * changes or (`format: "tables"`) by entity and column.
  */
@@ -47,8 +59,12 @@ export const syncDownloadRoute = defineTenantRoute({
     'Download the rows the device may hold: all of them first, then only changes since the checkpoint.',
   response: z.union([downloadResponseSchema, downloadTablesResponseSchema]),
   handler: async ({ store, principal, services, body }) => {
-    const page = await downloadChanges({ store, principal, clock: services.clock }, body);
-    return { body: body.format === 'tables' ? toTablesResponse(page) : page };
+    const meter = newReadMeter();
+    const page = await downloadChanges({ store, principal, clock: services.clock, meter }, body);
+    return {
+      body: body.format === 'tables' ? toTablesResponse(page) : page,
+      headers: { [STORE_READS_HEADER]: formatReadMeter(meter) },
+    };
   },
 });
 

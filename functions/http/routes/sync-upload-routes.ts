@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { loadDirectory } from '../../../shared/admin/directory-store';
 import { orgSchema } from '../../../shared/model/tenant';
 import { listSyncErrors } from '../../../shared/sync/sync-errors/sync-error-log';
 import { retrySyncError } from '../../../shared/sync/sync-errors/retry-sync-error';
@@ -13,7 +12,8 @@ import {
   uploadRequestSchema,
   uploadResponseSchema,
 } from '../../../shared/sync/upload/upload-protocol';
-import { findCaller, type UploadDependencies } from '../../../shared/sync/upload/upload-session';
+import { findDirectoryUser } from '../../../shared/sync/device-identity';
+import type { UploadDependencies } from '../../../shared/sync/upload/upload-session';
 import { defineTenantRoute, type RouteDefinition, type TenantRouteContext } from '../route-definition';
 
 const orgParams = z.object({ org: orgSchema });
@@ -65,7 +65,7 @@ export const syncUploadRoutes: RouteDefinition[] = [
     response: syncErrorsResponseSchema,
     summary: "The sync error log entries of the caller's own operations from this device, newest first.",
     async handler(ctx) {
-      const user = findCaller(await loadDirectory(ctx.store), { objectId: ctx.principal.objectId });
+      const user = await findDirectoryUser(ctx.store, ctx.principal);
       const errors = await listSyncErrors(ctx.store, {
         userId: user.id,
         deviceId: ctx.query.deviceId,

@@ -3,6 +3,7 @@ import { AppError } from '../../errors';
 import type { DocEtag, DocStore, PutDocOptions, StoredDoc } from '../port';
 import { cosmosStatusOf } from './cosmos-errors';
 import { itemKey } from './layout';
+import { ReadCounter } from './read-counter';
 
 /** How a document is stored in the `docs` container. */
 interface DocItem extends ItemDefinition {
@@ -28,13 +29,18 @@ export interface DocsContainerAccess {
 
 /** The {@link DocStore} of one database: the control store or a tenant's documents. */
 export class CosmosDocStore implements DocStore {
-  constructor(private readonly access: DocsContainerAccess) {}
+  /** `reads` counts what reads cost (a tenant's metered view); by default nothing is counted. */
+  constructor(
+    private readonly access: DocsContainerAccess,
+    private readonly docReads: ReadCounter = new ReadCounter(undefined),
+  ) {}
 
   async getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined> {
     const container = await this.access.container();
     const key = itemKey(kind, id);
     try {
       const response = await container.item(key, key).read<DocItem>();
+      this.docReads.add('docs', response.resource === undefined ? 0 : 1, response.requestCharge);
       if (response.statusCode === 404 || response.resource === undefined) {
         if (await this.access.confirmsMissingItem(response)) return undefined;
       }
@@ -114,17 +120,21 @@ export class CosmosDocStore implements DocStore {
   /** Every document of a kind whose id starts with `prefix` (all when empty), as `select` projects it. */
   private async queryKind<R>(select: string, kind: string, prefix: string): Promise<R[]> {
     const container = await this.access.container();
+    const out: R[] = [];
     try {
-      const { resources } = await container.items
-        .query<R>({
-          query: `SELECT ${select} FROM c WHERE c.kind = @kind${prefix === '' ? '' : ' AND STARTSWITH(c.docId, @prefix)'}`,
-          parameters: [
-            { name: '@kind', value: kind },
-            { name: '@prefix', value: prefix },
-          ],
-        })
-        .fetchAll();
-      return resources;
+      const iterator = container.items.query<R>({
+        query: `SELECT ${select} FROM c WHERE c.kind = @kind${prefix === '' ? '' : ' AND STARTSWITH(c.docId, @prefix)'}`,
+        parameters: [
+          { name: '@kind', value: kind },
+          { name: '@prefix', value: prefix },
+        ],
+      });
+      while (iterator.hasMoreResults()) {
+        const response = await iterator.fetchNext();
+        this.docReads.add('docs', response.resources.length, response.requestCharge);
+        out.push(...response.resources);
+      }
+      return out;
     } catch (error) {
       throw await this.access.fail(error, `Listing documents of kind ${kind}`);
     }

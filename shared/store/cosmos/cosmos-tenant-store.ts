@@ -1,35 +1,35 @@
-import type { Container, ItemDefinition, OperationInput } from '@azure/cosmos';
-import { AppError } from '../../errors';
+import type { Container, OperationInput, SqlParameter } from '@azure/cosmos';
+import { AppError, isAppError } from '../../errors';
 import type { Clock } from '../../clock';
-import type { Attributes, StoredRecord } from '../../model/record';
-import { attributeLookup, isPlainAttributeName } from '../attribute-lookup';
-import type { ChangePage, RecordWrite, RecordWriteResult, TenantStore } from '../port';
-import { ChangeSequence } from './change-sequence';
+import type { StoredRecord } from '../../model/record';
+import { attributeLookup } from '../attribute-lookup';
+import type {
+  ChangePage,
+  ChangeScope,
+  ProbePage,
+  ReadMeter,
+  RecordProbe,
+  RecordWrite,
+  RecordWriteResult,
+  TenantStore,
+} from '../port';
+import { changeKeys, probeMatches } from '../record-keys';
+import { formatChangeCursor, epochHour, oldestValidHour, parseChangeCursor } from './change-cursor';
+import { ChangeSequence, markerFilter } from './change-sequence';
 import type { ChangeMarker } from './change-sequence';
 import { CosmosDocStore } from './cosmos-doc-store';
 import { cosmosStatusOf } from './cosmos-errors';
 import type { DatabaseAccess } from './database-access';
 import { CHANGES_CONTAINER, DOCS_CONTAINER, itemKey, RECORDS_CONTAINER } from './layout';
 import { mapConcurrently } from './map-concurrently';
+import { ReadCounter } from './read-counter';
+import type { ReadKind } from './read-counter';
+import { RECORD_PROJECTION, toRecordItem, toStoredRecord, withoutSystemFields } from './record-item';
+import type { ProjectedRecord, RecordItem } from './record-item';
+import { decodeProbePosition, encodeProbePosition, probeQueries } from './record-queries';
+import type { ProbeQueries } from './record-queries';
 import { groupWritesByRow, planRowWrites } from './record-write-plan';
 import type { RowPlan, RowWrites } from './record-write-plan';
-
-/** How a row is stored in the `records` container (partition key `/pk`, see layout.ts). */
-interface RecordItem extends ItemDefinition {
-  id: string;
-  pk: string;
-  entity: string;
-  recordId: string;
-  version: string;
-  deleted: boolean;
-  attributes: Attributes;
-  updatedAt: string;
-  /** The seq of the row's latest change (change-sequence.ts). */
-  seq: number;
-  /** A reader's fence where no row existed (change-sequence.ts): invisible, as if absent. */
-  fence?: true;
-  _etag?: string;
-}
 
 /** What a bulk row write did: undefined when it is not known. */
 type BulkWriteOutcome = 'written' | 'lost-race' | undefined;
@@ -39,29 +39,64 @@ interface CurrentRow {
   etag: string | undefined;
 }
 
+/** A row's planned change with what it was planned against (etag and state read in step 1). */
+interface PlannedRow {
+  plan: RowPlan;
+  etag: string | undefined;
+  before: StoredRecord | undefined;
+}
+
+/** The settings of a tenant's store (createCosmosStore's options). */
+export interface TenantStoreOptions {
+  clock: Clock;
+  /** How long a claim may stay unsettled before a settler fences it (change-sequence.ts). */
+  gapTimeoutMs: number;
+  /** Days markers live (their `ttl`); cursors older than that are refused (change-cursor.ts). */
+  changeRetentionDays: number;
+}
+
 /** Rows per chunk of a batch: one seq-range allocation and one round of parallel writes each. */
 const WRITE_CHUNK_ROWS = 200;
 /** Requests in flight per batch: enough to hide latency, few enough not to trip throttling at once. */
 const REQUEST_CONCURRENCY = 32;
 /** Point reads per bulk request: Cosmos takes at most 100 operations per partition key range. */
 const BULK_READ_SIZE = 100;
-const CURSOR_PREFIX = 'cs1:';
-/** Values per lookup query: keeps the query's parameters well under the service's size limits. */
-const LOOKUP_VALUES_PER_QUERY = 500;
+/** Rows a look-up that has to read the entity (no key serves it) reads per page at least. */
+const SCAN_PAGE_ROWS = 1000;
+/** Markers a settler reads per query (at most one block partition's part). */
+const SETTLE_PAGE = 500;
+/** Marker pages one settle reads at most, so a writer's settle stays short; the next goes on. */
+const SETTLE_MAX_PAGES = 50;
+/** Marker queries one readChanges makes at most (a row changed many times fills pages with repeats). */
+const READ_MAX_QUERIES = 4;
+const LIVE_ROWS = 'c.entity = @entity AND c.deleted = false';
 
 /** A tenant's documents and rows in its own Cosmos database. */
 export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
+  private readonly clock: Clock;
+  private readonly reads: ReadCounter;
+
   constructor(
     readonly org: string,
     private readonly db: DatabaseAccess,
-    private readonly clock: Clock,
-    private readonly gapTimeoutMs: number,
+    private readonly options: TenantStoreOptions,
+    meter?: ReadMeter,
   ) {
-    super({
-      container: () => db.container(DOCS_CONTAINER),
-      fail: (error, what) => db.fail(error, what),
-      confirmsMissingItem: (response) => db.confirmsMissingItem(response),
-    });
+    const reads = new ReadCounter(meter);
+    super(
+      {
+        container: () => db.container(DOCS_CONTAINER),
+        fail: (error, what) => db.fail(error, what),
+        confirmsMissingItem: (response) => db.confirmsMissingItem(response),
+      },
+      reads,
+    );
+    this.clock = options.clock;
+    this.reads = reads;
+  }
+
+  metered(meter: ReadMeter): TenantStore {
+    return new CosmosTenantStore(this.org, this.db, this.options, meter);
   }
 
   async applyRecordWrites(writes: readonly RecordWrite[]): Promise<RecordWriteResult[]> {
@@ -69,18 +104,30 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     const sequence = await this.sequence();
     const results = new Array<RecordWriteResult>(writes.length);
     const rows = groupWritesByRow(writes, itemKey);
+    // The seqs whose row writes this call saw land: settled without reading the rows again.
+    const landed = new Set<number>();
     for (let start = 0; start < rows.length; start += WRITE_CHUNK_ROWS) {
       const chunk = rows.slice(start, start + WRITE_CHUNK_ROWS);
       const current = await this.readRows(records, chunk);
-      const plans = chunk.map((row, i) => ({
+      const plans: PlannedRow[] = chunk.map((row, i) => ({
         plan: planRowWrites(row, current[i]?.record, this.clock.now()),
         etag: current[i]?.etag,
+        before: current[i]?.record,
       }));
       const changing = plans.filter(({ plan }) => plan.next !== undefined);
-      const changed = changing.length === 0 ? [] : await this.persistRows(records, sequence, changing);
+      const changed =
+        changing.length === 0 ? [] : await this.persistRows(records, sequence, changing, landed);
       const finalPlans = new Map<RowWrites, RowPlan>(changed.map((plan) => [plan.row, plan]));
       for (const { plan } of plans) {
         for (const { index, result } of (finalPlans.get(plan.row) ?? plan).results) results[index] = result;
+      }
+    }
+    if (landed.size > 0) {
+      try {
+        await this.settle(records, sequence, landed);
+      } catch (error) {
+        // The writes stand; a busy service only delays settling to the next writer or recurring settle.
+        if (!isAppError(error) || (error.code !== 'Throttled' && error.code !== 'Unavailable')) throw error;
       }
     }
     return results;
@@ -106,47 +153,109 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     options: { afterId?: string; limit: number; includeDeleted?: boolean },
   ): Promise<StoredRecord[]> {
     assertLimit(options.limit);
-    const records = await this.db.container(RECORDS_CONTAINER);
     const filters = ['c.entity = @entity', 'NOT IS_DEFINED(c.fence)'];
     if (options.afterId !== undefined) filters.push('c.recordId > @afterId');
     if (options.includeDeleted !== true) filters.push('c.deleted = false');
-    const out: StoredRecord[] = [];
-    try {
-      const iterator = records.items.query<RecordItem>(
-        {
-          query: `SELECT * FROM c WHERE ${filters.join(' AND ')} ORDER BY c.recordId`,
-          parameters: [
-            { name: '@entity', value: entity },
-            { name: '@afterId', value: options.afterId ?? '' },
-          ],
-        },
-        { maxItemCount: Math.min(options.limit, 1000) },
-      );
-      // A cross-partition page may hold fewer items than asked: read until the limit or the end.
-      while (out.length < options.limit && iterator.hasMoreResults()) {
-        const { resources } = await iterator.fetchNext();
-        for (const item of resources) if (out.length < options.limit) out.push(toStoredRecord(item));
-      }
-    } catch (error) {
-      throw await this.db.fail(error, `Scanning rows of ${entity}`);
-    }
-    return out;
+    const items = await this.queryRecords<ProjectedRecord>(
+      `SELECT TOP ${options.limit} ${RECORD_PROJECTION} FROM c WHERE ${filters.join(' AND ')} ORDER BY c.entity, c.recordId`,
+      [
+        { name: '@entity', value: entity },
+        { name: '@afterId', value: options.afterId ?? '' },
+      ],
+      { limit: options.limit, kind: 'rows' },
+      `Scanning rows of ${entity}`,
+    );
+    return items.map(toStoredRecord);
   }
 
-  async countRecords(entity: string): Promise<number> {
-    const records = await this.db.container(RECORDS_CONTAINER);
-    try {
-      const { resources } = await records.items
-        .query<number>({
-          query:
-            'SELECT VALUE COUNT(1) FROM c WHERE c.entity = @entity AND c.deleted = false AND NOT IS_DEFINED(c.fence)',
-          parameters: [{ name: '@entity', value: entity }],
-        })
-        .fetchAll();
-      return resources.reduce((sum, n) => sum + n, 0);
-    } catch (error) {
-      throw await this.db.fail(error, `Counting rows of ${entity}`);
+  async countRecords(entity: string, probe: RecordProbe = { kind: 'all' }): Promise<number> {
+    const queries = probeQueries(probe);
+    if (queries === undefined) return 0;
+    const what = `Counting rows of ${entity}`;
+    if (queries.kind === 'scan') {
+      // No key serves the probe: read the entity's live rows, only what the probe looks at.
+      const { probe: normalized } = queries;
+      const value =
+        normalized.kind === 'all' || (normalized.kind === 'text' && normalized.attribute === null)
+          ? ''
+          : `, c.attributes[${JSON.stringify(normalized.attribute)}] AS v`;
+      const items = await this.queryRecords<{ recordId: string; v?: unknown }>(
+        `SELECT c.recordId${value} FROM c WHERE ${LIVE_ROWS}`,
+        [{ name: '@entity', value: entity }],
+        { kind: 'rows' },
+        what,
+      );
+      const attribute =
+        normalized.kind === 'all' || normalized.attribute === null ? '' : normalized.attribute;
+      return items.filter((item) =>
+        probeMatches(normalized, {
+          entity,
+          id: item.recordId,
+          version: '0',
+          deleted: false,
+          attributes: item.v === undefined ? {} : { [attribute]: item.v },
+          updatedAt: '',
+        }),
+      ).length;
     }
+    let total = 0;
+    for (const chunk of queries.chunks) {
+      const counts = await this.queryRecords<number>(
+        `SELECT VALUE COUNT(1) FROM c WHERE ${LIVE_ROWS}${chunk.condition === '' ? '' : ` AND ${chunk.condition}`}`,
+        [{ name: '@entity', value: entity }, ...chunk.parameters],
+        // An index count: no row is read.
+        { kind: 'none' },
+        what,
+      );
+      // Partial counts of partition ranges, if the SDK did not add them up.
+      total += counts.reduce((sum, n) => sum + n, 0);
+    }
+    return total;
+  }
+
+  async findRecords(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbePage> {
+    assertLimit(options.limit);
+    const { limit } = options;
+    const queries = probeQueries(probe);
+    if (queries === undefined) return { records: [], next: undefined };
+    const start =
+      options.after === undefined
+        ? { chunk: 0, afterId: null }
+        : decodeProbePosition(entity, queries, options.after);
+    const records: StoredRecord[] = [];
+    const next = (chunk: number, afterId: string | null): string =>
+      encodeProbePosition(entity, queries, { chunk, afterId });
+    for (
+      let chunk = start.chunk, afterId = start.afterId;
+      chunk < queries.chunks.length;
+      chunk++, afterId = null
+    ) {
+      // A scan reads a bounded page of candidates; a keyed query reads only what it may return.
+      const top = queries.kind === 'scan' ? Math.max(limit, SCAN_PAGE_ROWS) : limit - records.length;
+      const items = await this.probeChunk(entity, queries, chunk, afterId, top);
+      for (let i = 0; i < items.length; i++) {
+        const record = toStoredRecord(items[i]!);
+        // The exact rule decides: a keyed query finds exactly these, a scan finds candidates.
+        if (probeMatches(queries.probe, record)) records.push(record);
+        if (records.length === limit && i < items.length - 1)
+          return { records, next: next(chunk, record.id) };
+      }
+      // A full answer may have more after it in this chunk.
+      if (items.length === top) return { records, next: next(chunk, items[items.length - 1]!.recordId) };
+      if (records.length === limit) {
+        return { records, next: chunk + 1 < queries.chunks.length ? next(chunk + 1, null) : undefined };
+      }
+    }
+    return { records, next: undefined };
+  }
+
+  /** Nothing to build: the indexing policy of `records` indexes every key under `/k` (layout.ts). */
+  prepareLookups(): Promise<void> {
+    return Promise.resolve();
   }
 
   async findRecordsByAttribute(
@@ -154,144 +263,193 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     attribute: string | null,
     values: readonly string[],
   ): Promise<StoredRecord[]> {
-    const lookup = attributeLookup(attribute, values);
-    if (lookup.wanted.size === 0) return [];
-    const records = await this.db.container(RECORDS_CONTAINER);
-    const base = 'SELECT * FROM c WHERE c.entity = @entity AND c.deleted = false AND NOT IS_DEFINED(c.fence)';
-    // Lower-casing may differ from JavaScript's outside ASCII, and odd names cannot be inlined:
-    // such lookups read the whole entity; the exact comparison below decides either way.
-    const field =
-      attribute === null
-        ? 'c.recordId'
-        : isPlainAttributeName(attribute)
-          ? `c.attributes.${attribute}`
-          : null;
-    const queries =
-      lookup.needsScan || field === null
-        ? [{ query: base, parameters: [{ name: '@entity', value: entity }] }]
-        : chunksOf([...lookup.wanted], LOOKUP_VALUES_PER_QUERY).map((chunk) => ({
-            query: `${base} AND ARRAY_CONTAINS(@values, LOWER(${field}))`,
-            parameters: [
-              { name: '@entity', value: entity },
-              { name: '@values', value: chunk },
-            ],
-          }));
+    // The text probe also finds numbers and booleans by their text; this port method promises strings.
+    const { matches } = attributeLookup(attribute, values);
+    const probe: RecordProbe = { kind: 'text', attribute, values };
     const out: StoredRecord[] = [];
-    try {
-      for (const query of queries) {
-        const { resources } = await records.items.query<RecordItem>(query).fetchAll();
-        for (const item of resources) {
-          const record = toStoredRecord(item);
-          if (lookup.matches(record)) out.push(record);
-        }
-      }
-    } catch (error) {
-      throw await this.db.fail(error, `Looking up rows of ${entity} by ${attribute ?? 'id'}`);
-    }
+    let after: string | undefined;
+    do {
+      const page = await this.findRecords(entity, probe, {
+        limit: SCAN_PAGE_ROWS,
+        ...(after === undefined ? {} : { after }),
+      });
+      out.push(...page.records.filter(matches));
+      after = page.next;
+    } while (after !== undefined);
     return out;
   }
 
-  async readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {
-    const from = parseCursor(cursor);
+  async readChanges(
+    cursor: string | undefined,
+    limit: number,
+    scopes?: readonly ChangeScope[],
+  ): Promise<ChangePage> {
     assertLimit(limit);
-    const records = await this.db.container(RECORDS_CONTAINER);
+    const now = this.clock.now();
+    const { retentionDays } = this;
+    const from = parseChangeCursor(cursor, now, retentionDays);
+    const filter = markerFilter(scopes);
     const sequence = await this.sequence();
-    const page = await this.readSettledChanges(records, sequence, from, limit);
-    return { records: page.records, cursor: `${CURSOR_PREFIX}${page.position}`, more: page.more };
+    const head = await sequence.watermark();
+    // The rows to return, in change order, each once, at its last marker of the page.
+    const rows = new Map<string, ChangeMarker>();
+    let position = from.position;
+    let more = false;
+    for (let query = 0; position < head; query++) {
+      const wanted = limit - rows.size;
+      const markers = await sequence.claimedMarkers(position, head, filter, wanted);
+      for (const marker of markers) {
+        const key = itemKey(marker.entity as string, marker.recordId as string);
+        rows.delete(key);
+        rows.set(key, marker);
+        position = marker.seq;
+      }
+      if (markers.length < wanted) {
+        // Every wanted marker up to the head has been read.
+        position = head;
+        break;
+      }
+      if (rows.size >= limit || query + 1 >= READ_MAX_QUERIES) {
+        more = position < head;
+        break;
+      }
+    }
+    const records = await this.db.container(RECORDS_CONTAINER);
+    const items = await this.readRowItems(
+      records,
+      [...rows.values()].map((m) => ({ entity: m.entity as string, id: m.recordId as string })),
+    );
+    // A row the marker names exists at this seq or later (settled); a fence or a gap would be a bug.
+    const changed = items.flatMap((item) =>
+      item === undefined || item.fence === true ? [] : [toStoredRecord(item)],
+    );
+    // A full page leaves markers it did not read: those are vouched for only by the cursor's hour.
+    const hour = more ? (from.hour ?? oldestValidHour(now, retentionDays)) : epochHour(now);
+    return { records: changed, cursor: formatChangeCursor(Math.max(position, from.position), hour), more };
   }
 
   async headCursor(): Promise<string> {
-    const records = await this.db.container(RECORDS_CONTAINER);
     const sequence = await this.sequence();
-    // Walks from the watermark (a prefix readers already passed) to the first change not yet settled.
-    const start = await sequence.watermark();
-    let position = start;
-    for (;;) {
-      const page = await this.readSettledChanges(records, sequence, position, 500);
-      position = page.position;
-      if (!page.more) break;
-    }
-    if (position > start) await sequence.advanceWatermark(position);
-    return `${CURSOR_PREFIX}${position}`;
+    return formatChangeCursor(await sequence.watermark(), epochHour(this.clock.now()));
   }
 
-  /** The change sequence of this tenant (exposed for tests of the gap protocol). */
+  async settleChanges(): Promise<void> {
+    const records = await this.db.container(RECORDS_CONTAINER);
+    await this.settle(records, await this.sequence(), new Set());
+  }
+
+  /** The change sequence of this tenant (exposed for tests of the protocol). */
   async sequence(): Promise<ChangeSequence> {
     const changes = await this.db.container(CHANGES_CONTAINER);
-    return new ChangeSequence(changes, this.clock, this.gapTimeoutMs, (error, what) =>
-      this.db.fail(error, what),
+    return new ChangeSequence(
+      changes,
+      this.clock,
+      this.options.gapTimeoutMs,
+      this.retentionDays * 24 * 3600,
+      (error, what) => this.db.fail(error, what),
+      this.reads,
     );
   }
 
+  private get retentionDays(): number {
+    return this.options.changeRetentionDays;
+  }
+
+  /** One chunk's rows of a probe after `afterId`, in id order, at most `top`. */
+  private async probeChunk(
+    entity: string,
+    queries: ProbeQueries,
+    chunk: number,
+    afterId: string | null,
+    top: number,
+  ): Promise<ProjectedRecord[]> {
+    const { condition, parameters } = queries.chunks[chunk]!;
+    const filters = [LIVE_ROWS];
+    if (condition !== '') filters.push(condition);
+    if (afterId !== null) filters.push('c.recordId > @afterId');
+    return this.queryRecords<ProjectedRecord>(
+      `SELECT TOP ${top} ${RECORD_PROJECTION} FROM c WHERE ${filters.join(' AND ')} ORDER BY c.entity, c.recordId`,
+      [{ name: '@entity', value: entity }, { name: '@afterId', value: afterId ?? '' }, ...parameters],
+      { limit: top, kind: 'rows' },
+      `Looking up rows of ${entity}`,
+    );
+  }
+
+  /** A query on `records`, read page by page (to `limit` items when given), counted as `kind`. */
+  private async queryRecords<T>(
+    query: string,
+    parameters: SqlParameter[],
+    options: { limit?: number; kind: ReadKind },
+    what: string,
+  ): Promise<T[]> {
+    const records = await this.db.container(RECORDS_CONTAINER);
+    const out: T[] = [];
+    try {
+      const iterator = records.items.query<T>(
+        { query, parameters },
+        { maxItemCount: Math.min(options.limit ?? 1000, 1000) },
+      );
+      // A cross-partition page may hold fewer items than asked: read until the limit or the end.
+      while ((options.limit === undefined || out.length < options.limit) && iterator.hasMoreResults()) {
+        const response = await iterator.fetchNext();
+        this.reads.add(options.kind, response.resources.length, response.requestCharge);
+        out.push(...response.resources);
+      }
+    } catch (error) {
+      throw await this.db.fail(error, what);
+    }
+    return options.limit === undefined ? out : out.slice(0, options.limit);
+  }
+
   /**
-   * Reads changes after `from` (reader side of change-sequence.ts): each claimed marker is passed
-   * only once its row is seen at that seq or later; a row seen at a later seq is returned there.
+   * Moves the watermark over settled seqs (change-sequence.ts, settler), fencing and voiding claims
+   * and gaps stalled past the gap timeout. `landed`: seqs whose row writes the caller saw land.
+   * Reads at most SETTLE_MAX_PAGES pages of markers; a longer backlog is left to the next settle.
    */
-  private async readSettledChanges(
+  private async settle(
     records: Container,
     sequence: ChangeSequence,
-    from: number,
-    limit: number,
-  ): Promise<{ records: StoredRecord[]; position: number; more: boolean }> {
-    // The rows to return, in change order: a row returned once, at its latest change.
-    const found = new Map<string, StoredRecord>();
-    let position = from;
-    for (;;) {
-      const wanted = limit - found.size;
-      const claimed: ChangeMarker[] = [];
-      // One marker per row to read, by row key.
-      const toRead = new Map<string, ChangeMarker>();
-      const walk = await sequence.walk(position, (marker) => {
-        if (marker.state === 'claimed') {
-          const key = itemKey(marker.entity as string, marker.recordId as string);
-          if (!toRead.has(key) && !found.has(key) && toRead.size >= wanted) return false;
-          toRead.set(key, marker);
-        }
-        claimed.push(marker);
-        return true;
-      });
-      const rows = new Map(
-        await mapConcurrently([...toRead], REQUEST_CONCURRENCY, async ([key, m]) => {
-          return [key, await this.readRecordItem(records, m.entity as string, m.recordId as string)] as const;
-        }),
+    landed: ReadonlySet<number>,
+  ): Promise<void> {
+    const start = await sequence.watermark();
+    let position = start;
+    for (let page = 0; page < SETTLE_MAX_PAGES; page++) {
+      const { markers, missing } = await sequence.markerRun(position, SETTLE_PAGE);
+      const unknown = markers.filter((m) => m.state === 'claimed' && !landed.has(m.seq));
+      const items = await this.readRowItems(
+        records,
+        unknown.map((m) => ({ entity: m.entity as string, id: m.recordId as string })),
       );
-
-      let blockedAt: { marker: ChangeMarker; row: RecordItem | undefined } | undefined;
-      for (const marker of claimed) {
-        if (marker.state === 'void') {
-          position = marker.seq;
-          continue;
-        }
-        const key = itemKey(marker.entity as string, marker.recordId as string);
-        const row = rows.get(key);
-        if (row === undefined || row.fence === true || row.seq < marker.seq) {
-          // The row write of this claim has not landed: wait here (or fence it once timed out).
-          blockedAt = { marker, row };
-          break;
-        }
-        if (row.seq === marker.seq) {
-          found.delete(key);
-          found.set(key, toStoredRecord(row));
+      const rowAt = new Map(unknown.map((m, i) => [m.seq, items[i]]));
+      let blocked: { marker: ChangeMarker; row: RecordItem | undefined } | undefined;
+      for (const marker of markers) {
+        if (rowAt.has(marker.seq)) {
+          const row = rowAt.get(marker.seq);
+          if (row === undefined || row.fence === true || row.seq < marker.seq) {
+            blocked = { marker, row };
+            break;
+          }
         }
         position = marker.seq;
       }
-      if (blockedAt !== undefined) {
-        const { marker, row } = blockedAt;
-        if (await sequence.waitedPastTimeout(marker.seq)) {
-          await this.fenceClaim(records, sequence, marker, row);
-          continue;
-        }
-        return { records: [...found.values()], position, more: false };
+      if (blocked !== undefined) {
+        if (!(await sequence.waitedPastTimeout(blocked.marker.seq))) break;
+        await this.fenceClaim(records, sequence, blocked.marker, blocked.row);
+        // Looked at again: void now, or its row changed meanwhile.
+        continue;
       }
-      if (walk.stop !== 'visitor') return { records: [...found.values()], position, more: false };
-      if (found.size >= limit) return { records: [...found.values()], position, more: true };
+      if (missing === undefined) continue;
+      if ((await sequence.lastAllocated()) < missing) break;
+      if (!(await sequence.waitedPastTimeout(missing))) break;
+      await sequence.closeGap(missing);
     }
+    if (position > start) await sequence.advanceWatermark(position);
   }
 
   /**
    * A claim whose row write never landed (the writer crashed or stalls): change the row's etag so
    * the writer's IfMatch write can no longer land with that seq, then void the seq. If the row
-   * changed meanwhile, nothing is done: the reader looks again.
+   * changed meanwhile, nothing is done: the settler looks again.
    */
   private async fenceClaim(
     records: Container,
@@ -318,9 +476,8 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
         };
         await records.items.create<RecordItem>(fence);
       } else {
-        const { _etag: etag, ...content } = seen;
-        await records.item(key, key).replace<RecordItem>(withoutSystemFields(content), {
-          accessCondition: { type: 'IfMatch', condition: etag ?? '' },
+        await records.item(key, key).replace<RecordItem>(withoutSystemFields(seen), {
+          accessCondition: { type: 'IfMatch', condition: seen._etag ?? '' },
         });
       }
     } catch (error) {
@@ -332,25 +489,31 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
   }
 
   /**
-   * Claims a seq for a row's planned state and stores it (change-sequence.ts, writer steps 3–4).
-   * Returns the plan that was finally stored: a lost race re-reads the row and plans again.
-   */
-  /**
    * Writes the rows of a chunk with bulk requests: one range of seqs, one bulk create of their markers
    * (step 3 of change-sequence.ts), then one bulk replace/create of the rows whose seq was claimed, each
    * IfMatch its etag (step 4). A row whose claim or write did not go through in bulk continues on its
    * own in {@link persistRow}: a voided seq is replaced, a lost race re-read and decided again, and an
-   * unknown outcome (throttled, or the bulk request failed) retried as a single request.
+   * unknown outcome (throttled, or the bulk request failed) retried as a single request. Adds the seq
+   * of every row write that landed to `landed`.
    */
   private async persistRows(
     records: Container,
     sequence: ChangeSequence,
-    rows: readonly { plan: RowPlan; etag: string | undefined }[],
+    rows: readonly PlannedRow[],
+    landed: Set<number>,
   ): Promise<RowPlan[]> {
     const firstSeq = await sequence.allocate(rows.length);
-    const writes = rows.map(({ plan, etag }, i) => ({ record: plan.next!, etag, seq: firstSeq + i }));
+    const writes = rows.map(({ plan, etag, before }, i) => ({
+      record: plan.next!,
+      etag,
+      seq: firstSeq + i,
+      keys: changeKeys(before, plan.next!),
+    }));
     const claims = await sequence.claimMany(
-      writes.map(({ record, seq }) => ({ seq, entity: record.entity, recordId: record.id })),
+      writes.map(({ record, seq, keys }) => ({
+        seq,
+        change: { entity: record.entity, recordId: record.id, keys },
+      })),
     );
     const claimed = writes.flatMap((write, i) => (claims[i] === true ? [i] : []));
     const outcomes = new Array<BulkWriteOutcome>(rows.length);
@@ -359,22 +522,28 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
       claimed.map((i) => writes[i]!),
     );
     claimed.forEach((i, j) => (outcomes[i] = written[j]));
-    return mapConcurrently(rows, REQUEST_CONCURRENCY, async ({ plan, etag }, i) => {
+    return mapConcurrently(rows, REQUEST_CONCURRENCY, async (row, i) => {
       const seq = firstSeq + i;
       const claim = claims[i];
       if (claim !== true) {
-        // A reader voided the seq first (false), or the claim's outcome is unknown: then the marker may
-        // exist as this row's claim, so it is voided. Either way the row goes on with a new seq.
+        // A settler voided the seq first (false), or the claim's outcome is unknown: then the marker
+        // may exist as this row's claim, so it is voided. Either way the row goes on with a new seq.
         if (claim === undefined) await sequence.abandon(seq);
-        return this.persistRow(records, sequence, plan, etag, await sequence.allocate(1));
+        return this.persistRow(records, sequence, row, await sequence.allocate(1), landed);
       }
       const outcome = outcomes[i];
-      if (outcome === 'written') return plan;
-      if (outcome === 'lost-race') return this.persistRow(records, sequence, plan, etag, seq, 'lost-race');
+      if (outcome === 'written') {
+        landed.add(seq);
+        return row.plan;
+      }
+      if (outcome === 'lost-race') return this.persistRow(records, sequence, row, seq, landed, 'lost-race');
       // Unknown: the write may have landed. The row holds the seq only if it did (seqs are never reused).
-      const current = await this.readRecordItem(records, plan.row.entity, plan.row.id);
-      if (current?.seq === seq && current.fence !== true) return plan;
-      return this.persistRow(records, sequence, plan, etag, seq, 'write');
+      const current = await this.readRecordItem(records, row.plan.row.entity, row.plan.row.id);
+      if (current?.seq === seq && current.fence !== true) {
+        landed.add(seq);
+        return row.plan;
+      }
+      return this.persistRow(records, sequence, row, seq, landed, 'write');
     });
   }
 
@@ -386,13 +555,12 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
   private async persistRow(
     records: Container,
     sequence: ChangeSequence,
-    initialPlan: RowPlan,
-    initialEtag: string | undefined,
+    initial: PlannedRow,
     initialSeq: number,
+    landed: Set<number>,
     start: 'claim' | 'write' | 'lost-race' = 'claim',
   ): Promise<RowPlan> {
-    let plan = initialPlan;
-    let etag = initialEtag;
+    let { plan, etag, before } = initial;
     let seq = initialSeq;
     let stage = start;
     for (;;) {
@@ -401,25 +569,30 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
         const current = await this.readRow(records, plan.row.entity, plan.row.id);
         plan = planRowWrites(plan.row, current.record, this.clock.now());
         etag = current.etag;
+        before = current.record;
         if (plan.next === undefined) return plan;
         seq = await sequence.allocate(1);
         stage = 'claim';
       }
       const next = plan.next;
       if (next === undefined) return plan;
-      if (stage === 'claim' && !(await sequence.claim(seq, next.entity, next.id))) {
-        // A reader voided the seq while we were slow: take a new one.
+      const change = { entity: next.entity, recordId: next.id, keys: changeKeys(before, next) };
+      if (stage === 'claim' && !(await sequence.claim(seq, change))) {
+        // A settler voided the seq while we were slow: take a new one.
         seq = await sequence.allocate(1);
         continue;
       }
-      if ((await this.writeRow(records, next, seq, etag)) !== 'lost-race') return plan;
+      if ((await this.writeRow(records, next, seq, etag)) !== 'lost-race') {
+        landed.add(seq);
+        return plan;
+      }
       stage = 'lost-race';
     }
   }
 
   /**
    * Bulk replace (IfMatch the etag read) or create of rows whose seqs are claimed, 100 operations per
-   * request. Per row: `written`, `lost-race` (409/412: another writer or a reader's fence came first),
+   * request. Per row: `written`, `lost-race` (409/412: another writer or a settler's fence came first),
    * or undefined when the outcome is not known (any other status, or the request failed).
    */
   private async writeRowsBulk(
@@ -491,17 +664,27 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     }
   }
 
-  /**
-   * Reads many rows with bulk point reads (one request per 100 rows instead of one per row). A row
-   * whose bulk read answered anything but 200 or 404 (throttled, say), or every row when the bulk
-   * request itself fails, is read again on its own, so retries and the not-provisioned check stay
-   * those of a single read.
-   */
   private async readRows(
     records: Container,
     rows: readonly { entity: string; id: string }[],
   ): Promise<CurrentRow[]> {
-    const current = new Array<CurrentRow | undefined>(rows.length);
+    const items = await this.readRowItems(records, rows);
+    return items.map((item) =>
+      item === undefined ? { record: undefined, etag: undefined } : toCurrentRow(item),
+    );
+  }
+
+  /**
+   * Reads many row items with bulk point reads (one request per 100 rows instead of one per row). A
+   * row whose bulk read answered anything but 200 or 404 (throttled, say), or every row when the bulk
+   * request itself fails, is read again on its own, so retries and the not-provisioned check stay
+   * those of a single read. Each item carries the etag a later IfMatch must match.
+   */
+  private async readRowItems(
+    records: Container,
+    rows: readonly { entity: string; id: string }[],
+  ): Promise<(RecordItem | undefined)[]> {
+    const current = new Array<{ item: RecordItem | undefined } | undefined>(rows.length);
     const batches: number[][] = [];
     for (let start = 0; start < rows.length; start += BULK_READ_SIZE) {
       batches.push(rows.slice(start, start + BULK_READ_SIZE).map((_, i) => start + i));
@@ -516,11 +699,14 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
         const responses = await records.items.bulk(operations, { continueOnError: true });
         responses.forEach((response, j) => {
           const index = indexes[j]!;
-          if (response.statusCode === 404) current[index] = { record: undefined, etag: undefined };
-          else if (response.statusCode === 200 && response.resourceBody !== undefined) {
+          if (response.statusCode === 404) {
+            this.reads.add('rows', 0, response.requestCharge);
+            current[index] = { item: undefined };
+          } else if (response.statusCode === 200 && response.resourceBody !== undefined) {
+            this.reads.add('rows', 1, response.requestCharge);
             const item = response.resourceBody as unknown as RecordItem;
             // The etag a later IfMatch must match: the response's, else the item's own.
-            current[index] = toCurrentRow({ ...item, _etag: response.eTag ?? item._etag });
+            current[index] = { item: { ...item, _etag: response.eTag ?? item._etag } };
           }
         });
       } catch {
@@ -528,7 +714,8 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
       }
     });
     return mapConcurrently(rows, REQUEST_CONCURRENCY, async (row, i) => {
-      return current[i] ?? (await this.readRow(records, row.entity, row.id));
+      const read = current[i];
+      return read === undefined ? await this.readRecordItem(records, row.entity, row.id) : read.item;
     });
   }
 
@@ -545,6 +732,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     const key = itemKey(entity, id);
     try {
       const response = await records.item(key, key).read<RecordItem>();
+      this.reads.add('rows', response.resource === undefined ? 0 : 1, response.requestCharge);
       if (response.resource === undefined) {
         await this.db.confirmsMissingItem(response);
         return undefined;
@@ -556,60 +744,15 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
   }
 }
 
-/** The item without the properties Cosmos adds (`_rid`, `_self`, `_ts`, `_attachments`). */
-function withoutSystemFields(item: Omit<RecordItem, '_etag'>): RecordItem {
-  const { _rid, _self, _ts, _attachments, ...content } = item as RecordItem & Record<string, unknown>;
-  void [_rid, _self, _ts, _attachments];
-  return content;
-}
-
-/** How a row's state is stored at seq. */
-function toRecordItem(record: StoredRecord, seq: number): RecordItem {
-  const key = itemKey(record.entity, record.id);
-  return {
-    id: key,
-    pk: key,
-    entity: record.entity,
-    recordId: record.id,
-    version: record.version,
-    deleted: record.deleted,
-    attributes: record.attributes,
-    updatedAt: record.updatedAt,
-    seq,
-  };
-}
-
 /** A fence is no row, but its etag is what the next write must match. */
 function toCurrentRow(item: RecordItem): CurrentRow {
   return { record: item.fence === true ? undefined : toStoredRecord(item), etag: item._etag };
-}
-
-function toStoredRecord(item: RecordItem): StoredRecord {
-  return {
-    entity: item.entity,
-    id: item.recordId,
-    version: item.version,
-    deleted: item.deleted,
-    attributes: item.attributes,
-    updatedAt: item.updatedAt,
-  };
 }
 
 function chunksOf<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
   return chunks;
-}
-
-function parseCursor(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  const match = /^cs1:(\d{1,15})$/.exec(cursor);
-  if (match?.[1] === undefined) {
-    throw new AppError('ValidationFailed', 'The change cursor is not valid.', {
-      details: [{ path: 'cursor', message: 'not a cursor of this store' }],
-    });
-  }
-  return Number(match[1]);
 }
 
 function assertLimit(limit: number): void {

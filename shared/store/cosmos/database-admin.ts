@@ -1,7 +1,7 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { SqlResources } from '@azure/arm-cosmosdb';
 import { cosmosStatusOf, toStoreError } from './cosmos-errors';
-import type { ContainerSpec } from './layout';
+import type { ContainerSpec, IndexingPolicySpec } from './layout';
 
 /**
  * Creates and deletes databases. This is the ONE place that decides how: with an account key (an
@@ -57,6 +57,20 @@ export function createDatabaseAdmin(options: {
   return managementPlaneAdmin(management.target, management.sqlResources, databaseExists);
 }
 
+/**
+ * What both planes set on a container beside its id and partition key: the default TTL and the
+ * indexing policy of the layout (copied, so that neither SDK can change the shared spec).
+ */
+function containerOptions(spec: ContainerSpec): {
+  defaultTtl?: number;
+  indexingPolicy?: IndexingPolicySpec;
+} {
+  return {
+    ...(spec.defaultTtl === undefined ? {} : { defaultTtl: spec.defaultTtl }),
+    ...(spec.indexingPolicy === undefined ? {} : { indexingPolicy: structuredClone(spec.indexingPolicy) }),
+  };
+}
+
 function dataPlaneAdmin(
   client: CosmosClient,
   databaseExists: (name: string) => Promise<boolean>,
@@ -71,7 +85,7 @@ function dataPlaneAdmin(
           await database.containers.createIfNotExists({
             id: spec.id,
             partitionKey: { paths: [spec.partitionKeyPath] },
-            ...(spec.defaultTtl === undefined ? {} : { defaultTtl: spec.defaultTtl }),
+            ...containerOptions(spec),
           });
         }
       } catch (error) {
@@ -110,7 +124,7 @@ function managementPlaneAdmin(
             resource: {
               id: spec.id,
               partitionKey: { paths: [spec.partitionKeyPath], kind: 'Hash', version: 2 },
-              ...(spec.defaultTtl === undefined ? {} : { defaultTtl: spec.defaultTtl }),
+              ...containerOptions(spec),
             },
             options: {},
           });

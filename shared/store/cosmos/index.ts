@@ -38,8 +38,13 @@ export interface CosmosStoreOptions {
   /** The management-plane operations; by default those of a `CosmosDBManagementClient` (tests pass a fake). */
   sqlResources?: SqlResourcesOperations;
   clock?: Clock;
-  /** How long a gap in the change sequence may stay open before a reader closes it (default 60 s). */
+  /** How long a gap or stalled claim in the change sequence may hold settling up before a settler closes it (default 60 s). */
   gapTimeoutMs?: number;
+  /**
+   * Days the change sequence keeps each change (markers' `ttl`, default 14; CHANGE_RETENTION_DAYS).
+   * A cursor older than that is `ChangeCursorExpired`.
+   */
+  changeRetentionDays?: number;
 }
 
 /** The Cosmos store, with the database admin it chose (data plane or management plane). */
@@ -49,9 +54,14 @@ export interface CosmosStore extends Store {
 }
 
 const DEFAULT_GAP_TIMEOUT_MS = 60_000;
+const DEFAULT_CHANGE_RETENTION_DAYS = 14;
 
 /** The Store on Azure Cosmos DB: one database per tenant plus the control database. */
 export function createCosmosStore(options: CosmosStoreOptions): CosmosStore {
+  const changeRetentionDays = options.changeRetentionDays ?? DEFAULT_CHANGE_RETENTION_DAYS;
+  // Cursors stay valid for the retention minus two hours (change-cursor.ts): at least a day.
+  if (!Number.isInteger(changeRetentionDays) || changeRetentionDays < 1)
+    throw new ConfigError(['CHANGE_RETENTION_DAYS: a whole number of days, at least 1']);
   const clientOptions: CosmosClientOptions = { endpoint: options.endpoint };
   if (options.key !== undefined) clientOptions.key = options.key;
   else if (options.credential !== undefined) clientOptions.aadCredentials = options.credential;
@@ -90,7 +100,10 @@ export function createCosmosStore(options: CosmosStoreOptions): CosmosStore {
           org,
         },
       );
-      entry = { store: new CosmosTenantStore(org, access, clock, gapTimeoutMs), access };
+      entry = {
+        store: new CosmosTenantStore(org, access, { clock, gapTimeoutMs, changeRetentionDays }),
+        access,
+      };
       tenants.set(org, entry);
     }
     return entry;
@@ -166,6 +179,7 @@ export function cosmosStoreOptionsFromSettings(settings: Settings, clock?: Clock
     allowInsecureTls: settings.COSMOS_ALLOW_INSECURE_TLS,
     controlDatabase: settings.COSMOS_CONTROL_DATABASE,
     databasePrefix: settings.COSMOS_DATABASE_PREFIX,
+    changeRetentionDays: settings.CHANGE_RETENTION_DAYS,
     ...(clock === undefined ? {} : { clock }),
   };
   if (settings.COSMOS_KEY !== undefined) return { ...base, key: settings.COSMOS_KEY };

@@ -9,28 +9,106 @@ import { orgSchema } from '../../model/tenant';
  * Tenant database `<prefix><org>`:
  * - `records`: one item per row, partition key `/pk` = `<entity>|<id>`. Every row is its own logical
  *   partition, so no entity — however large — concentrates in one partition; point reads and
- *   conditional replaces hit exactly one partition. Scans and counts by entity are cross-partition
- *   queries on the indexed `entity` / `recordId` fields, which the service fans out in parallel.
+ *   conditional replaces hit exactly one partition. Look-ups (`findRecords`), scans and counts are
+ *   cross-partition queries, and that is cheap here: a cross-partition query fans out to physical
+ *   partitions, not logical ones, and a tenant of 3 million rows of about 1 KB (with their keys) is
+ *   a few GB, i.e. one or a few physical partitions (one holds up to 50 GB). Each item carries the
+ *   keys it is looked up by (`k`, see record-item.ts), computed when it is written, and only the
+ *   fields queries filter or order on are indexed ({@link RECORDS_INDEXING}): the row's attributes
+ *   themselves are not, so writes pay for the index terms of the keys, not of every attribute.
  * - `changes`: the change sequence (see change-sequence.ts). Markers are partitioned by `/block` =
- *   `floor(seq / SEQ_BLOCK_SIZE)`, so one block partition holds a bounded number of small markers and a
- *   reader queries exactly one partition, in seq order; the seq counter lives alone in block
- *   `counter`. A total order needs one point of allocation; the counter takes one patch per batch chunk.
+ *   `floor(seq / SEQ_BLOCK_SIZE)`, so one block partition holds a bounded number of small markers and
+ *   the writes of one moment go to one partition; the seq counter and the watermark live alone in
+ *   block `counter`. A total order needs one point of allocation; the counter takes one patch per
+ *   batch chunk. Markers expire by their own `ttl` (the change retention), so the container holds
+ *   only the retained changes (small items: tens of MB for a busy tenant) and a reader's query over
+ *   a seq range fans out to its one or few physical partitions.
  * - `docs`: documents keyed by (kind, id), partition key `/pk` = `<kind>|<id>`, so device state (one
  *   document per device and more) spreads over many partitions; `listDocs` is a query on `kind`.
  *
  * Control database: only `docs`.
+ *
+ * Both ways of creating a database (data plane with a key, Azure Resource Manager with an identity:
+ * database-admin.ts) create containers from these specs, with their indexing policies. A container
+ * created before a policy changed keeps its old one on the data plane (`createIfNotExists` does not
+ * update); ARM's create-or-update applies the new one. Rows written before the keys existed have no
+ * `k` and are not found by keyed look-ups: there are no deployed tenants to migrate.
  */
 
-/** A container of the layout: its id and partition key path. */
+/** A composite index: paths in order, each ascending or descending. */
+export type CompositeIndex = { path: string; order: 'ascending' | 'descending' }[];
+
+/**
+ * An indexing policy in the shape both the data plane (`@azure/cosmos`) and Azure Resource Manager
+ * (`@azure/arm-cosmosdb`) accept. Paths ending in `/?` index one scalar, `/*` everything below,
+ * `/[]/?` every element of an array.
+ */
+export interface IndexingPolicySpec {
+  indexingMode: 'consistent';
+  automatic: true;
+  includedPaths: { path: string }[];
+  excludedPaths: { path: string }[];
+  compositeIndexes: CompositeIndex[];
+}
+
+/** A container of the layout: its id, partition key path and indexing policy. */
 export interface ContainerSpec {
   id: string;
   partitionKeyPath: string;
-  /** -1: items expire only when they carry their own `ttl` (gap watches do). */
+  /** -1: items expire only when they carry their own `ttl` (markers and gap watches do). */
   defaultTtl?: number;
+  /** Undefined: the service's default (every path indexed). */
+  indexingPolicy?: IndexingPolicySpec;
 }
 
-export const RECORDS_CONTAINER: ContainerSpec = { id: 'records', partitionKeyPath: '/pk' };
-export const CHANGES_CONTAINER: ContainerSpec = { id: 'changes', partitionKeyPath: '/block', defaultTtl: -1 };
+const ascending = (...paths: string[]): CompositeIndex => paths.map((path) => ({ path, order: 'ascending' }));
+
+/**
+ * What the queries on `records` filter and order on, and nothing else: the entity, the row id
+ * (keyset paging and id order), `deleted` (live rows), `seq`, `fence` (a fence item of the change
+ * sequence is no row) and the look-up keys under `k`. The row's `attributes` (named here although
+ * `/*` already excludes them, to say that they are never queried) and everything else are not
+ * indexed. Look-ups, scans and counts filter on one entity and order by id: `ORDER BY c.entity,
+ * c.recordId` with the composite (entity, recordId) serves the filter and the order from one index
+ * (putting the equality-filtered field first in the ORDER BY leaves the order by id unchanged).
+ */
+export const RECORDS_INDEXING: IndexingPolicySpec = {
+  indexingMode: 'consistent',
+  automatic: true,
+  includedPaths: ['/entity/?', '/recordId/?', '/deleted/?', '/seq/?', '/fence/?', '/k/*'].map((path) => ({
+    path,
+  })),
+  excludedPaths: [{ path: '/attributes/*' }, { path: '/*' }],
+  compositeIndexes: [ascending('/entity', '/recordId')],
+};
+
+/**
+ * What the queries on `changes` use: the settling walk reads every marker of a seq range (`type`,
+ * `seq`); readers read the claimed markers (`state`) of a seq range, of some entities (`entity`),
+ * perhaps with one of some ownership keys (`keys`, an array). Each orders by seq with its
+ * equality-filtered field first (`ORDER BY c.type, c.seq` / `ORDER BY c.state, c.seq`), served by
+ * the composites (type, seq) and (state, seq); the order is that of seq because the first field is
+ * fixed by the filter.
+ */
+export const CHANGES_INDEXING: IndexingPolicySpec = {
+  indexingMode: 'consistent',
+  automatic: true,
+  includedPaths: ['/type/?', '/state/?', '/entity/?', '/seq/?', '/keys/[]/?'].map((path) => ({ path })),
+  excludedPaths: [{ path: '/*' }],
+  compositeIndexes: [ascending('/type', '/seq'), ascending('/state', '/seq')],
+};
+
+export const RECORDS_CONTAINER: ContainerSpec = {
+  id: 'records',
+  partitionKeyPath: '/pk',
+  indexingPolicy: RECORDS_INDEXING,
+};
+export const CHANGES_CONTAINER: ContainerSpec = {
+  id: 'changes',
+  partitionKeyPath: '/block',
+  defaultTtl: -1,
+  indexingPolicy: CHANGES_INDEXING,
+};
 export const DOCS_CONTAINER: ContainerSpec = { id: 'docs', partitionKeyPath: '/pk' };
 
 export const TENANT_CONTAINERS: readonly ContainerSpec[] = [

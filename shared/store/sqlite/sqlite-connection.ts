@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { AppError } from '../../errors';
+import { registerRecordKeyFunctions } from './sqlite-record-keys';
 
 /** How long a writer waits for another connection's write lock before giving up (ms). */
 const BUSY_TIMEOUT_MS = 5_000;
@@ -31,6 +32,47 @@ const RECORDS_SCHEMA = `
   );
   CREATE UNIQUE INDEX IF NOT EXISTS records_by_seq ON records (seq);`;
 
+/**
+ * The change log: one entry per applied write under key `''` (every change of the entity) and one
+ * per ownership key of the row before and after it (record-keys.ts `changeKeys`), written in the
+ * row's transaction. Clustered by seq, so compaction deletes a prefix; `record_changes_by_scope`
+ * serves a reader of one (entity, key) in seq order and covers what it reads. `at` (epoch ms) is
+ * when the entry was written, for compaction.
+ *
+ * `record_change_horizon` holds the seq at or below which entries may be missing: raised by
+ * compaction, and set to the head when the log is first created on a database that already has
+ * rows (their changes were never logged). `INSERT OR IGNORE` sets it only that first time.
+ */
+const CHANGE_LOG_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS record_changes (
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (seq, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS record_changes_by_scope ON record_changes (entity, key, seq, id);
+  CREATE TABLE IF NOT EXISTS record_change_horizon (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    seq INTEGER NOT NULL
+  );
+  INSERT OR IGNORE INTO record_change_horizon (singleton, seq) SELECT 1, coalesce(max(seq), 0) FROM records;`;
+
+/**
+ * Drops the look-up indexes of earlier versions (`lower(json_extract(…))`, named
+ * `records_lookup_<hash>`): the key indexes replace them, and each one left would cost every write.
+ */
+function dropSupersededIndexes(db: Database.Database): void {
+  const names = db
+    .prepare<[], { name: string }>(
+      `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'
+         AND substr(name, 1, 15) = 'records_lookup_'`,
+    )
+    .all();
+  for (const { name } of names) db.exec(`DROP INDEX IF EXISTS "${name}"`);
+}
+
 export type SqliteDatabaseKind = 'control' | 'tenant';
 
 /**
@@ -43,21 +85,33 @@ export function openSqliteDatabase(
   kind: SqliteDatabaseKind,
   options: { mustExist: boolean },
 ): Database.Database {
-  return openSqliteFile(path, kind === 'tenant' ? DOCS_SCHEMA + RECORDS_SCHEMA : DOCS_SCHEMA, options);
+  if (kind === 'control') return openSqliteFile(path, DOCS_SCHEMA, options);
+  return openSqliteFile(path, DOCS_SCHEMA + RECORDS_SCHEMA + CHANGE_LOG_SCHEMA, {
+    ...options,
+    // Before the schema: the key indexes call these functions on every write.
+    prepare: registerRecordKeyFunctions,
+    migrate: dropSupersededIndexes,
+  });
 }
 
 /**
  * Opens a SQLite file as every connection of this product does (busy timeout, WAL, NORMAL
- * synchronous) and runs `schema` (idempotent DDL) in one immediate transaction. Failures are
- * better-sqlite3's own; the file is closed again when setting it up fails.
+ * synchronous), runs `prepare` (registering functions, say), then `schema` (idempotent DDL) and
+ * `migrate` in one immediate transaction. Failures are better-sqlite3's own; the file is closed
+ * again when setting it up fails.
  */
 export function openSqliteFile(
   path: string,
   schema: string,
-  options: { mustExist: boolean },
+  options: {
+    mustExist: boolean;
+    prepare?: (db: Database.Database) => void;
+    migrate?: (db: Database.Database) => void;
+  },
 ): Database.Database {
   const db = new Database(path, { fileMustExist: options.mustExist, timeout: BUSY_TIMEOUT_MS });
   try {
+    options.prepare?.(db);
     // busy_timeout first: switching to WAL needs a lock another connection may hold.
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
@@ -65,7 +119,10 @@ export function openSqliteFile(
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = OFF');
     // IMMEDIATE: two connections creating the same database at once serialize instead of failing.
-    db.transaction(() => db.exec(schema)).immediate();
+    db.transaction(() => {
+      db.exec(schema);
+      options.migrate?.(db);
+    }).immediate();
     return db;
   } catch (error) {
     db.close();

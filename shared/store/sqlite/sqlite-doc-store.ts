@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors';
-import type { DocEtag, DocStore, PutDocOptions, StoredDoc } from '../port';
+import type { DocEtag, DocStore, PutDocOptions, ReadMeter, StoredDoc } from '../port';
 import { perConnection, translateSqliteError } from './sqlite-connection';
 
 interface DocRow {
@@ -75,10 +75,18 @@ function toDoc<T>(row: DocRow): StoredDoc<T> {
  * The {@link DocStore} of one SQLite database (the control store or a tenant's). `connect` returns
  * the open connection, or throws (e.g. `TenantNotProvisioned`) when there is none. Deleting with
  * `ifMatch` a document that no longer exists returns `false` (nothing was deleted; the caller's
- * goal holds), while `putDoc` with `ifMatch` on a missing document is `PreconditionFailed`.
+ * goal holds), while `putDoc` with `ifMatch` on a missing document is `PreconditionFailed`. Reads
+ * add the documents they read (listed etags included) to `meter` when one is given.
  */
 export class SqliteDocStore implements DocStore {
-  constructor(private readonly connect: () => Database.Database) {}
+  constructor(
+    private readonly connect: () => Database.Database,
+    private readonly meter?: ReadMeter,
+  ) {}
+
+  private countDocs(count: number): void {
+    if (this.meter !== undefined) this.meter.docs += count;
+  }
 
   private run<R>(operation: (statements: DocStatements) => R): Promise<R> {
     try {
@@ -91,7 +99,9 @@ export class SqliteDocStore implements DocStore {
   getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined> {
     return this.run((s) => {
       const row = s.get.get(kind, id);
-      return row === undefined ? undefined : toDoc<T>(row);
+      if (row === undefined) return undefined;
+      this.countDocs(1);
+      return toDoc<T>(row);
     });
   }
 
@@ -138,6 +148,7 @@ export class SqliteDocStore implements DocStore {
         if (!row.id.startsWith(prefix)) break;
         docs.push(toDoc<T>(row));
       }
+      this.countDocs(docs.length);
       return docs;
     });
   }
@@ -150,6 +161,7 @@ export class SqliteDocStore implements DocStore {
         if (!row.id.startsWith(prefix)) break;
         tags.push({ id: row.id, etag: row.etag });
       }
+      this.countDocs(tags.length);
       return tags;
     });
   }

@@ -1,75 +1,109 @@
-import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Clock } from '../../clock';
 import { AppError } from '../../errors';
 import type { Attributes, StoredRecord } from '../../model/record';
-import { compareVersions } from '../../model/record';
-import { attributeLookup, isPlainAttributeName } from '../attribute-lookup';
-import type { ChangePage, RecordStore, RecordWrite, RecordWriteResult } from '../port';
+import { compareVersions, OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../../model/record';
+import { attributeLookup } from '../attribute-lookup';
+import type {
+  ChangePage,
+  ChangeScope,
+  LookupSpec,
+  ProbePage,
+  ReadMeter,
+  RecordProbe,
+  RecordStore,
+  RecordWrite,
+  RecordWriteResult,
+} from '../port';
+import { changeKeys } from '../record-keys';
+import {
+  changeCursorExpired,
+  formatChangeCursor,
+  parseChangeCursor,
+  SqliteChangeLog,
+} from './sqlite-change-log';
 import { perConnection, translateSqliteError } from './sqlite-connection';
-
-interface RecordRow {
-  entity: string;
-  id: string;
-  version: string;
-  deleted: number;
-  attributes: string;
-  updated_at: string;
-}
+import { SqliteLookups } from './sqlite-lookups';
+import { RECORD_COLUMNS, toRecord, toRecords, type RecordRow } from './sqlite-record-rows';
 
 interface ChangeRow extends RecordRow {
   seq: number;
 }
 
+/** A stored row as a write reads it: the row, and its ownership attributes as JSON fragments. */
+interface StoredForWrite extends RecordRow {
+  owner: string | null;
+  business_unit: string | null;
+}
+
 type UpsertParams = [string, string, string, number, string, string, number];
 
-const COLUMNS = 'entity, id, version, deleted, attributes, updated_at';
+/** What one `applyRecordWrites` call needs besides its writes: the store clock's reading, the retention. */
+interface WriteContext {
+  nowIso: string;
+  nowMs: number;
+  retentionDays: number;
+}
+
+/** A scoped read may step over this many entries per row it may return before it stops a page. */
+const ENTRIES_PER_ROW = 20;
 
 /** The prepared statements of one connection, prepared once and reused for every call. */
 class RecordStatements {
   readonly get: Database.Statement<[string, string], RecordRow>;
+  readonly getForWrite: Database.Statement<[string, string], StoredForWrite>;
   readonly getMany: Database.Statement<[string, string], RecordRow>;
   readonly upsert: Database.Statement<UpsertParams>;
   readonly maxSeq: Database.Statement<[], { seq: number }>;
   readonly scanLive: Database.Statement<[string, string, number], RecordRow>;
   readonly scanAll: Database.Statement<[string, string, number], RecordRow>;
-  readonly countLive: Database.Statement<[string], { count: number }>;
   readonly changesAfter: Database.Statement<[number, number], ChangeRow>;
-  readonly liveOfEntity: Database.Statement<[string], RecordRow>;
-  /** Lookups by attribute (key `''`: by id), each backed by its expression index; made on first use. */
-  readonly lookups = new Map<string, Database.Statement<[string, string], RecordRow>>();
+  readonly changeLog: SqliteChangeLog;
+  readonly lookups: SqliteLookups;
   /** Applies one call's writes; run with `.immediate()` so seq allocation holds the write lock. */
   readonly applyWrites: Database.Transaction<
-    (writes: readonly RecordWrite[], now: string) => RecordWriteResult[]
+    (writes: readonly RecordWrite[], context: WriteContext) => RecordWriteResult[]
   >;
+  /** Runs a read in one snapshot (`BEGIN DEFERRED`): a head and the rows read with it agree. */
+  readonly inSnapshot: <R>(read: () => R) => R;
 
   constructor(db: Database.Database) {
-    this.get = db.prepare(`SELECT ${COLUMNS} FROM records WHERE entity = ? AND id = ?`);
+    this.get = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id = ?`);
+    // A write needs the stored row's ownership only: two fragments, not the whole row parsed.
+    this.getForWrite = db.prepare(
+      `SELECT ${RECORD_COLUMNS}, attributes -> '$.${OWNER_ATTRIBUTE}' AS owner,
+         attributes -> '$.${OWNING_BUSINESS_UNIT_ATTRIBUTE}' AS business_unit
+       FROM records WHERE entity = ? AND id = ?`,
+    );
     // The ids travel as one JSON array: one statement per call, whatever the count (no parameter limit).
     this.getMany = db.prepare(
-      `SELECT ${COLUMNS} FROM records WHERE entity = ? AND id IN (SELECT value FROM json_each(?))`,
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id IN (SELECT value FROM json_each(?))`,
     );
     this.upsert = db.prepare(
-      `INSERT INTO records (${COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO records (${RECORD_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
          attributes = excluded.attributes, updated_at = excluded.updated_at, seq = excluded.seq`,
     );
     this.maxSeq = db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM records');
     this.scanLive = db.prepare(
-      `SELECT ${COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
     );
     this.scanAll = db.prepare(
-      `SELECT ${COLUMNS} FROM records WHERE entity = ? AND id > ? ORDER BY id LIMIT ?`,
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? ORDER BY id LIMIT ?`,
     );
-    this.countLive = db.prepare('SELECT count(*) AS count FROM records WHERE entity = ? AND deleted = 0');
-    this.liveOfEntity = db.prepare(`SELECT ${COLUMNS} FROM records WHERE entity = ? AND deleted = 0`);
-    this.changesAfter = db.prepare(`SELECT ${COLUMNS}, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?`);
-    this.applyWrites = db.transaction((writes: readonly RecordWrite[], now: string) => {
+    this.changesAfter = db.prepare(
+      `SELECT ${RECORD_COLUMNS}, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?`,
+    );
+    this.changeLog = new SqliteChangeLog(db);
+    this.lookups = new SqliteLookups(db);
+    const snapshot = db.transaction((read: () => unknown) => read());
+    this.inSnapshot = <R>(read: () => R): R => snapshot.deferred(read) as R;
+    this.applyWrites = db.transaction((writes: readonly RecordWrite[], context: WriteContext) => {
       // The write lock is held from BEGIN IMMEDIATE to COMMIT, so no other connection can allocate
       // seqs in between: commit order equals seq order, and a reader that sees seq n sees all below.
       let seq = this.maxSeq.get()!.seq;
-      return writes.map((write) => {
-        const stored = this.get.get(write.entity, write.id);
+      const results = writes.map((write) => {
+        const stored = this.getForWrite.get(write.entity, write.id);
         if (write.expectedVersion !== undefined && !matchesExpected(stored, write.expectedVersion)) {
           return result(write, 'conflict', stored && toRecord(stored));
         }
@@ -78,18 +112,58 @@ class RecordStatements {
         }
         const attributes = JSON.stringify(attributesToStore(write, stored));
         seq += 1;
-        this.upsert.run(write.entity, write.id, write.version, write.deleted ? 1 : 0, attributes, now, seq);
-        return result(write, 'applied', {
+        const { nowIso } = context;
+        this.upsert.run(
+          write.entity,
+          write.id,
+          write.version,
+          write.deleted ? 1 : 0,
+          attributes,
+          nowIso,
+          seq,
+        );
+        const record: StoredRecord = {
           entity: write.entity,
           id: write.id,
           version: write.version,
           deleted: write.deleted,
           attributes: JSON.parse(attributes) as Attributes,
-          updatedAt: now,
-        });
+          updatedAt: nowIso,
+        };
+        this.changeLog.append(
+          seq,
+          write.entity,
+          write.id,
+          changeKeys(ownershipOf(stored), record),
+          context.nowMs,
+        );
+        return result(write, 'applied', record);
       });
+      this.changeLog.compactIfDue(context.nowMs, context.retentionDays);
+      return results;
     });
   }
+}
+
+/** Reads a JSON fragment of a stored row (SQL NULL: the attribute is missing). */
+function fragment(json: string | null): unknown {
+  return json === null ? undefined : JSON.parse(json);
+}
+
+/** The stored row as far as its ownership keys go (record-keys.ts `changeKeys` reads no more). */
+function ownershipOf(stored: StoredForWrite | undefined): StoredRecord | undefined {
+  if (stored === undefined) return undefined;
+  return {
+    entity: stored.entity,
+    id: stored.id,
+    version: stored.version,
+    deleted: stored.deleted !== 0,
+    attributes: {
+      [OWNER_ATTRIBUTE]: fragment(stored.owner),
+      [OWNING_BUSINESS_UNIT_ATTRIBUTE]: fragment(stored.business_unit),
+    },
+    updatedAt: stored.updated_at,
+  };
 }
 
 function matchesExpected(stored: RecordRow | undefined, expected: string | null): boolean {
@@ -117,67 +191,8 @@ function result(
   return { entity: write.entity, id: write.id, outcome, record };
 }
 
-/**
- * Converts a statement's rows to records in place: each row's attributes text becomes garbage as soon
- * as it is parsed, instead of every row's text staying alive until the whole page is parsed (on a
- * page of thousands of rows that kept megabytes alive long enough to reach V8's old space).
- */
-function toRecords(rows: RecordRow[]): StoredRecord[] {
-  const records = rows as unknown as StoredRecord[];
-  for (let i = 0; i < rows.length; i++) records[i] = toRecord(rows[i]!);
-  return records;
-}
-
-function toRecord(row: RecordRow): StoredRecord {
-  return {
-    entity: row.entity,
-    id: row.id,
-    version: row.version,
-    deleted: row.deleted !== 0,
-    attributes: JSON.parse(row.attributes) as Attributes,
-    updatedAt: row.updated_at,
-  };
-}
-
-/**
- * The statement that finds live rows of an entity by the lower-cased value of one attribute (`null`:
- * the id), creating the partial expression index it uses on first use. Index names hash the
- * attribute, as SQLite names are case-insensitive and attribute names are not.
- */
-function lookupStatement(
-  db: Database.Database,
-  statements: RecordStatements,
-  attribute: string | null,
-): Database.Statement<[string, string], RecordRow> {
-  const cacheKey = attribute ?? '';
-  let statement = statements.lookups.get(cacheKey);
-  if (statement !== undefined) return statement;
-  const expression = attribute === null ? 'lower(id)' : `lower(json_extract(attributes, '$.${attribute}'))`;
-  const name = `records_lookup_${createHash('sha256').update(cacheKey).digest('hex').slice(0, 16)}`;
-  db.exec(`CREATE INDEX IF NOT EXISTS ${name} ON records (entity, ${expression}) WHERE deleted = 0`);
-  statement = db.prepare(
-    `SELECT ${COLUMNS} FROM records WHERE entity = ? AND deleted = 0
-       AND ${expression} IN (SELECT value FROM json_each(?))`,
-  );
-  statements.lookups.set(cacheKey, statement);
-  return statement;
-}
-
 /** The prepared statements of a connection, made on its first use. */
 const statementsOf = perConnection((db) => new RecordStatements(db));
-
-/** SQLite integers are 64-bit; larger cursors cannot come from this store. */
-const CURSOR_PATTERN = /^\d{1,15}$/;
-
-function parseCursor(cursor: string | undefined): number {
-  if (cursor === undefined) return 0;
-  if (!CURSOR_PATTERN.test(cursor)) {
-    throw new AppError('ValidationFailed', 'The change cursor is not valid.', {
-      details: [{ path: 'cursor', message: 'expected a cursor returned by this store' }],
-    });
-  }
-  return Number(cursor);
-}
 
 function assertLimit(limit: number): void {
   if (!Number.isInteger(limit) || limit < 1) {
@@ -187,37 +202,60 @@ function assertLimit(limit: number): void {
   }
 }
 
+/** What a record store is configured with. */
+export interface SqliteRecordStoreOptions {
+  /** Days the change log keeps an entry (`CHANGE_RETENTION_DAYS`). */
+  changeRetentionDays: number;
+}
+
 /**
  * The {@link RecordStore} of one tenant's SQLite database. Each row carries `seq`, its position in
  * the tenant's change sequence: every applied write moves the row to `max(seq) + 1`, allocated inside
- * the write transaction. The cursor is that seq as a decimal string (`'0'`: the beginning).
+ * the write transaction, and logs the change under its entity and ownership keys (sqlite-change-log.ts)
+ * in the same transaction. Cursors are `s2:<seq>:<epochHour>`; an unscoped read follows `records.seq`,
+ * a scoped one the log, which compaction bounds to the retention. Reads add what they read to `meter`
+ * when one is given (record rows as SQL returns them, before any filtering).
  */
 export class SqliteRecordStore implements RecordStore {
   constructor(
     private readonly connect: () => Database.Database,
     private readonly clock: Clock,
+    private readonly options: SqliteRecordStoreOptions,
+    private readonly meter: ReadMeter | undefined,
   ) {}
 
-  private run<R>(operation: (statements: RecordStatements, db: Database.Database) => R): Promise<R> {
+  private run<R>(operation: (statements: RecordStatements) => R): Promise<R> {
     try {
-      const db = this.connect();
-      return Promise.resolve(operation(statementsOf(db), db));
+      return Promise.resolve(operation(statementsOf(this.connect())));
     } catch (error) {
       return Promise.reject(translateSqliteError(error));
     }
   }
 
+  /** Counts record rows read from SQL and passes them on. */
+  private countRows<T extends RecordRow[]>(rows: T): T {
+    if (this.meter !== undefined) this.meter.rows += rows.length;
+    return rows;
+  }
+
   applyRecordWrites(writes: readonly RecordWrite[]): Promise<RecordWriteResult[]> {
     return this.run((s) => {
       if (writes.length === 0) return [];
-      return s.applyWrites.immediate(writes, this.clock.now().toISOString());
+      const now = this.clock.now();
+      return s.applyWrites.immediate(writes, {
+        nowIso: now.toISOString(),
+        nowMs: now.getTime(),
+        retentionDays: this.options.changeRetentionDays,
+      });
     });
   }
 
   getRecord(entity: string, id: string): Promise<StoredRecord | undefined> {
     return this.run((s) => {
       const row = s.get.get(entity, id);
-      return row === undefined ? undefined : toRecord(row);
+      if (row === undefined) return undefined;
+      if (this.meter !== undefined) this.meter.rows += 1;
+      return toRecord(row);
     });
   }
 
@@ -226,7 +264,7 @@ export class SqliteRecordStore implements RecordStore {
       if (ids.length === 0) return [];
       // One statement for the whole list: about twice as fast as a point read per id on a page of
       // thousands, and `IN` answers each row once however often its id is listed.
-      return toRecords(s.getMany.all(entity, JSON.stringify(ids)));
+      return toRecords(this.countRows(s.getMany.all(entity, JSON.stringify(ids))));
     });
   }
 
@@ -238,12 +276,27 @@ export class SqliteRecordStore implements RecordStore {
       assertLimit(options.limit);
       const statement = options.includeDeleted === true ? s.scanAll : s.scanLive;
       // '' sorts before every id, so it means "from the first row".
-      return toRecords(statement.all(entity, options.afterId ?? '', options.limit));
+      return toRecords(this.countRows(statement.all(entity, options.afterId ?? '', options.limit)));
     });
   }
 
-  countRecords(entity: string): Promise<number> {
-    return this.run((s) => s.countLive.get(entity)!.count);
+  countRecords(entity: string, probe?: RecordProbe): Promise<number> {
+    return this.run((s) => s.lookups.count(entity, probe, this.meter));
+  }
+
+  findRecords(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbePage> {
+    return this.run((s) => {
+      assertLimit(options.limit);
+      return s.lookups.find(entity, probe, options, this.meter);
+    });
+  }
+
+  prepareLookups(specs: readonly LookupSpec[]): Promise<void> {
+    return this.run((s) => s.lookups.prepare(specs));
   }
 
   findRecordsByAttribute(
@@ -253,31 +306,85 @@ export class SqliteRecordStore implements RecordStore {
   ): Promise<StoredRecord[]> {
     const lookup = attributeLookup(attribute, values);
     if (lookup.wanted.size === 0) return Promise.resolve([]);
-    if (lookup.needsScan || (attribute !== null && !isPlainAttributeName(attribute))) {
-      // SQLite's lower() folds ASCII only, and odd names cannot be indexed: read the entity instead.
-      return this.run((s) => toRecords(s.liveOfEntity.all(entity)).filter(lookup.matches));
-    }
-    return this.run((s, db) =>
-      toRecords(lookupStatement(db, s, attribute).all(entity, JSON.stringify([...lookup.wanted]))).filter(
-        lookup.matches,
-      ),
+    // A text probe finds numbers and booleans by their text too; this look-up keeps strings only.
+    return this.run((s) =>
+      s.lookups
+        .findAllOfText(entity, { kind: 'text', attribute, values: [...lookup.wanted] }, this.meter)
+        .filter(lookup.matches),
     );
   }
 
-  readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {
+  readChanges(
+    cursor: string | undefined,
+    limit: number,
+    scopes?: readonly ChangeScope[],
+  ): Promise<ChangePage> {
     return this.run((s) => {
       assertLimit(limit);
-      const after = parseCursor(cursor);
-      // One statement reads one snapshot; the extra row tells whether more changes follow.
-      const rows = s.changesAfter.all(after, limit + 1);
-      const more = rows.length > limit;
-      if (more) rows.length = limit;
-      const last = rows[rows.length - 1];
-      return { records: toRecords(rows), cursor: String(last?.seq ?? after), more };
+      const nowMs = this.clock.now().getTime();
+      const after = parseChangeCursor(cursor, nowMs, this.options.changeRetentionDays);
+      return s.inSnapshot(() => {
+        const head = s.maxSeq.get()!.seq;
+        // A seq past the head was issued by another database (this tenant's, dropped and created again).
+        if (after.seq > head) throw changeCursorExpired('ahead of this database');
+        return scopes === undefined
+          ? this.readAllChanges(s, after.seq, limit, nowMs)
+          : this.readScopedChanges(s, after.seq, head, limit, scopes, nowMs);
+      });
     });
   }
 
+  /**
+   * Every change: the rows themselves in seq order (each row is at the seq of its last write), so
+   * this read never needs the log and no compaction limits it.
+   */
+  private readAllChanges(s: RecordStatements, after: number, limit: number, nowMs: number): ChangePage {
+    // The extra row tells whether more changes follow.
+    const rows = this.countRows(s.changesAfter.all(after, limit + 1));
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    const last = rows[rows.length - 1];
+    return { records: toRecords(rows), cursor: formatChangeCursor(last?.seq ?? after, nowMs), more };
+  }
+
+  /** The changes of `scopes` from the log, each changed row read at its latest state. */
+  private readScopedChanges(
+    s: RecordStatements,
+    after: number,
+    head: number,
+    limit: number,
+    scopes: readonly ChangeScope[],
+    nowMs: number,
+  ): ChangePage {
+    if (after < s.changeLog.horizon()) throw changeCursorExpired('its changes were compacted');
+    const changed = s.changeLog.readScoped(scopes, after, head, limit, limit * ENTRIES_PER_ROW, this.meter);
+    const idsByEntity = new Map<string, string[]>();
+    for (const row of changed.rows) {
+      const ids = idsByEntity.get(row.entity);
+      if (ids === undefined) idsByEntity.set(row.entity, [row.id]);
+      else ids.push(row.id);
+    }
+    const stored = new Map<string, StoredRecord>();
+    for (const [entity, ids] of idsByEntity) {
+      for (const record of toRecords(this.countRows(s.getMany.all(entity, JSON.stringify(ids))))) {
+        stored.set(`${record.entity}\u0000${record.id}`, record);
+      }
+    }
+    // In change order: by the seq of each row's last change read (readScoped's order).
+    const records: StoredRecord[] = [];
+    for (const row of changed.rows) {
+      const record = stored.get(`${row.entity}\u0000${row.id}`);
+      if (record !== undefined) records.push(record);
+    }
+    return { records, cursor: formatChangeCursor(changed.seq, nowMs), more: changed.more };
+  }
+
   headCursor(): Promise<string> {
-    return this.run((s) => String(s.maxSeq.get()!.seq));
+    return this.run((s) => formatChangeCursor(s.maxSeq.get()!.seq, this.clock.now().getTime()));
+  }
+
+  settleChanges(): Promise<void> {
+    // Commits are ordered (one write lock): the head a reader sees is always settled.
+    return Promise.resolve();
   }
 }

@@ -9,12 +9,16 @@ import { openSqliteDatabase, translateSqliteError } from './sqlite-connection';
 import { SqliteDocStore } from './sqlite-doc-store';
 import { SqliteTenantStore } from './sqlite-tenant-store';
 
-/** Where the SQLite store keeps its files, and the clock that stamps `updatedAt`. */
+/** Where the SQLite store keeps its files, the clock that stamps `updatedAt`, how long changes are kept. */
 export interface SqliteStoreOptions {
   /** The data folder: `control.db` and `tenants/<org>.db` live here; created when missing. */
   dataDir: string;
   clock?: Clock;
+  /** Days the change log keeps an entry (`CHANGE_RETENTION_DAYS`); default 14. */
+  changeRetentionDays?: number;
 }
+
+const DEFAULT_CHANGE_RETENTION_DAYS = 14;
 
 /** An open tenant database and the file it was opened from (to notice a drop by another process). */
 interface OpenTenant {
@@ -33,6 +37,18 @@ interface OpenTenant {
  */
 export function createSqliteStore(options: SqliteStoreOptions): Store {
   const clock = options.clock ?? systemClock;
+  const changeRetentionDays = options.changeRetentionDays ?? DEFAULT_CHANGE_RETENTION_DAYS;
+  // Whole days of at least one: cursors expire 2 hours before their changes could be compacted.
+  if (!Number.isInteger(changeRetentionDays) || changeRetentionDays < 1) {
+    throw new AppError(
+      'ValidationFailed',
+      'The change retention must be a whole number of days, at least 1.',
+      {
+        details: [{ path: 'changeRetentionDays', message: `got ${changeRetentionDays}` }],
+      },
+    );
+  }
+  const recordOptions = { changeRetentionDays };
   const tenantsDir = join(options.dataDir, 'tenants');
   mkdirSync(tenantsDir, { recursive: true });
   const controlDb = openSqliteDatabase(join(options.dataDir, 'control.db'), 'control', { mustExist: false });
@@ -110,7 +126,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     tenant(org: string): TenantStore {
       let handle = tenantHandles.get(org);
       if (handle === undefined) {
-        handle = new SqliteTenantStore(org, () => connectTenant(org), clock);
+        handle = new SqliteTenantStore(org, () => connectTenant(org), clock, recordOptions);
         tenantHandles.set(org, handle);
       }
       return handle;

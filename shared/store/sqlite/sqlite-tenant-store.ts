@@ -3,20 +3,26 @@ import type { Clock } from '../../clock';
 import type { StoredRecord } from '../../model/record';
 import type {
   ChangePage,
+  ChangeScope,
   DocEtag,
+  LookupSpec,
+  ProbePage,
   PutDocOptions,
+  ReadMeter,
+  RecordProbe,
   RecordWrite,
   RecordWriteResult,
   StoredDoc,
   TenantStore,
 } from '../port';
 import { SqliteDocStore } from './sqlite-doc-store';
-import { SqliteRecordStore } from './sqlite-record-store';
+import { SqliteRecordStore, type SqliteRecordStoreOptions } from './sqlite-record-store';
 
 /**
  * One tenant's handle: its documents and rows in `<dataDir>/tenants/<org>.db`. `connect` opens the
  * file on first use and fails with `TenantNotProvisioned` while it does not exist, so a handle taken
- * before a drop fails after it and works again once the database is created anew.
+ * before a drop fails after it and works again once the database is created anew. A metered handle
+ * shares the connection (and its prepared statements) and adds its reads to its meter.
  */
 export class SqliteTenantStore implements TenantStore {
   private readonly docs: SqliteDocStore;
@@ -24,11 +30,17 @@ export class SqliteTenantStore implements TenantStore {
 
   constructor(
     readonly org: string,
-    connect: () => Database.Database,
-    clock: Clock,
+    private readonly connect: () => Database.Database,
+    private readonly clock: Clock,
+    private readonly options: SqliteRecordStoreOptions,
+    meter?: ReadMeter,
   ) {
-    this.docs = new SqliteDocStore(connect);
-    this.records = new SqliteRecordStore(connect, clock);
+    this.docs = new SqliteDocStore(connect, meter);
+    this.records = new SqliteRecordStore(connect, clock, options, meter);
+  }
+
+  metered(meter: ReadMeter): TenantStore {
+    return new SqliteTenantStore(this.org, this.connect, this.clock, this.options, meter);
   }
 
   getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined> {
@@ -61,8 +73,18 @@ export class SqliteTenantStore implements TenantStore {
   ): Promise<StoredRecord[]> {
     return this.records.scanRecords(entity, options);
   }
-  countRecords(entity: string): Promise<number> {
-    return this.records.countRecords(entity);
+  countRecords(entity: string, probe?: RecordProbe): Promise<number> {
+    return this.records.countRecords(entity, probe);
+  }
+  findRecords(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbePage> {
+    return this.records.findRecords(entity, probe, options);
+  }
+  prepareLookups(specs: readonly LookupSpec[]): Promise<void> {
+    return this.records.prepareLookups(specs);
   }
   findRecordsByAttribute(
     entity: string,
@@ -71,10 +93,17 @@ export class SqliteTenantStore implements TenantStore {
   ): Promise<StoredRecord[]> {
     return this.records.findRecordsByAttribute(entity, attribute, values);
   }
-  readChanges(cursor: string | undefined, limit: number): Promise<ChangePage> {
-    return this.records.readChanges(cursor, limit);
+  readChanges(
+    cursor: string | undefined,
+    limit: number,
+    scopes?: readonly ChangeScope[],
+  ): Promise<ChangePage> {
+    return this.records.readChanges(cursor, limit, scopes);
   }
   headCursor(): Promise<string> {
     return this.records.headCursor();
+  }
+  settleChanges(): Promise<void> {
+    return this.records.settleChanges();
   }
 }

@@ -1,14 +1,11 @@
-import { findProfileForAppUser } from '../../admin/app-config';
-import { loadDirectory } from '../../admin/directory-store';
 import { loadEntities } from '../../admin/entity-config';
 import { getTenantSettings } from '../../admin/settings-store';
 import type { Clock } from '../../clock';
-import { AppError } from '../../errors';
-import type { Directory, DirectoryUser } from '../../model/directory';
+import type { Directory } from '../../model/directory';
 import type { EntityMetadata } from '../../model/entity';
 import type { Tenant } from '../../model/tenant';
-import { canSyncAtAll } from '../../security/privileges';
-import { buildUserContext, type UserContext } from '../../security/user-context';
+import type { UserContext } from '../../security/user-context';
+import { resolveSyncCaller, type SyncCallerRef } from '../device-identity';
 import type { Source } from '../../sources/port';
 import type { TenantStore } from '../../store/port';
 import type { IdFormat } from './validate-upload-row';
@@ -46,7 +43,7 @@ export interface UploadSession {
 }
 
 /** Whose session: the token's object id (device uploads) or a systemuser id (admin retries). */
-export type UploadCallerRef = { objectId: string } | { userId: string };
+export type UploadCallerRef = SyncCallerRef;
 
 /**
  * Opens the session of one upload: the caller must be a directory user (403 `Forbidden`), may sync at
@@ -59,20 +56,12 @@ export async function openUploadSession(
   deviceId: string,
 ): Promise<UploadSession> {
   const { store, tenant } = deps;
-  const [directory, entities, settings] = await Promise.all([
-    loadDirectory(store),
+  const [caller_, entities, settings] = await Promise.all([
+    resolveSyncCaller(store, caller, app),
     loadEntities(store),
     getTenantSettings(store),
   ]);
-  const user = findCaller(directory, caller);
-  const context = buildUserContext(directory, user.id);
-  if (!canSyncAtAll(context)) {
-    throw new AppError(
-      'PrivilegeDenied',
-      `User '${user.id}' has no security role granting Read on offline profiles, so cannot sync.`,
-    );
-  }
-  const profile = await findProfileForAppUser(store, app, user.id);
+  const { directory, user, context, profile } = caller_;
   return {
     store,
     clock: deps.clock,
@@ -87,27 +76,4 @@ export async function openUploadSession(
     app,
     deviceId,
   };
-}
-
-/**
- * The directory user behind a caller: by the token's object id (403 `Forbidden` when none has it) or
- * by systemuser id (404 `NotFound`). Ids compare case-insensitively.
- */
-export function findCaller(directory: Directory, caller: UploadCallerRef): DirectoryUser {
-  if ('objectId' in caller) {
-    const oid = caller.objectId.toLowerCase();
-    const user = directory.users.find((u) => u.entraObjectId.toLowerCase() === oid);
-    if (user === undefined) {
-      throw new AppError('Forbidden', "The token's user is not in the tenant's directory.", {
-        details: { objectId: caller.objectId },
-      });
-    }
-    return user;
-  }
-  const id = caller.userId.toLowerCase();
-  const user = directory.users.find((u) => u.id.toLowerCase() === id);
-  if (user === undefined) {
-    throw new AppError('NotFound', `User '${caller.userId}' is no longer in the tenant's directory.`);
-  }
-  return user;
 }

@@ -1,7 +1,7 @@
 import { ManualClock } from '../../../shared/clock';
 import { AppError } from '../../../shared/errors';
 import type { Condition } from '../../../shared/model/condition';
-import { compileCondition } from '../../../shared/filters/evaluate-condition';
+import { compileCondition } from '../../../shared/filters/evaluate-filter';
 import type { FilterContext } from '../../../shared/filters/evaluate-condition';
 import { buildUserContext } from '../../../shared/security/user-context';
 import { accountEntity, syncDirectory } from '../security/sync-security-fixture';

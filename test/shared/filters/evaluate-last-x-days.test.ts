@@ -1,5 +1,5 @@
 import { ManualClock } from '../../../shared/clock';
-import { compileCondition } from '../../../shared/filters/evaluate-condition';
+import { compileCondition } from '../../../shared/filters/evaluate-filter';
 import { buildUserContext } from '../../../shared/security/user-context';
 import { accountEntity, syncDirectory } from '../security/sync-security-fixture';
 
@@ -12,7 +12,7 @@ function lastDays(days: number | string, clock: ManualClock) {
   });
 }
 
-describe('last-x-days: from midnight UTC N days before today up to now', () => {
+describe('last-x-days: from midnight UTC N days before today to the end of today', () => {
   const clock = new ManualClock('2026-01-15T12:00:00.000Z');
   const tenDays = lastDays(10, clock);
 
@@ -21,7 +21,8 @@ describe('last-x-days: from midnight UTC N days before today up to now', () => {
     ['2026-01-04T23:59:59.999Z', false], // the last instant before it
     ['2026-01-10T08:00:00Z', true],
     ['2026-01-15T12:00:00.000Z', true], // now
-    ['2026-01-15T12:00:00.001Z', false], // after now
+    ['2026-01-15T23:59:59.999Z', true], // later today: whole days
+    ['2026-01-16T00:00:00.000Z', false], // tomorrow
     ['2026-01-05T00:30:00+01:00', false], // 2026-01-04T23:30Z: offsets count
     [null, false],
     ['not a date', false],
@@ -32,9 +33,9 @@ describe('last-x-days: from midnight UTC N days before today up to now', () => {
   it('reads the clock once, when compiled', () => {
     const moving = new ManualClock('2026-01-15T12:00:00.000Z');
     const predicate = lastDays(1, moving);
-    moving.advance(60 * 60 * 1000);
-    expect(predicate({ modifiedon: '2026-01-15T12:30:00Z' })).toBe(false);
-    expect(lastDays(1, moving)({ modifiedon: '2026-01-15T12:30:00Z' })).toBe(true);
+    moving.advance(24 * 60 * 60 * 1000);
+    expect(predicate({ modifiedon: '2026-01-16T12:30:00Z' })).toBe(false);
+    expect(lastDays(1, moving)({ modifiedon: '2026-01-16T12:30:00Z' })).toBe(true);
   });
 
   it('moves the window at midnight UTC, not before', () => {

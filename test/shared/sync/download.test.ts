@@ -4,6 +4,7 @@ import { updateTenantSettings } from '../../../shared/admin/settings-store';
 import { AppError } from '../../../shared/errors';
 import type { RecordWrite } from '../../../shared/store/port';
 import { signCheckpoint } from '../../../shared/sync/checkpoint';
+import type { DownloadResponse } from '../../../shared/sync/sync-protocol';
 import { downloadChanges } from '../../../shared/sync/download';
 import { getSyncMetadata } from '../../../shared/sync/metadata';
 import {
@@ -187,12 +188,21 @@ describe('removals and arrivals', () => {
 describe('pages and checkpoints', () => {
   it('pages with progress, and a lost page retried returns the same changes and commits once', async () => {
     const d = new DeviceReplica('d1', 1);
+    // Progress counts the changes sent; its total is what is sent plus what the work still expects
+    // (counted by the store as the rows are looked up), so it never runs past 100 and ends there.
+    const expectProgress = (response: DownloadResponse, done: number): void => {
+      const { progress } = response;
+      expect(progress.done).toBe(done);
+      expect(progress.total).toBeGreaterThanOrEqual(done);
+      expect(progress.percent).toBe(Math.floor((done * 100) / progress.total));
+    };
     const first = await d.step(t, { pageSize: 3 });
-    expect(first).toMatchObject({ more: true, progress: { done: 3, total: 8, percent: 37 } });
+    expect(first.more).toBe(true);
+    expectProgress(first, 3);
     const lost = await d.step(t, { pageSize: 3, drop: true });
     const retried = await d.step(t, { pageSize: 3 });
     expect(retried.changes).toEqual(lost.changes);
-    expect(retried.progress).toEqual({ done: 6, total: 8, percent: 75 });
+    expectProgress(retried, 6);
     const last = await d.step(t, { pageSize: 3 });
     expect(last).toMatchObject({ more: false, progress: { done: 8, total: 8, percent: 100 } });
     const idle = await d.step(t, { pageSize: 3 });

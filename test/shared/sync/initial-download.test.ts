@@ -9,9 +9,9 @@ import {
 } from './download/download-test-tenant';
 
 /**
- * An initial download writes the device's held set once, from its plan and what its pages sent
- * differently (rows changed or deleted while it ran). These tests prove that set exact: after the
- * last page, the next sync has nothing to send, however the rows changed mid-download.
+ * An initial download streams what the rules' look-ups find, page by page, and ends by judging what
+ * changed since it started. These tests prove the device's held set exact: after the last page, the
+ * next sync has nothing to send, however the rows changed mid-download.
  */
 
 const LEADS = 2100;
@@ -38,6 +38,7 @@ describe('initial download', () => {
   it('holds exactly what its pages sent when rows change or go while it runs', async () => {
     const d = new DeviceReplica('d1', 1);
     const first = await d.step(t, { pageSize: 1000 });
+    // The total is what the business-unit look-up counted.
     expect(first).toMatchObject({ more: true, progress: { done: 1000, total: LEADS } });
     // Rows of the second page (sent after these writes) and of the last page.
     await t.tenant.applyRecordWrites([
@@ -51,10 +52,11 @@ describe('initial download', () => {
       op: 'upsert',
       row: { name: 'renamed' },
     });
-    expect(second.changes.find((c) => c.id === 'm01600')).toMatchObject({ op: 'remove' });
+    // Rows deleted before their page was read are never sent: the device never held them.
+    expect(second.changes.find((c) => c.id === 'm01600')).toBeUndefined();
     const last = await d.step(t, { pageSize: 1000 });
     expect(last.more).toBe(false);
-    expect(last.changes.find((c) => c.id === 'm02060')).toMatchObject({ op: 'remove' });
+    expect(last.changes.find((c) => c.id === 'm02060')).toBeUndefined();
 
     // The held set matches the device: the next sync re-sends and removes nothing.
     const idle = await d.step(t, { pageSize: 1000 });
@@ -84,35 +86,37 @@ describe('initial download', () => {
     expect((await d.step(t, { pageSize: 1000 })).changes).toEqual([]);
   });
 
-  it('plans in chunks while it scans, and a download refused past the hard limit leaves the last one intact', async () => {
+  it('refuses a download once it passes the hard limit, and leaves no documents behind when it ends', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
-    const planDocs = async (): Promise<string[]> =>
-      (await t.tenant.listDocEtags('syncPlan')).map((doc) => doc.id);
-    expect(await planDocs()).toEqual([]);
-
-    // A new download past the hard limit: refused with the whole count, and no plan chunk is left.
     const held = d.rows.size;
+    const docs = async (kind: string): Promise<string[]> =>
+      (await t.tenant.listDocEtags(kind)).map((doc) => doc.id);
+    // Once done, only the state and its held buckets remain: no page segments, outbox or lists.
+    expect(await docs('syncPlan')).toEqual([]);
+    expect((await docs('syncHeld')).every((id) => /\|b\d+\./.test(id))).toBe(true);
+
+    // A new download past the hard limit: refused, with the count it reached.
     await updateTenantSettings(t.tenant, { softRowLimit: 100, hardRowLimit: held - 1 });
     const restarted = new DeviceReplica('d1', 1);
-    const refused = await restarted.step(t).catch((error: unknown) => error);
+    let refused: unknown;
+    for (let page = 0; page < 10 && refused === undefined; page++) {
+      refused = await restarted.step(t, { pageSize: 1000 }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    }
     expect(refused).toBeInstanceOf(AppError);
-    expect(refused).toMatchObject({ code: 'RowLimitExceeded', details: { count: held } });
-    expect(await planDocs()).toEqual([]);
+    expect(refused).toMatchObject({ code: 'RowLimitExceeded', details: { hardRowLimit: held - 1 } });
+    expect((refused as AppError & { details: { count: number } }).details.count).toBeGreaterThan(held - 1);
 
-    // The device's last download still stands: its checkpoint syncs what changed since.
+    // Within the limit, a new download (in pages of 500) holds exactly what the first one held.
     await updateTenantSettings(t.tenant, { hardRowLimit: 10_000 });
-    await t.tenant.applyRecordWrites([lead(7, { name: 'changed' })]);
-    const next = await d.step(t);
-    expect(next.changes).toEqual([expect.objectContaining({ id: 'm00007', op: 'upsert' })]);
-
-    // A new download (chunked: more rows than a state document holds inline) replaces it.
     const fresh = new DeviceReplica('d1', 1);
     const first = await fresh.step(t, { pageSize: 500 });
-    expect(first.progress).toMatchObject({ done: 500, total: held });
-    expect(await planDocs()).toHaveLength(1);
+    expect(first.progress).toMatchObject({ done: 500 });
     await fresh.syncToEnd(t, 500);
     expect(fresh.versions()).toEqual(d.versions());
-    expect(await planDocs()).toEqual([]);
+    expect(await docs('syncPlan')).toEqual([]);
   });
 });

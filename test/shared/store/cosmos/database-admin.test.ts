@@ -1,4 +1,5 @@
-import { CosmosClient } from '@azure/cosmos';
+import { Agent } from 'node:https';
+import { CosmosClient, type ContainerDefinition } from '@azure/cosmos';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { ConfigError, settingsSchema } from '../../../../shared/config';
 import {
@@ -8,6 +9,15 @@ import {
 } from '../../../../shared/store/cosmos';
 import { createDatabaseAdmin } from '../../../../shared/store/cosmos/database-admin';
 import type { SqlResourcesOperations } from '../../../../shared/store/cosmos/database-admin';
+import {
+  CHANGES_CONTAINER,
+  CHANGES_INDEXING,
+  DOCS_CONTAINER,
+  RECORDS_CONTAINER,
+  RECORDS_INDEXING,
+  TENANT_CONTAINERS,
+} from '../../../../shared/store/cosmos/layout';
+import { cosmosTestOptions } from '../../../support/cosmos-test-options';
 
 /** Records every management-plane call instead of calling Azure. */
 function fakeSqlResources(options: { deleteFails?: Error } = {}): {
@@ -41,15 +51,12 @@ const client = new CosmosClient({ endpoint: 'https://127.0.0.1:1', key: 'a2V5' }
 afterAll(() => client.dispose());
 
 describe('database admin on the management plane', () => {
-  it('creates the database, then each container with its partition key path', async () => {
+  it('creates the database, then each container with its partition key path, TTL and indexing policy', async () => {
     const { calls, sqlResources } = fakeSqlResources();
     const admin = createDatabaseAdmin({ client, management: { target, sqlResources } });
     expect(admin.plane).toBe('management-plane');
 
-    await admin.ensureDatabase('tenant-contoso', [
-      { id: 'records', partitionKeyPath: '/pk' },
-      { id: 'changes', partitionKeyPath: '/block', defaultTtl: -1 },
-    ]);
+    await admin.ensureDatabase('tenant-contoso', [RECORDS_CONTAINER, CHANGES_CONTAINER, DOCS_CONTAINER]);
     expect(calls).toEqual([
       [
         'database',
@@ -65,7 +72,29 @@ describe('database admin on the management plane', () => {
         'tenant-contoso',
         'records',
         {
-          resource: { id: 'records', partitionKey: { paths: ['/pk'], kind: 'Hash', version: 2 } },
+          resource: {
+            id: 'records',
+            partitionKey: { paths: ['/pk'], kind: 'Hash', version: 2 },
+            indexingPolicy: {
+              indexingMode: 'consistent',
+              automatic: true,
+              includedPaths: [
+                { path: '/entity/?' },
+                { path: '/recordId/?' },
+                { path: '/deleted/?' },
+                { path: '/seq/?' },
+                { path: '/fence/?' },
+                { path: '/k/*' },
+              ],
+              excludedPaths: [{ path: '/attributes/*' }, { path: '/*' }],
+              compositeIndexes: [
+                [
+                  { path: '/entity', order: 'ascending' },
+                  { path: '/recordId', order: 'ascending' },
+                ],
+              ],
+            },
+          },
           options: {},
         },
       ],
@@ -80,11 +109,45 @@ describe('database admin on the management plane', () => {
             id: 'changes',
             partitionKey: { paths: ['/block'], kind: 'Hash', version: 2 },
             defaultTtl: -1,
+            indexingPolicy: {
+              indexingMode: 'consistent',
+              automatic: true,
+              includedPaths: [
+                { path: '/type/?' },
+                { path: '/state/?' },
+                { path: '/entity/?' },
+                { path: '/seq/?' },
+                { path: '/keys/[]/?' },
+              ],
+              excludedPaths: [{ path: '/*' }],
+              compositeIndexes: [
+                [
+                  { path: '/type', order: 'ascending' },
+                  { path: '/seq', order: 'ascending' },
+                ],
+                [
+                  { path: '/state', order: 'ascending' },
+                  { path: '/seq', order: 'ascending' },
+                ],
+              ],
+            },
           },
           options: {},
         },
       ],
+      [
+        'container',
+        'rg-offline',
+        'cosmos-offline',
+        'tenant-contoso',
+        'docs',
+        { resource: { id: 'docs', partitionKey: { paths: ['/pk'], kind: 'Hash', version: 2 } }, options: {} },
+      ],
     ]);
+    // The calls carry copies: the shared specs stay as they are whatever an SDK does with them.
+    const records = (calls[1]![5] as { resource: { indexingPolicy: unknown } }).resource.indexingPolicy;
+    expect(records).toEqual(RECORDS_INDEXING);
+    expect(records).not.toBe(RECORDS_INDEXING);
   });
 
   it('deletes through ARM, treats a missing database as deleted, and translates other failures', async () => {
@@ -112,6 +175,48 @@ describe('database admin on the management plane', () => {
         management: { target, sqlResources: throttled.sqlResources },
       }).deleteDatabase('x'),
     ).rejects.toMatchObject({ code: 'Throttled' });
+  });
+});
+
+describe('database admin on the data plane', () => {
+  it('creates each container with its TTL and indexing policy', async () => {
+    const options = cosmosTestOptions();
+    const dataClient = new CosmosClient({
+      endpoint: options.endpoint,
+      key: options.key ?? '',
+      ...(options.allowInsecureTls === true ? { agent: new Agent({ rejectUnauthorized: false }) } : {}),
+    });
+    const name = `${options.databasePrefix}admin`;
+    const admin = createDatabaseAdmin({ client: dataClient });
+    try {
+      await admin.ensureDatabase(name, TENANT_CONTAINERS);
+      // Idempotent: a second call changes nothing and does not fail.
+      await admin.ensureDatabase(name, TENANT_CONTAINERS);
+      const definition = async (id: string): Promise<ContainerDefinition | undefined> =>
+        (await dataClient.database(name).container(id).read()).resource;
+      expect(await definition('records')).toMatchObject({
+        partitionKey: { paths: ['/pk'] },
+        indexingPolicy: RECORDS_INDEXING,
+      });
+      expect(await definition('changes')).toMatchObject({
+        partitionKey: { paths: ['/block'] },
+        defaultTtl: -1,
+        indexingPolicy: CHANGES_INDEXING,
+      });
+      expect((await definition('docs'))?.partitionKey).toMatchObject({ paths: ['/pk'] });
+    } finally {
+      await admin.deleteDatabase(name);
+      dataClient.dispose();
+    }
+  });
+
+  it('names in the policies every field the queries filter or order on, and leaves attributes out', () => {
+    const included = (spec: typeof RECORDS_CONTAINER): string[] =>
+      spec.indexingPolicy?.includedPaths.map((p) => p.path) ?? [];
+    expect(included(RECORDS_CONTAINER)).toEqual(expect.arrayContaining(['/entity/?', '/recordId/?', '/k/*']));
+    expect(RECORDS_INDEXING.excludedPaths.map((p) => p.path)).toEqual(['/attributes/*', '/*']);
+    expect(included(CHANGES_CONTAINER)).toEqual(expect.arrayContaining(['/state/?', '/seq/?', '/keys/[]/?']));
+    expect(CHANGES_CONTAINER.defaultTtl).toBe(-1);
   });
 });
 
@@ -171,9 +276,18 @@ describe('cosmosStoreOptionsFromSettings', () => {
       allowInsecureTls: true,
       controlDatabase: 'offline-control',
       databasePrefix: 'tenant-',
+      changeRetentionDays: 14,
     });
     expect(options.credential).toBeUndefined();
     expect(options.management).toBeUndefined();
+  });
+
+  it('passes the change retention', () => {
+    const options = cosmosStoreOptionsFromSettings(
+      settingsSchema.parse({ ...base, COSMOS_KEY: 'k', CHANGE_RETENTION_DAYS: '30' }),
+    );
+    expect(options.changeRetentionDays).toBe(30);
+    expect(() => createCosmosStore({ ...options, changeRetentionDays: 0 })).toThrow(ConfigError);
   });
 
   it('uses the managed identity and the management plane without a key', () => {

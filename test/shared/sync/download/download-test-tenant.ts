@@ -17,7 +17,8 @@ import type { Directory } from '../../../../shared/model/directory';
 import type { Attribute, EntityMetadata, Relationship } from '../../../../shared/model/entity';
 import type { ProfileItem } from '../../../../shared/model/profile';
 import type { TenantSettingsUpdate } from '../../../../shared/model/settings';
-import type { Store, TenantStore } from '../../../../shared/store/port';
+import { newReadMeter, type ReadMeter, type Store, type TenantStore } from '../../../../shared/store/port';
+import { newDownloadCounters, type DownloadCounters } from '../../../../shared/sync/sync-work';
 import { createCosmosStore } from '../../../../shared/store/cosmos';
 import { createSqliteStore } from '../../../../shared/store/sqlite';
 import { downloadChanges } from '../../../../shared/sync/download';
@@ -54,7 +55,8 @@ const entity = (
 /**
  * account (user) —one-to-many→ contact (user) —one-to-many→ note (none);
  * account —many-to-one→ currency (organization); account ⇄ tag (organization) through accounttag;
- * task (user, custom filter, clock-dependent org filter) and lead (business) stand alone.
+ * task (user, custom filter, clock-dependent org filter) and lead (business) stand alone; invoice
+ * (user) is in no profile.
  * account.secret is a secured column.
  */
 export function downloadTestEntities(): EntityMetadata[] {
@@ -113,6 +115,8 @@ export function downloadTestEntities(): EntityMetadata[] {
       attr('owningbusinessunit', 'lookup', { targets: ['businessunit'] }),
       attr('score', 'integer'),
     ]),
+    // Offline-enabled, in no profile: its changes must cost the devices nothing.
+    entity('invoice', 'user', [...owner]),
   ];
 }
 
@@ -123,7 +127,7 @@ export const orgFilters: Record<string, Condition[]> = {
 
 /** Profile P1: accounts mine or my teams', their contacts and notes, currency and tags; my hierarchy's tasks; my BU's leads. */
 export function profileOneItems(
-  options: { accountBusinessUnit?: boolean; withLeads?: boolean } = {},
+  options: { accountBusinessUnit?: boolean; withLeads?: boolean; withTasks?: boolean } = {},
 ): ProfileItem[] {
   const items: ProfileItem[] = [
     {
@@ -163,6 +167,11 @@ export function profileOneItems(
       associations: [],
     },
   ];
+  if (options.withTasks === false)
+    items.splice(
+      items.findIndex((item) => item.entity === 'task'),
+      1,
+    );
   if (options.withLeads ?? true) {
     items.push({
       entity: 'lead',
@@ -197,7 +206,17 @@ function related(name: string): ProfileItem {
   return { entity: name, rule: 'related', mine: false, team: false, businessUnit: false, associations: [] };
 }
 
-const everyEntity = ['account', 'contact', 'note', 'currency', 'tag', 'accounttag', 'task', 'lead'];
+const everyEntity = [
+  'account',
+  'contact',
+  'note',
+  'currency',
+  'tag',
+  'accounttag',
+  'task',
+  'lead',
+  'invoice',
+];
 
 /** A role reading every entity at one level, with Read on offline profiles. */
 export function readRole(id: string, level: 'user' | 'businessUnit' | 'parentChild' | 'organization') {
@@ -265,6 +284,10 @@ export interface TestStore {
   store: Store;
   tenant: TenantStore;
   clock: ManualClock;
+  /** How the engine worked device sets out, summed over every download of the test. */
+  counters: DownloadCounters;
+  /** What every download of the test read from the store. */
+  meter: ReadMeter;
   close(): Promise<void>;
 }
 
@@ -283,6 +306,8 @@ export async function openTestStore(kind: 'sqlite' | 'cosmos'): Promise<TestStor
     store,
     tenant: store.tenant(ORG),
     clock,
+    counters: newDownloadCounters(),
+    meter: newReadMeter(),
     async close() {
       await store.dropTenantDatabase(ORG);
       await store.close();
@@ -358,7 +383,13 @@ export class DeviceReplica {
   async step(t: TestStore, options: { drop?: boolean; pageSize?: number } = {}): Promise<DownloadResponse> {
     const sentWithoutCheckpoint = this.checkpoint === undefined;
     const response = await downloadChanges(
-      { store: t.tenant, principal: principalOf(this.user), clock: t.clock },
+      {
+        store: t.tenant,
+        principal: principalOf(this.user),
+        clock: t.clock,
+        counters: t.counters,
+        meter: t.meter,
+      },
       {
         app: APP,
         deviceId: this.deviceId,

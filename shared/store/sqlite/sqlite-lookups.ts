@@ -1,0 +1,276 @@
+import type Database from 'better-sqlite3';
+import { AppError } from '../../errors';
+import type { StoredRecord } from '../../model/record';
+import type { LookupSpec, ProbePage, ReadMeter, RecordProbe } from '../port';
+import { normalizeProbe, probeIsEmpty, probeMatches } from '../record-keys';
+import { isIndexable, keyExpression, lookupIndex, valueKeyExpression } from './sqlite-record-keys';
+import { RECORD_COLUMNS, toRecords, type RecordRow } from './sqlite-record-rows';
+
+/**
+ * Probes (`findRecords`, `countRecords`) over a tenant's SQLite database. A keyed probe reads its
+ * key index (sqlite-record-keys.ts) in (key, id) order: a page seeks straight to where the last one
+ * stopped, first the rest of the last page's key (`key = ? AND id > ?`), then the keys after it.
+ * (A row-value `(key, id) > (?, ?)` would be simpler, but SQLite does not seek an expression index
+ * with it: each page would walk every entry before the cursor.) `all`, and attributes whose names
+ * cannot be written into SQL, page the entity by id; the latter filter in JavaScript.
+ */
+
+interface KeyedRow extends RecordRow {
+  probe_key: string | number;
+}
+
+type Key = string | number;
+
+/** Where a page continues: after (key, id) on a key index, after id on a scan. */
+type After = { key: Key; id: string } | { id: string } | undefined;
+
+/** The statements of one key index. */
+interface KeyedStatements {
+  /** Rows of one key after an id. */
+  restOfKey: Database.Statement<[string, Key, string, number], KeyedRow>;
+  /** Text and number: rows whose key is one of the JSON-listed values (of those after a key). */
+  ofValues?: Database.Statement<[string, string, number], KeyedRow>;
+  ofValuesAfter?: Database.Statement<[string, string, Key, number], KeyedRow>;
+  countOfValues?: Database.Statement<[string, string], { count: number }>;
+  /** Time: rows whose key lies in [from, to), and in (key, to) to continue after a key. */
+  inRange?: Database.Statement<[string, number, number, number], KeyedRow>;
+  afterInRange?: Database.Statement<[string, number, number, number], KeyedRow>;
+  countInRange?: Database.Statement<[string, number, number], { count: number }>;
+}
+
+/** The SQL of a key index's statements: exported so a test can ask SQLite how it runs them. */
+export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedStatements]?: string } {
+  const key = keyExpression(spec);
+  const live = 'FROM records WHERE entity = ? AND deleted = 0';
+  const select = `SELECT ${RECORD_COLUMNS}, ${key} AS probe_key ${live}`;
+  const order = `ORDER BY ${key}, id LIMIT ?`;
+  const restOfKey = `${select} AND ${key} = ? AND id > ? ORDER BY id LIMIT ?`;
+  if (spec.kind === 'time') {
+    return {
+      restOfKey,
+      inRange: `${select} AND ${key} >= ? AND ${key} < ? ${order}`,
+      afterInRange: `${select} AND ${key} > ? AND ${key} < ? ${order}`,
+      countInRange: `SELECT count(*) AS count ${live} AND ${key} >= ? AND ${key} < ?`,
+    };
+  }
+  // The values' keys, by the rows' own function. SQLite walks an IN list in order, so the rows come
+  // in (key, id) order from the index without a sort, and LIMIT stops the walk.
+  const values = `SELECT ${valueKeyExpression(spec.kind)} AS k FROM json_each(?)`;
+  return {
+    restOfKey,
+    ofValues: `${select} AND ${key} IN (${values}) ${order}`,
+    ofValuesAfter: `${select} AND ${key} IN (SELECT k FROM (${values}) WHERE k > ?) ${order}`,
+    countOfValues: `SELECT count(*) AS count ${live} AND ${key} IN (${values})`,
+  };
+}
+
+function invalidAfter(): AppError {
+  return new AppError('ValidationFailed', 'The page position is not valid.', {
+    details: [{ path: 'after', message: 'expected the next of a page of this probe' }],
+  });
+}
+
+function encodeAfter(after: Exclude<After, undefined>): string {
+  const value = 'key' in after ? [after.key, after.id] : [after.id];
+  return Buffer.from(JSON.stringify(value)).toString('base64url');
+}
+
+/** Reads a page's `next`; what it held must fit the probe (a key of its kind, or an id alone). */
+function decodeAfter(after: string | undefined, keyKind: 'string' | 'number' | undefined): After {
+  if (after === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(after, 'base64url').toString('utf8'));
+  } catch {
+    throw invalidAfter();
+  }
+  if (!Array.isArray(value)) throw invalidAfter();
+  if (keyKind === undefined) {
+    const [id] = value as unknown[];
+    if (value.length !== 1 || typeof id !== 'string') throw invalidAfter();
+    return { id };
+  }
+  const [key, id] = value as unknown[];
+  const keyFits = keyKind === 'string' ? typeof key === 'string' : Number.isFinite(key);
+  if (value.length !== 2 || !keyFits || typeof id !== 'string') throw invalidAfter();
+  return { key: key as Key, id };
+}
+
+function specOf(probe: Exclude<RecordProbe, { kind: 'all' }>): LookupSpec {
+  return { attribute: probe.attribute, kind: probe.kind };
+}
+
+function specKey(spec: LookupSpec): string {
+  return `${spec.kind}\u0000${spec.attribute ?? ''}`;
+}
+
+/** Values travel to `json_each` as JSON strings (see valueKeyExpression). */
+function valuesJson(probe: RecordProbe): string {
+  return probe.kind === 'text' || probe.kind === 'number' ? JSON.stringify(probe.values.map(String)) : '[]';
+}
+
+/** The probes of one connection: its key indexes' statements, made (and the index built) on first use. */
+export class SqliteLookups {
+  private readonly keyed = new Map<string, KeyedStatements>();
+  private readonly liveAfter: Database.Statement<[string, string, number], RecordRow>;
+  private readonly countLive: Database.Statement<[string], { count: number }>;
+  private readonly liveOfEntity: Database.Statement<[string], RecordRow>;
+
+  constructor(private readonly db: Database.Database) {
+    this.liveAfter = db.prepare(
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+    );
+    this.countLive = db.prepare('SELECT count(*) AS count FROM records WHERE entity = ? AND deleted = 0');
+    this.liveOfEntity = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND deleted = 0`);
+  }
+
+  /**
+   * Builds the indexes of `specs` (idempotent). Specs an index cannot serve (odd attribute names)
+   * are answered by scans and need nothing.
+   *
+   * @throws AppError `ValidationFailed` for an id look-up that is not of text.
+   */
+  prepare(specs: readonly LookupSpec[]): void {
+    for (const spec of specs) {
+      if (spec.attribute === null && spec.kind !== 'text') {
+        throw new AppError('ValidationFailed', 'Rows are looked up by id as text only.', {
+          details: [{ path: 'kind', message: `got ${spec.kind} for the id` }],
+        });
+      }
+      if (isIndexable(spec)) this.statementsOf(spec);
+    }
+  }
+
+  /** A page of the live rows a probe finds (see `RecordStore.findRecords`). */
+  find(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+    meter: ReadMeter | undefined,
+  ): ProbePage {
+    const { limit } = options;
+    if (probe.kind === 'all' || !isIndexable(specOf(probe))) {
+      const after = decodeAfter(options.after, undefined);
+      if (probeIsEmpty(probe)) return { records: [], next: undefined };
+      const rows = this.liveAfter.all(entity, after?.id ?? '', limit + 1);
+      return this.page(rows, limit, meter, normalizeProbe(probe), (last) => ({ id: last.id }));
+    }
+    const after = decodeAfter(options.after, probe.kind === 'text' ? 'string' : 'number');
+    if (probeIsEmpty(probe)) return { records: [], next: undefined };
+    const normalized = normalizeProbe(probe);
+    const statements = this.statementsOf(specOf(probe));
+    // One more row than the page: tells whether there is a next page without an empty last one.
+    const wanted = limit + 1;
+    const from = after !== undefined && 'key' in after ? after.key : undefined;
+    let rows: KeyedRow[] =
+      from === undefined ? [] : statements.restOfKey.all(entity, from, after!.id, wanted);
+    if (rows.length < wanted) {
+      const rest = wanted - rows.length;
+      let following: KeyedRow[];
+      if (normalized.kind === 'time') {
+        const upper = normalized.to ?? Number.POSITIVE_INFINITY;
+        following =
+          from === undefined
+            ? statements.inRange!.all(entity, normalized.from ?? Number.NEGATIVE_INFINITY, upper, rest)
+            : statements.afterInRange!.all(entity, from as number, upper, rest);
+      } else {
+        const values = valuesJson(normalized);
+        following =
+          from === undefined
+            ? statements.ofValues!.all(entity, values, rest)
+            : statements.ofValuesAfter!.all(entity, values, from, rest);
+      }
+      // concat, not push(...): a page of many thousand rows would overflow the argument stack.
+      rows = rows.length === 0 ? following : rows.concat(following);
+    }
+    return this.page(rows, limit, meter, normalized, (last) => ({
+      key: (last as KeyedRow).probe_key,
+      id: last.id,
+    }));
+  }
+
+  /** How many live rows a probe finds: from its index alone where one serves. */
+  count(entity: string, probe: RecordProbe | undefined, meter: ReadMeter | undefined): number {
+    if (probe === undefined || probe.kind === 'all') return this.countLive.get(entity)!.count;
+    if (probeIsEmpty(probe)) return 0;
+    const normalized = normalizeProbe(probe);
+    if (!isIndexable(specOf(probe))) {
+      let count = 0;
+      for (const record of this.scanEntity(entity, meter)) if (probeMatches(normalized, record)) count += 1;
+      return count;
+    }
+    const statements = this.statementsOf(specOf(probe));
+    if (normalized.kind === 'time') {
+      const lower = normalized.from ?? Number.NEGATIVE_INFINITY;
+      const upper = normalized.to ?? Number.POSITIVE_INFINITY;
+      return statements.countInRange!.get(entity, lower, upper)!.count;
+    }
+    return statements.countOfValues!.get(entity, valuesJson(normalized))!.count;
+  }
+
+  /**
+   * Every live row a text probe finds, unpaged (for `findRecordsByAttribute`, whose callers bound
+   * the values); the whole entity, filtered, where no index serves the attribute.
+   */
+  findAllOfText(
+    entity: string,
+    probe: Extract<RecordProbe, { kind: 'text' }>,
+    meter: ReadMeter | undefined,
+  ): StoredRecord[] {
+    const normalized = normalizeProbe(probe);
+    if (probeIsEmpty(normalized)) return [];
+    if (!isIndexable(specOf(probe))) {
+      return this.scanEntity(entity, meter).filter((record) => probeMatches(normalized, record));
+    }
+    // LIMIT -1: no limit.
+    const rows = this.statementsOf(specOf(probe)).ofValues!.all(entity, valuesJson(normalized), -1);
+    if (meter !== undefined) meter.rows += rows.length;
+    return toRecords(rows).filter((record) => probeMatches(normalized, record));
+  }
+
+  private scanEntity(entity: string, meter: ReadMeter | undefined): StoredRecord[] {
+    const rows = this.liveOfEntity.all(entity);
+    if (meter !== undefined) meter.rows += rows.length;
+    return toRecords(rows);
+  }
+
+  /** Cuts the extra row off, parses the page and keeps exactly what the probe matches. */
+  private page(
+    rows: RecordRow[],
+    limit: number,
+    meter: ReadMeter | undefined,
+    probe: RecordProbe,
+    position: (last: RecordRow) => Exclude<After, undefined>,
+  ): ProbePage {
+    if (meter !== undefined) meter.rows += rows.length;
+    const more = rows.length > limit;
+    if (more) rows.length = limit;
+    const next = more ? encodeAfter(position(rows[rows.length - 1]!)) : undefined;
+    // The index decides already; the filter keeps this adapter's answer exactly record-keys.ts's.
+    const records = toRecords(rows).filter((record) => probeMatches(probe, record));
+    return { records, next };
+  }
+
+  private statementsOf(spec: LookupSpec): KeyedStatements {
+    const cacheKey = specKey(spec);
+    let statements = this.keyed.get(cacheKey);
+    if (statements !== undefined) return statements;
+    // Normally built by prepareLookups when configuration is published; this is the fallback.
+    this.db.exec(lookupIndex(spec).ddl);
+    const sql = keyedStatementSql(spec);
+    const prepare = <P extends unknown[], R>(
+      text: string | undefined,
+    ): Database.Statement<P, R> | undefined => (text === undefined ? undefined : this.db.prepare<P, R>(text));
+    statements = {
+      restOfKey: this.db.prepare(sql.restOfKey!),
+      ofValues: prepare(sql.ofValues),
+      ofValuesAfter: prepare(sql.ofValuesAfter),
+      countOfValues: prepare(sql.countOfValues),
+      inRange: prepare(sql.inRange),
+      afterInRange: prepare(sql.afterInRange),
+      countInRange: prepare(sql.countInRange),
+    };
+    this.keyed.set(cacheKey, statements);
+    return statements;
+  }
+}

@@ -1,0 +1,109 @@
+import { loadEntities } from '../admin/entity-config';
+import { listPublishedProfiles } from '../admin/profile-service';
+import { valueKindOf } from '../filters/evaluate-comparable';
+import type { Condition } from '../model/condition';
+import type { EntityMetadata } from '../model/entity';
+import type { FilterTree } from '../model/filter-tree';
+import type { PublishedProfile } from '../model/profile';
+import { OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../model/record';
+import { resolveAssociation } from '../profiles/resolve-association';
+import type { ConfiguredEntity } from '../profiles/validate-profile';
+import type { LookupSpec, TenantStore } from '../store/port';
+import { linkOf } from './associations';
+
+/**
+ * The look-ups the sync engine can ask for under these published profiles and entities (store
+ * `prepareLookups`): the row id, ownership, the attributes of filter conditions an index can serve,
+ * and the link attributes of associations. Attributes, not values: it holds for every user.
+ */
+export function lookupSpecsFor(
+  profiles: readonly PublishedProfile[],
+  configured: readonly ConfiguredEntity[],
+): LookupSpec[] {
+  const specs = new Map<string, LookupSpec>();
+  const add = (attribute: string | null, kind: LookupSpec['kind']): void => {
+    specs.set(`${kind}\u0000${attribute ?? ''}`, { attribute, kind });
+  };
+  const byName = new Map(configured.map((e) => [e.metadata.logicalName, e]));
+  const metadata = configured.map((e) => e.metadata);
+  add(null, 'text');
+  for (const profile of profiles) {
+    for (const item of profile.items) {
+      const config = byName.get(item.entity);
+      if (config === undefined || !config.offline.enabled) continue;
+      add(OWNER_ATTRIBUTE, 'text');
+      add(OWNING_BUSINESS_UNIT_ATTRIBUTE, 'text');
+      for (const condition of config.offline.orgFilter) addCondition(add, condition, config.metadata);
+      if (item.customFilter !== undefined)
+        visitTree(item.customFilter, (c) => addCondition(add, c, config.metadata));
+      for (const association of item.associations) {
+        const resolved = resolveAssociation(config.metadata, association.relationship, metadata);
+        const link = resolved === undefined ? undefined : linkOf(item.entity, resolved.relationship);
+        if (link === undefined) continue;
+        if (link.kind === 'intersect') {
+          add(link.sourceAttribute, 'text');
+          add(link.targetAttribute, 'text');
+        } else {
+          if (link.sourceAttribute !== undefined) add(link.sourceAttribute, 'text');
+          if (link.targetAttribute !== undefined) add(link.targetAttribute, 'text');
+        }
+      }
+    }
+  }
+  return [...specs.values()];
+}
+
+function visitTree(tree: FilterTree, visit: (condition: Condition) => void): void {
+  tree.conditions.forEach(visit);
+  tree.filters.forEach((f) => visitTree(f, visit));
+}
+
+function addCondition(
+  add: (attribute: string, kind: LookupSpec['kind']) => void,
+  condition: Condition,
+  entity: EntityMetadata,
+): void {
+  const attribute = condition.attribute.toLowerCase();
+  const type = entity.attributes.find((a) => a.name.toLowerCase() === attribute)?.type;
+  const kind = valueKindOf(type, Array.isArray(condition.value) ? condition.value[0] : condition.value);
+  switch (condition.operator) {
+    case 'last-x-days':
+      add(attribute, 'time');
+      return;
+    case 'eq-userlanguage':
+      add(attribute, 'number');
+      return;
+    case 'eq-userid':
+    case 'eq-userteams':
+    case 'eq-useroruserteams':
+    case 'eq-useroruserhierarchy':
+    case 'eq-useroruserhierarchyandteams':
+    case 'eq-businessid':
+      add(attribute, 'text');
+      return;
+    case 'eq':
+    case 'in':
+      if (kind === 'text' || kind === 'id') add(attribute, 'text');
+      else if (kind === 'number') add(attribute, 'number');
+      else if (kind === 'datetime') add(attribute, 'time');
+      return;
+    case 'gt':
+    case 'ge':
+    case 'lt':
+    case 'le':
+      if (kind === 'datetime') add(attribute, 'time');
+      return;
+    default:
+      return;
+  }
+}
+
+/**
+ * Has the store build what the tenant's published configuration looks rows up by. Called where
+ * configuration is published (profile and customization publishes, provisioning's "configure sync"):
+ * building an index on a large tenant takes a while, and no device request should pay for it.
+ */
+export async function prepareSyncLookups(store: TenantStore): Promise<void> {
+  const [profiles, entities] = await Promise.all([listPublishedProfiles(store), loadEntities(store)]);
+  await store.prepareLookups(lookupSpecsFor(profiles, entities));
+}

@@ -1,0 +1,176 @@
+import { replaceDirectory } from '../../../shared/admin/directory-store';
+import { publishProfile, updateProfile } from '../../../shared/admin/profile-service';
+import type { ReadMeter, RecordWrite } from '../../../shared/store/port';
+import { newReadMeter } from '../../../shared/store/port';
+import { downloadChanges } from '../../../shared/sync/download';
+import { newDownloadCounters } from '../../../shared/sync/sync-work';
+import {
+  APP,
+  baseDirectory,
+  configureDownloadTenant,
+  DeviceReplica,
+  openTestStore,
+  principalOf,
+  profileOneItems,
+  type TestStore,
+} from './download/download-test-tenant';
+
+/**
+ * What a download reads follows what its user holds and what changed for them (SPEC §12), counted
+ * by the store adapters: nothing for changes outside the profile or another user's directory edit,
+ * the rows of the boundary days when the day changes, the rows of the team a user joins.
+ */
+
+let t: TestStore;
+let version = 0;
+const row = (entity: string, id: string, attributes: Record<string, unknown>): RecordWrite => ({
+  entity,
+  id,
+  version: String(++version),
+  deleted: false,
+  attributes,
+});
+
+/** The reads of one download step of `device`. */
+async function measuredStep(device: DeviceReplica): Promise<{ meter: ReadMeter; changes: number }> {
+  const meter = newReadMeter();
+  const response = await downloadChanges(
+    { store: t.tenant, principal: principalOf(device.user), clock: t.clock, meter, counters: t.counters },
+    {
+      app: APP,
+      deviceId: device.deviceId,
+      pageSize: 1000,
+      ...(device.checkpoint ? { checkpoint: device.checkpoint } : {}),
+    },
+  );
+  device.apply(response, false);
+  return { meter, changes: response.changes.length };
+}
+
+beforeEach(async () => {
+  t = await openTestStore('sqlite');
+  await configureDownloadTenant(t);
+  const writes: RecordWrite[] = [];
+  // 300 accounts of other owners, 20 of u1's, 40 of team t1's; tasks over the last five days.
+  for (let n = 0; n < 300; n++)
+    writes.push(row('account', `x${n}`, { name: `x${n}`, ownerid: 'u3', owningbusinessunit: 'west' }));
+  for (let n = 0; n < 20; n++)
+    writes.push(row('account', `m${n}`, { name: `m${n}`, ownerid: 'u1', owningbusinessunit: 'east' }));
+  for (let n = 0; n < 40; n++)
+    writes.push(row('account', `t${n}`, { name: `t${n}`, ownerid: 't2', owningbusinessunit: 'west' }));
+  for (let n = 0; n < 50; n++) {
+    const day = 10 - (n % 5);
+    writes.push(
+      row('task', `k${n}`, {
+        name: `k${n}`,
+        ownerid: 'u1',
+        owningbusinessunit: 'east',
+        modifiedon: `2026-03-${String(day).padStart(2, '0')}T06:00:00Z`,
+      }),
+    );
+  }
+  await t.tenant.applyRecordWrites(writes);
+});
+afterEach(async () => {
+  await t.close();
+});
+
+describe('what a download reads', () => {
+  it('reads about the rows it sends on a first download, not the tenant', async () => {
+    const d = new DeviceReplica('d1', 1);
+    let rowsRead = 0;
+    let rowsSent = 0;
+    for (let page = 0; page < 20; page++) {
+      const { meter, changes } = await measuredStep(d);
+      rowsRead += meter.rows;
+      rowsSent += changes;
+      if (changes === 0) break;
+    }
+    // u1 holds its 20 accounts and the tasks of the 3-day window (03-07 to today): 40 of 50; 360 accounts exist.
+    expect(d.rows.size).toBe(20 + 40);
+    expect(rowsSent).toBe(60);
+    expect(rowsRead).toBeLessThanOrEqual(rowsSent * 1.5);
+  });
+
+  it('reads nothing of 2,000 changes to an entity outside its profile', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    await t.tenant.applyRecordWrites(
+      Array.from({ length: 2000 }, (_, n) =>
+        row('invoice', `i${n}`, { name: `i${n}`, ownerid: 'u1', owningbusinessunit: 'east' }),
+      ),
+    );
+    const { meter, changes } = await measuredStep(d);
+    expect(changes).toBe(0);
+    expect(meter).toMatchObject({ rows: 0, changes: 0 });
+  });
+
+  it("reads nothing after another user's directory edit, and writes nothing either", async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    const directory = baseDirectory();
+    directory.users.find((u) => u.id === 'u3')!.languageId = 1036;
+    directory.teams.find((team) => team.id === 't2')!.memberIds = ['u3', 'u4'];
+    await replaceDirectory(t.tenant, directory, t.clock);
+    const etag = async () => (await t.tenant.listDocEtags('syncDevice')).map((doc) => doc.etag);
+    const before = await etag();
+    const { meter, changes } = await measuredStep(d);
+    expect(changes).toBe(0);
+    expect(meter).toMatchObject({ rows: 0, changes: 0 });
+    expect(await etag()).toEqual(before);
+  });
+
+  it("reads the rows of the team the user joins, and no other user's device reads anything", async () => {
+    const d1 = new DeviceReplica('d1', 1);
+    const d2 = new DeviceReplica('d2', 2);
+    await d1.syncToEnd(t);
+    await d2.syncToEnd(t);
+    const directory = baseDirectory();
+    directory.teams.find((team) => team.id === 't2')!.memberIds = ['u3', 'u1'];
+    await replaceDirectory(t.tenant, directory, t.clock);
+    const counters = { ...t.counters };
+    const joined = await measuredStep(d1);
+    // The 40 rows of team t2 come; what was read is what the team owns (and u1 may read: user level).
+    expect(joined.changes).toBe(40);
+    expect(joined.meter.rows).toBeLessThanOrEqual(40 + 5);
+    expect(t.counters.recomputedEntities).toBe(counters.recomputedEntities);
+    const other = await measuredStep(d2);
+    expect(other).toMatchObject({ changes: 0, meter: { rows: 0, changes: 0 } });
+  });
+
+  it('reads the rows of the two boundary days when the day changes under last-x-days', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    // 2026-03-10 12:00 → 2026-03-11 00:30: the window [03-07, 03-11) becomes [03-08, 03-12).
+    t.clock.advance(12.5 * 3_600_000);
+    const counters = { ...t.counters };
+    const { meter, changes } = await measuredStep(d);
+    // The tasks dated 03-07 (10 of them) leave; nothing is dated 03-11.
+    expect(changes).toBe(10);
+    expect(meter.rows).toBe(10);
+    expect(t.counters.recomputedEntities).toBe(counters.recomputedEntities);
+    expect(t.counters.rejudgedRows - counters.rejudgedRows).toBe(10);
+  });
+
+  it('re-judges only the entity a republish changes', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    await updateProfile(t.tenant, t.clock, 'p1', {
+      name: 'P1',
+      description: '',
+      items: profileOneItems({ withLeads: false }),
+      users: ['u1', 'u2', 'u4', 'u5'],
+    });
+    await publishProfile(t.tenant, t.clock, 'p1');
+    const counters = newDownloadCounters();
+    const meter = newReadMeter();
+    const response = await downloadChanges(
+      { store: t.tenant, principal: principalOf(1), clock: t.clock, meter, counters },
+      { app: APP, deviceId: 'd1', pageSize: 1000, checkpoint: d.checkpoint! },
+    );
+    // Leads left the profile (u1 held none): nothing is judged again from its rows, nothing read.
+    expect(counters.recomputedEntities).toBe(0);
+    expect(response.changes).toEqual([]);
+    expect(meter.rows).toBe(0);
+  });
+});
