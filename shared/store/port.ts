@@ -158,8 +158,12 @@ export interface RecordStore {
     entity: string,
     options: { afterId?: string; limit: number; includeDeleted?: boolean },
   ): Promise<StoredRecord[]>;
-  /** Live (not deleted) rows of an entity; with a probe, only those it finds (an index count where one serves). */
-  countRecords(entity: string, probe?: RecordProbe): Promise<number>;
+  /**
+   * Live (not deleted) rows of an entity; with a probe, only those it finds (an index count where
+   * one serves). With `upTo`, counting stops there (the answer is at most `upTo`): what a caller
+   * comparing look-ups needs, at the cost of the smaller one.
+   */
+  countRecords(entity: string, probe?: RecordProbe, options?: { upTo?: number }): Promise<number>;
   /**
    * Live rows of an entity a probe finds, a page at a time, in an order the adapter chooses that is
    * the same on every call with the same probe; `after` (a page's `next`) continues right after the
@@ -177,17 +181,6 @@ export interface RecordStore {
    * it (an adapter may build a missing index on first use).
    */
   prepareLookups(specs: readonly LookupSpec[]): Promise<void>;
-  /**
-   * Live rows of an entity whose `attribute` holds a string equal to one of `values` ignoring case
-   * (`attribute` null: whose id does), in no particular order. Rows link to rows by id-valued
-   * lookups compared case-insensitively; this finds the rows that reference given rows without
-   * scanning the entity (adapters keep an index per looked-up attribute).
-   */
-  findRecordsByAttribute(
-    entity: string,
-    attribute: string | null,
-    values: readonly string[],
-  ): Promise<StoredRecord[]>;
   /**
    * Rows changed after `cursor` (undefined: from the beginning), within `scopes` (undefined: every
    * change). The cursor is opaque and adapter-specific. A change committed concurrently with the read

@@ -18,6 +18,14 @@ import type { RecordProbe } from './port';
  * that kind, just as it matches no condition of that kind.
  */
 
+/** Attribute names that may be written into a query or index definition as they are. */
+const PLAIN_ATTRIBUTE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+/** Whether an attribute name can be inlined in SQL or a Cosmos query (else adapters scan). */
+export function isPlainAttributeName(attribute: string): boolean {
+  return PLAIN_ATTRIBUTE.test(attribute);
+}
+
 /** Text values longer than this are not kept in Cosmos key fields (a probe for one is answered by a scan). */
 export const MAX_TEXT_KEY_LENGTH = 256;
 

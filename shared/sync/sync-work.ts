@@ -18,7 +18,13 @@ import {
   type Work,
 } from './device-state';
 import { findAll, isDirectMember, judgeRows, plannedValue, type PlannedView } from './judge-rows';
-import { formulaCovers, formulaDelta, mergeProbes, ownershipCover } from './membership-probes';
+import {
+  formulaCovers,
+  formulaDelta,
+  mergeProbes,
+  ownershipCover,
+  type ProbeCover,
+} from './membership-probes';
 
 /*
  * A device's sync as work (device-state.ts `Work`): a list of tasks that plan changes into an
@@ -107,17 +113,33 @@ export function changeScopes(profile: CompiledDeviceProfile, previous: Judgement
   return scopes;
 }
 
-/** The cover of an entity's direct members the store answers with the fewest rows. */
+/** A cover's rank before counting: look-ups of a few values first, ranges next, the whole entity last. */
+function coverRank(cover: ProbeCover): number {
+  if (cover === 'all') return 3;
+  return Math.max(0, ...cover.map((p) => (p.kind === 'time' ? 2 : p.kind === 'all' ? 3 : 1)));
+}
+
+/**
+ * The cover of an entity's direct members the store answers with the fewest rows: each cover's
+ * look-ups counted by the store (index counts), the likely smallest first, later ones only up to the
+ * best so far — so comparing costs what the chosen cover holds, not what a wide one would.
+ */
 async function chooseCover(
   store: TenantStore,
   entity: CompiledEntity,
 ): Promise<{ probes: RecordProbe[]; estimate: number } | undefined> {
-  const covers = formulaCovers(directFormula(entity.judgement), entity.metadata);
+  const covers = [...formulaCovers(directFormula(entity.judgement), entity.metadata)].sort(
+    (a, b) => coverRank(a) - coverRank(b),
+  );
   let best: { probes: RecordProbe[]; estimate: number } | undefined;
   for (const cover of covers) {
     const probes: RecordProbe[] = cover === 'all' ? [{ kind: 'all' }] : [...cover];
     let estimate = 0;
-    for (const probe of probes) estimate += await store.countRecords(entity.name, probe);
+    for (const probe of probes) {
+      const upTo = best === undefined ? undefined : best.estimate - estimate + 1;
+      estimate += await store.countRecords(entity.name, probe, upTo === undefined ? {} : { upTo });
+      if (best !== undefined && estimate > best.estimate) break;
+    }
     if (best === undefined || estimate < best.estimate) best = { probes, estimate };
   }
   if (best !== undefined && best.probes.length === 0) return undefined;

@@ -2,7 +2,6 @@ import type { Container, OperationInput, SqlParameter } from '@azure/cosmos';
 import { AppError, isAppError } from '../../errors';
 import type { Clock } from '../../clock';
 import type { StoredRecord } from '../../model/record';
-import { attributeLookup } from '../attribute-lookup';
 import type {
   ChangePage,
   ChangeScope,
@@ -168,7 +167,12 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     return items.map(toStoredRecord);
   }
 
-  async countRecords(entity: string, probe: RecordProbe = { kind: 'all' }): Promise<number> {
+  async countRecords(
+    entity: string,
+    probe: RecordProbe = { kind: 'all' },
+    options: { upTo?: number } = {},
+  ): Promise<number> {
+    const { upTo } = options;
     const queries = probeQueries(probe);
     if (queries === undefined) return 0;
     const what = `Counting rows of ${entity}`;
@@ -187,7 +191,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
       );
       const attribute =
         normalized.kind === 'all' || normalized.attribute === null ? '' : normalized.attribute;
-      return items.filter((item) =>
+      const found = items.filter((item) =>
         probeMatches(normalized, {
           entity,
           id: item.recordId,
@@ -197,12 +201,27 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
           updatedAt: '',
         }),
       ).length;
+      return upTo === undefined ? found : Math.min(found, upTo);
     }
     let total = 0;
     for (const chunk of queries.chunks) {
+      const where = `${LIVE_ROWS}${chunk.condition === '' ? '' : ` AND ${chunk.condition}`}`;
+      const parameters = [{ name: '@entity', value: entity }, ...chunk.parameters];
+      if (upTo !== undefined) {
+        // Stops after `upTo` index entries: TOP over a projection of nothing but a constant.
+        if (total >= upTo) break;
+        const ones = await this.queryRecords<number>(
+          `SELECT TOP @upTo VALUE 1 FROM c WHERE ${where}`,
+          [...parameters, { name: '@upTo', value: upTo - total }],
+          { kind: 'none' },
+          what,
+        );
+        total += ones.length;
+        continue;
+      }
       const counts = await this.queryRecords<number>(
-        `SELECT VALUE COUNT(1) FROM c WHERE ${LIVE_ROWS}${chunk.condition === '' ? '' : ` AND ${chunk.condition}`}`,
-        [{ name: '@entity', value: entity }, ...chunk.parameters],
+        `SELECT VALUE COUNT(1) FROM c WHERE ${where}`,
+        parameters,
         // An index count: no row is read.
         { kind: 'none' },
         what,
@@ -210,7 +229,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
       // Partial counts of partition ranges, if the SDK did not add them up.
       total += counts.reduce((sum, n) => sum + n, 0);
     }
-    return total;
+    return upTo === undefined ? total : Math.min(total, upTo);
   }
 
   async findRecords(
@@ -256,27 +275,6 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
   /** Nothing to build: the indexing policy of `records` indexes every key under `/k` (layout.ts). */
   prepareLookups(): Promise<void> {
     return Promise.resolve();
-  }
-
-  async findRecordsByAttribute(
-    entity: string,
-    attribute: string | null,
-    values: readonly string[],
-  ): Promise<StoredRecord[]> {
-    // The text probe also finds numbers and booleans by their text; this port method promises strings.
-    const { matches } = attributeLookup(attribute, values);
-    const probe: RecordProbe = { kind: 'text', attribute, values };
-    const out: StoredRecord[] = [];
-    let after: string | undefined;
-    do {
-      const page = await this.findRecords(entity, probe, {
-        limit: SCAN_PAGE_ROWS,
-        ...(after === undefined ? {} : { after }),
-      });
-      out.push(...page.records.filter(matches));
-      after = page.next;
-    } while (after !== undefined);
-    return out;
   }
 
   async readChanges(

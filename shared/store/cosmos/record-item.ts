@@ -1,6 +1,6 @@
 import type { ItemDefinition } from '@azure/cosmos';
 import type { Attributes, StoredRecord } from '../../model/record';
-import { isPlainAttributeName } from '../attribute-lookup';
+import { isPlainAttributeName } from '../record-keys';
 import { MAX_TEXT_KEY_LENGTH, numberKey, textKey, timeKey } from '../record-keys';
 import { itemKey } from './layout';
 

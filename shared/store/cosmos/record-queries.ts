@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SqlParameter } from '@azure/cosmos';
 import { AppError } from '../../errors';
-import { isPlainAttributeName } from '../attribute-lookup';
+import { isPlainAttributeName } from '../record-keys';
 import type { RecordProbe } from '../port';
 import { MAX_TEXT_KEY_LENGTH, normalizeProbe, probeIsEmpty } from '../record-keys';
 

@@ -31,11 +31,11 @@ interface KeyedStatements {
   /** Text and number: rows whose key is one of the JSON-listed values (of those after a key). */
   ofValues?: Database.Statement<[string, string, number], KeyedRow>;
   ofValuesAfter?: Database.Statement<[string, string, Key, number], KeyedRow>;
-  countOfValues?: Database.Statement<[string, string], { count: number }>;
+  countOfValues?: Database.Statement<[string, string, number], { count: number }>;
   /** Time: rows whose key lies in [from, to), and in (key, to) to continue after a key. */
   inRange?: Database.Statement<[string, number, number, number], KeyedRow>;
   afterInRange?: Database.Statement<[string, number, number, number], KeyedRow>;
-  countInRange?: Database.Statement<[string, number, number], { count: number }>;
+  countInRange?: Database.Statement<[string, number, number, number], { count: number }>;
 }
 
 /** The SQL of a key index's statements: exported so a test can ask SQLite how it runs them. */
@@ -50,7 +50,7 @@ export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedState
       restOfKey,
       inRange: `${select} AND ${key} >= ? AND ${key} < ? ${order}`,
       afterInRange: `${select} AND ${key} > ? AND ${key} < ? ${order}`,
-      countInRange: `SELECT count(*) AS count ${live} AND ${key} >= ? AND ${key} < ?`,
+      countInRange: `SELECT count(*) AS count FROM (SELECT 1 ${live} AND ${key} >= ? AND ${key} < ? LIMIT ?)`,
     };
   }
   // The values' keys, by the rows' own function. SQLite walks an IN list in order, so the rows come
@@ -60,7 +60,7 @@ export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedState
     restOfKey,
     ofValues: `${select} AND ${key} IN (${values}) ${order}`,
     ofValuesAfter: `${select} AND ${key} IN (SELECT k FROM (${values}) WHERE k > ?) ${order}`,
-    countOfValues: `SELECT count(*) AS count ${live} AND ${key} IN (${values})`,
+    countOfValues: `SELECT count(*) AS count FROM (SELECT 1 ${live} AND ${key} IN (${values}) LIMIT ?)`,
   };
 }
 
@@ -113,14 +113,16 @@ function valuesJson(probe: RecordProbe): string {
 export class SqliteLookups {
   private readonly keyed = new Map<string, KeyedStatements>();
   private readonly liveAfter: Database.Statement<[string, string, number], RecordRow>;
-  private readonly countLive: Database.Statement<[string], { count: number }>;
+  private readonly countLive: Database.Statement<[string, number], { count: number }>;
   private readonly liveOfEntity: Database.Statement<[string], RecordRow>;
 
   constructor(private readonly db: Database.Database) {
     this.liveAfter = db.prepare(
       `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
     );
-    this.countLive = db.prepare('SELECT count(*) AS count FROM records WHERE entity = ? AND deleted = 0');
+    this.countLive = db.prepare(
+      'SELECT count(*) AS count FROM (SELECT 1 FROM records WHERE entity = ? AND deleted = 0 LIMIT ?)',
+    );
     this.liveOfEntity = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND deleted = 0`);
   }
 
@@ -189,43 +191,23 @@ export class SqliteLookups {
     }));
   }
 
-  /** How many live rows a probe finds: from its index alone where one serves. */
-  count(entity: string, probe: RecordProbe | undefined, meter: ReadMeter | undefined): number {
-    if (probe === undefined || probe.kind === 'all') return this.countLive.get(entity)!.count;
+  /** How many live rows a probe finds (at most `upTo`, -1: all): from its index alone where one serves. */
+  count(entity: string, probe: RecordProbe | undefined, meter: ReadMeter | undefined, upTo = -1): number {
+    if (probe === undefined || probe.kind === 'all') return this.countLive.get(entity, upTo)!.count;
     if (probeIsEmpty(probe)) return 0;
     const normalized = normalizeProbe(probe);
     if (!isIndexable(specOf(probe))) {
       let count = 0;
       for (const record of this.scanEntity(entity, meter)) if (probeMatches(normalized, record)) count += 1;
-      return count;
+      return upTo < 0 ? count : Math.min(count, upTo);
     }
     const statements = this.statementsOf(specOf(probe));
     if (normalized.kind === 'time') {
       const lower = normalized.from ?? Number.NEGATIVE_INFINITY;
       const upper = normalized.to ?? Number.POSITIVE_INFINITY;
-      return statements.countInRange!.get(entity, lower, upper)!.count;
+      return statements.countInRange!.get(entity, lower, upper, upTo)!.count;
     }
-    return statements.countOfValues!.get(entity, valuesJson(normalized))!.count;
-  }
-
-  /**
-   * Every live row a text probe finds, unpaged (for `findRecordsByAttribute`, whose callers bound
-   * the values); the whole entity, filtered, where no index serves the attribute.
-   */
-  findAllOfText(
-    entity: string,
-    probe: Extract<RecordProbe, { kind: 'text' }>,
-    meter: ReadMeter | undefined,
-  ): StoredRecord[] {
-    const normalized = normalizeProbe(probe);
-    if (probeIsEmpty(normalized)) return [];
-    if (!isIndexable(specOf(probe))) {
-      return this.scanEntity(entity, meter).filter((record) => probeMatches(normalized, record));
-    }
-    // LIMIT -1: no limit.
-    const rows = this.statementsOf(specOf(probe)).ofValues!.all(entity, valuesJson(normalized), -1);
-    if (meter !== undefined) meter.rows += rows.length;
-    return toRecords(rows).filter((record) => probeMatches(normalized, record));
+    return statements.countOfValues!.get(entity, valuesJson(normalized), upTo)!.count;
   }
 
   private scanEntity(entity: string, meter: ReadMeter | undefined): StoredRecord[] {

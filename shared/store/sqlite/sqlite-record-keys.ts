@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { isPlainAttributeName } from '../attribute-lookup';
+import { isPlainAttributeName } from '../record-keys';
 import type { LookupSpec } from '../port';
 import { numberKey, textKey, timeKey } from '../record-keys';
 

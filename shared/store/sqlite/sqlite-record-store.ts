@@ -3,7 +3,6 @@ import type { Clock } from '../../clock';
 import { AppError } from '../../errors';
 import type { Attributes, StoredRecord } from '../../model/record';
 import { compareVersions, OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../../model/record';
-import { attributeLookup } from '../attribute-lookup';
 import type {
   ChangePage,
   ChangeScope,
@@ -280,8 +279,8 @@ export class SqliteRecordStore implements RecordStore {
     });
   }
 
-  countRecords(entity: string, probe?: RecordProbe): Promise<number> {
-    return this.run((s) => s.lookups.count(entity, probe, this.meter));
+  countRecords(entity: string, probe?: RecordProbe, options: { upTo?: number } = {}): Promise<number> {
+    return this.run((s) => s.lookups.count(entity, probe, this.meter, options.upTo ?? -1));
   }
 
   findRecords(
@@ -297,21 +296,6 @@ export class SqliteRecordStore implements RecordStore {
 
   prepareLookups(specs: readonly LookupSpec[]): Promise<void> {
     return this.run((s) => s.lookups.prepare(specs));
-  }
-
-  findRecordsByAttribute(
-    entity: string,
-    attribute: string | null,
-    values: readonly string[],
-  ): Promise<StoredRecord[]> {
-    const lookup = attributeLookup(attribute, values);
-    if (lookup.wanted.size === 0) return Promise.resolve([]);
-    // A text probe finds numbers and booleans by their text too; this look-up keeps strings only.
-    return this.run((s) =>
-      s.lookups
-        .findAllOfText(entity, { kind: 'text', attribute, values: [...lookup.wanted] }, this.meter)
-        .filter(lookup.matches),
-    );
   }
 
   readChanges(

@@ -73,8 +73,8 @@ export class SqliteTenantStore implements TenantStore {
   ): Promise<StoredRecord[]> {
     return this.records.scanRecords(entity, options);
   }
-  countRecords(entity: string, probe?: RecordProbe): Promise<number> {
-    return this.records.countRecords(entity, probe);
+  countRecords(entity: string, probe?: RecordProbe, options?: { upTo?: number }): Promise<number> {
+    return this.records.countRecords(entity, probe, options);
   }
   findRecords(
     entity: string,
@@ -85,13 +85,6 @@ export class SqliteTenantStore implements TenantStore {
   }
   prepareLookups(specs: readonly LookupSpec[]): Promise<void> {
     return this.records.prepareLookups(specs);
-  }
-  findRecordsByAttribute(
-    entity: string,
-    attribute: string | null,
-    values: readonly string[],
-  ): Promise<StoredRecord[]> {
-    return this.records.findRecordsByAttribute(entity, attribute, values);
   }
   readChanges(
     cursor: string | undefined,
