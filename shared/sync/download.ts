@@ -13,15 +13,16 @@ import { resolveSyncCaller } from './device-identity';
 import {
   deviceKey,
   DeviceStateStore,
+  heldLinks,
   heldVersion,
   newDeviceState,
   outboxSize,
+  toHeldValue,
   type DeviceState,
   type DeviceStateTransaction,
   type HeldDelta,
   type PlanEntry,
 } from './device-state';
-import { plannedValue } from './judge-rows';
 import { nextSyncSeconds } from './metadata';
 import type { DownloadChange, DownloadRequest, DownloadResponse, DownloadWarning } from './sync-protocol';
 import {
@@ -335,7 +336,9 @@ async function fillAndSend(
       version: record.version,
       row: compiled.strip(record.attributes),
     });
-    delta.push([entity, id, plannedValue(compiled, record)]);
+    // The version sent, with the association values the plan followed: when the row changed since it
+    // was planned, its change (read later) is judged against what its targets were planned from.
+    delta.push([entity, id, toHeldValue(record.version, heldLinks(value))]);
     if (op === 'a') sizeDelta += 1;
   }
   const seq = state.issuedSeq + 1;

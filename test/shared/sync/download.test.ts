@@ -210,6 +210,32 @@ describe('pages and checkpoints', () => {
     expect(d.rows.size).toBe(8);
   });
 
+  it('follows a lookup from what a re-sent page planned, not from the newer row it carries', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    expect(keys(d)).toEqual(expect.arrayContaining(['account/a1', 'currency/eur']));
+    // a1 now reaches usd: the page that says so is applied, but its checkpoint is lost.
+    await put(
+      write('account', 'a1', { name: 'mine', ownerid: 'u1', owningbusinessunit: 'east', currencyid: 'usd' }),
+    );
+    const kept = d.checkpoint;
+    const applied = await d.step(t, { drop: true });
+    expect(applied.changes.map((c) => `${c.op} ${c.entity}/${c.id}`)).toEqual(
+      expect.arrayContaining(['upsert account/a1', 'upsert currency/usd']),
+    );
+    d.apply(applied, false);
+    d.checkpoint = kept;
+    // Before the page is sent again, a1 leaves u1 and points at eur once more.
+    await put(
+      write('account', 'a1', { name: 'gone', ownerid: 'u3', owningbusinessunit: 'west', currencyid: 'eur' }),
+    );
+    await d.syncToEnd(t);
+    // a1 is gone, and with it usd, which only a1 reached when the page was planned.
+    expect(keys(d).filter((k) => k.startsWith('account/') || k.startsWith('currency/'))).toEqual([
+      'account/a2',
+    ]);
+  });
+
   it('answers an idle device with an empty page, and sends only the change after a write', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
