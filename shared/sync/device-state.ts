@@ -152,8 +152,9 @@ const chunkRefSchema = z.object({ id: z.string(), count: z.number().int().nonneg
  *   device holds none of the entity's rows, so nothing is compared with what it holds);
  * - `reach`: rows of an entity reached through one incoming association from what the device will
  *   hold of the source (`values`: the sources' sorted distinct values, listed once);
- * - `sweep`: every held row of an entity judged again (ids after `after`);
- * - `judge`: the rows probes find judged again, with what follows through associations;
+ * - `sweep`: every held row of an entity (or those a filter matches) judged again (ids after `after`);
+ * - `judge`: the rows probes find (or those a filter matches) judged again, with what follows
+ *   through associations;
  * - `resend`: every held row of an entity sent again (its visible columns changed);
  * - `drop`: every held row of an entity removed (it left the profile);
  * - `changes`: the changes after `cursor` judged, chunk by chunk, with what follows.
@@ -179,13 +180,23 @@ export const taskSchema = z.discriminatedUnion('kind', [
     position: z.number().int().nonnegative(),
     after: z.string().nullable(),
   }),
-  z.object({ kind: z.literal('sweep'), entity: z.string(), after: z.string().nullable() }),
+  z.object({
+    kind: z.literal('sweep'),
+    entity: z.string(),
+    after: z.string().nullable(),
+    /** Only the held rows these probes match (null: all). */
+    filter: z.array(probeSchema).nullable(),
+    /** Follow membership changes to association targets (not when those are judged again anyway). */
+    propagate: z.boolean(),
+  }),
   z.object({
     kind: z.literal('judge'),
     entity: z.string(),
     probes: z.array(probeSchema),
     index: z.number().int().nonnegative(),
     after: z.string().nullable(),
+    /** Only the rows found that these probes match (null: all). */
+    filter: z.array(probeSchema).nullable(),
   }),
   z.object({ kind: z.literal('resend'), entity: z.string(), after: z.string().nullable() }),
   z.object({ kind: z.literal('drop'), entity: z.string(), after: z.string().nullable() }),

@@ -5,7 +5,7 @@ import type { Clock } from '../clock';
 import { AppError } from '../errors';
 import type { TenantSettings } from '../model/settings';
 import type { StoredRecord } from '../model/record';
-import type { ReadMeter, TenantStore } from '../store/port';
+import type { ChangeScope, ReadMeter, TenantStore } from '../store/port';
 import { loadCheckpointKey, signCheckpoint, verifyCheckpoint } from './checkpoint';
 import type { CompiledDeviceProfile } from './compile-device-profile';
 import { compiledProfileFor } from './compiled-profile-cache';
@@ -144,6 +144,10 @@ export async function downloadChanges(
     counters,
   };
   try {
+    if (state.work !== null && state.work.judgement.digest !== profile.judgementDigest) {
+      await rebaseWork(scope, state);
+      changed = true;
+    }
     if (state.work === null) changed = (await planWork(scope, state, requestRows)) || changed;
     let changes: DownloadChange[] = [];
     if (state.work !== null) {
@@ -212,6 +216,60 @@ async function restorePending(state: DeviceState, tx: DeviceStateTransaction): P
     ...planned.filter(([entity, id]) => !later.has(`${entity}\u0000${id}`)),
     ...rest,
   ]);
+}
+
+/**
+ * The profile, the user's context or the day changed while a work ran: its remaining tasks would
+ * finish under rules no longer in force. When only bound values changed, the rows they can flip are
+ * judged again before the work's last step, whose change scopes widen to both judgements; when a
+ * rule changed, every entity is judged again from its rows. The outbox stays: what it plans to send
+ * is judged again with the rest (a page applied without its checkpoint may have delivered it).
+ */
+async function rebaseWork(scope: WorkScope, state: DeviceState): Promise<void> {
+  const work = state.work!;
+  const head = await scope.store.headCursor();
+  const delta = await judgementWork(scope, work.judgement, head, false, { count: false });
+  if (delta.recomputed.length === 0 && delta.tasks.every((t) => t.kind !== 'drop')) {
+    const added = delta.tasks.filter((t) => t.kind !== 'changes');
+    const scopes = changeScopes(scope.profile, work.judgement);
+    const last = work.tasks.at(-1);
+    if (last?.kind === 'changes') {
+      last.scopes = mergeScopes(last.scopes, scopes);
+      work.tasks.splice(work.tasks.length - 1, 0, ...added);
+    } else {
+      // The work's changes were all read: read on from where they ended, under both judgements.
+      work.tasks.push(...added, { kind: 'changes', scopes, cursor: work.cursor ?? head });
+      work.cursor = null;
+    }
+  } else {
+    // Drops cover what either judgement held; the changes are read from now (everything else is
+    // judged from the rows as they are).
+    const previous = {
+      digest: '',
+      entities: { ...(state.judgement?.entities ?? {}), ...work.judgement.entities },
+    };
+    work.tasks = (await judgementWork(scope, previous, head, true)).tasks;
+    work.cursor = null;
+    // Held rows exist now: what is planned is compared with them from here on.
+    work.phase = 'incremental';
+  }
+  work.judgement = scope.judgement;
+}
+
+/** The union of two lists of change scopes: an entity read whole in either is read whole. */
+function mergeScopes(a: readonly ChangeScope[], b: readonly ChangeScope[]): ChangeScope[] {
+  const byEntity = new Map<string, Set<string> | 'all'>();
+  for (const scope of [...a, ...b]) {
+    const known = byEntity.get(scope.entity);
+    if (scope.ownershipKeys === undefined || known === 'all') {
+      byEntity.set(scope.entity, 'all');
+      continue;
+    }
+    byEntity.set(scope.entity, new Set([...(known ?? []), ...scope.ownershipKeys]));
+  }
+  return [...byEntity].map(([entity, keys]) =>
+    keys === 'all' ? { entity } : { entity, ownershipKeys: [...keys].sort() },
+  );
 }
 
 /**
@@ -321,12 +379,21 @@ async function fillAndSend(
   for (const [entity, id, op, value] of entries) {
     const compiled = scope.profile.entities.get(entity);
     const record: StoredRecord | undefined = requestRows.seen.get(`${entity}\u0000${id}`);
-    if (op === 'r' || op === 'x' || record === undefined || record.deleted || compiled === undefined) {
-      // Removed, or gone since it was planned: the device may hold it anyway (from a page it applied
-      // without keeping the checkpoint), so the removal is sent either way.
+    if (op === 'r' || op === 'x' || compiled === undefined) {
+      // Removed: the device may hold it anyway (from a page it applied without keeping the
+      // checkpoint), so the removal is sent either way.
       changes.push({ entity, id, op: 'remove', version: heldVersion(value) });
       delta.push([entity, id, null]);
-      if (op === 'r' || op === 'u') sizeDelta -= 1;
+      if (op === 'r') sizeDelta -= 1;
+      continue;
+    }
+    if (record === undefined || record.deleted) {
+      // Planned as an upsert, gone since: the device gets a removal, but the held set keeps the
+      // planned value until the deletion (a change read later) is judged, so what the plan reached
+      // through this row is judged again then.
+      changes.push({ entity, id, op: 'remove', version: heldVersion(value) });
+      delta.push([entity, id, value]);
+      if (op === 'a') sizeDelta += 1;
       continue;
     }
     changes.push({

@@ -149,7 +149,7 @@ async function chooseCover(
 /** The tasks that work an entity out from its rows (`fresh`: the device holds none of them). */
 async function entityTasks(store: TenantStore, entity: CompiledEntity, fresh: boolean): Promise<Task[]> {
   const tasks: Task[] = [];
-  if (!fresh) tasks.push({ kind: 'sweep', entity: entity.name, after: null });
+  if (!fresh) tasks.push({ kind: 'sweep', entity: entity.name, after: null, filter: null, propagate: false });
   const cover = await chooseCover(store, entity);
   if (cover !== undefined) {
     tasks.push({
@@ -203,6 +203,7 @@ export async function judgementWork(
   previous: Judgement,
   cursor: string,
   everything = false,
+  options: { count: boolean } = { count: true },
 ): Promise<Work> {
   const { profile } = scope;
   const recompute = new Set<string>();
@@ -238,16 +239,56 @@ export async function judgementWork(
   for (const name of profile.order) {
     const entity = profile.entities.get(name)!;
     if (recompute.has(name)) tasks.push(...(await entityTasks(scope.store, entity, false)));
-    else if (probes.has(name))
-      tasks.push({ kind: 'judge', entity: name, probes: probes.get(name)!, index: 0, after: null });
+    else if (probes.has(name)) tasks.push(...(await rejudgeTasks(scope, entity, probes.get(name)!)));
     if (resend.has(name)) tasks.push({ kind: 'resend', entity: name, after: null });
   }
   tasks.push({ kind: 'changes', scopes: changeScopes(profile, everything ? null : previous), cursor });
   const work = newWork('incremental', scope.judgement, tasks);
   work.recomputed = [...recompute].sort();
-  scope.counters.recomputedEntities += recompute.size;
-  if (everything) scope.counters.fullRecomputes += 1;
+  if (options.count) {
+    scope.counters.recomputedEntities += recompute.size;
+    if (everything) scope.counters.fullRecomputes += 1;
+  }
   return work;
+}
+
+/**
+ * The tasks that judge again the rows of an entity whose bound values changed (`delta`: look-ups of
+ * the rows whose verdict can flip). Those look-ups, unless the device's own rows are fewer: then
+ * what it holds and its cover's rows, each kept only where a delta probe matches — a day boundary of
+ * a wide window holds every user's rows of that day, a user holds only theirs. (Only for an entity
+ * no association reaches: a reached row can become a member without being in the cover.)
+ */
+async function rejudgeTasks(scope: WorkScope, entity: CompiledEntity, delta: RecordProbe[]): Promise<Task[]> {
+  const direct: Task = {
+    kind: 'judge',
+    entity: entity.name,
+    probes: delta,
+    index: 0,
+    after: null,
+    filter: null,
+  };
+  if (entity.incoming.length > 0) return [direct];
+  const cover = await chooseCover(scope.store, entity);
+  const own = scope.held.state.size + (cover?.estimate ?? 0);
+  let rows = 0;
+  for (const probe of delta) {
+    rows += await scope.store.countRecords(entity.name, probe, { upTo: own - rows + 1 });
+    if (rows > own) break;
+  }
+  if (rows <= own) return [direct];
+  const tasks: Task[] = [{ kind: 'sweep', entity: entity.name, after: null, filter: delta, propagate: true }];
+  if (cover !== undefined) {
+    tasks.push({
+      kind: 'judge',
+      entity: entity.name,
+      probes: cover.probes,
+      index: 0,
+      after: null,
+      filter: delta,
+    });
+  }
+  return tasks;
 }
 
 /** The work of a device whose judgement holds and whose profile's entities changed: the changes. */
@@ -447,7 +488,13 @@ export async function runTaskStep(
       }
       const rows = new Map<string, StoredRecord | undefined>(ids.map((id) => [id, undefined]));
       for (const record of records) rows.set(record.id, record);
-      await planJudged(scope, outbox, view, new Map([[task.entity, rows]]), { propagate: false });
+      const { filter } = task;
+      if (filter !== null) {
+        // A held row still stored whose value no filter probe names cannot have flipped.
+        for (const record of records)
+          if (!filter.some((p) => probeMatches(p, record))) rows.delete(record.id);
+      }
+      await planJudged(scope, outbox, view, new Map([[task.entity, rows]]), { propagate: task.propagate });
       return false;
     }
     case 'judge': {
@@ -459,7 +506,10 @@ export async function runTaskStep(
       });
       keep(page.records);
       scope.counters.rejudgedRows += page.records.length;
-      const rows = new Map<string, StoredRecord | undefined>(page.records.map((r) => [r.id, r]));
+      const { filter } = task;
+      const found =
+        filter === null ? page.records : page.records.filter((r) => filter.some((p) => probeMatches(p, r)));
+      const rows = new Map<string, StoredRecord | undefined>(found.map((r) => [r.id, r]));
       await planJudged(scope, outbox, view, new Map([[task.entity, rows]]), { propagate: true });
       if (page.next === undefined) {
         task.index += 1;

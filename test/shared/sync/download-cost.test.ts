@@ -152,6 +152,35 @@ describe('what a download reads', () => {
     expect(t.counters.rejudgedRows - counters.rejudgedRows).toBe(10);
   });
 
+  it("reads the user's own rows instead when the boundary days hold more of other users'", async () => {
+    // 600 tasks of u3 dated on the day that leaves the window: more than u1 holds and its cover finds.
+    await t.tenant.applyRecordWrites(
+      Array.from({ length: 600 }, (_, n) =>
+        row('task', `o${n}`, {
+          name: `o${n}`,
+          ownerid: 'u3',
+          owningbusinessunit: 'west',
+          modifiedon: '2026-03-07T08:00:00Z',
+        }),
+      ),
+    );
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    t.clock.advance(12.5 * 3_600_000);
+    let rowsRead = 0;
+    let changes = 0;
+    for (let page = 0; page < 10; page++) {
+      const step = await measuredStep(d);
+      rowsRead += step.meter.rows;
+      changes += step.changes;
+      if (step.changes === 0) break;
+    }
+    expect(changes).toBe(10);
+    // u1's 40 held tasks and the 50 its cover finds, not the 610 dated on the leaving day.
+    expect(rowsRead).toBeLessThanOrEqual(40 + 50);
+    expect(d.rows.size).toBe(20 + 30);
+  });
+
   it('re-judges only the entity a republish changes', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);

@@ -236,6 +236,47 @@ describe('pages and checkpoints', () => {
     ]);
   });
 
+  it('judges again what a re-sent page reached through a row deleted since it was planned', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    // A new account of u1's reaching usd: the page that sends both is lost.
+    await put(
+      write('account', 'a9', { name: 'new', ownerid: 'u1', owningbusinessunit: 'east', currencyid: 'usd' }),
+    );
+    const lost = await d.step(t, { drop: true });
+    expect(lost.changes.map((c) => `${c.op} ${c.entity}/${c.id}`)).toEqual(
+      expect.arrayContaining(['upsert account/a9', 'upsert currency/usd']),
+    );
+    // The account goes before the page is sent again: nothing reaches usd any more.
+    await put(write('account', 'a9', {}, true));
+    await d.syncToEnd(t);
+    expect(keys(d).filter((k) => k.startsWith('account/') || k.startsWith('currency/'))).toEqual([
+      'account/a1',
+      'account/a2',
+      'currency/eur',
+    ]);
+  });
+
+  it('finishes a download that meets profile changes under the profile in force', async () => {
+    const move = async (from: string, to: string): Promise<void> => {
+      await changeProfileUsers(t.tenant, t.clock, from, { add: [], remove: ['u1'] });
+      await publishProfile(t.tenant, t.clock, from);
+      await changeProfileUsers(t.tenant, t.clock, to, { add: ['u1'], remove: [] });
+      await publishProfile(t.tenant, t.clock, to);
+    };
+    const reference = new DeviceReplica('ref', 1);
+    await reference.syncToEnd(t);
+    const d = new DeviceReplica('d1', 1);
+    await d.step(t, { pageSize: 2 });
+    // u1 moves to P2 while its first download runs, gets a page there, and moves back.
+    await move('p1', 'p2');
+    expect((await d.step(t, { pageSize: 2 })).more).toBe(true);
+    await move('p2', 'p1');
+    // The first answer that says nothing more is to come leaves the device right.
+    for (let page = 0; page < 50; page++) if (!(await d.step(t, { pageSize: 2 })).more) break;
+    expect(keys(d)).toEqual(keys(reference));
+  });
+
   it('answers an idle device with an empty page, and sends only the change after a write', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
