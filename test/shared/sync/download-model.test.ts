@@ -276,6 +276,6 @@ describe('download model (Cosmos)', () => {
       } finally {
         await t.close();
       }
-    }, 120_000);
+    }, 300_000);
   }
 });
