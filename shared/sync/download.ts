@@ -81,16 +81,19 @@ export async function downloadChanges(
   ctx: DownloadContext,
   request: DownloadRequest,
 ): Promise<DownloadResponse> {
-  const store = ctx.meter === undefined ? ctx.store : ctx.store.metered(ctx.meter);
+  // Configuration comes through the per-process caches, which are kept per tenant handle: read it
+  // through the handle itself. The request's own reads (device state, rows, changes) are metered.
+  const tenant = ctx.store;
+  const store = ctx.meter === undefined ? tenant : tenant.metered(ctx.meter);
   const meter = ctx.meter;
-  const caller = await resolveSyncCaller(store, ctx.principal, request.app);
+  const caller = await resolveSyncCaller(tenant, ctx.principal, request.app);
   const [entities, settings, key] = await Promise.all([
-    loadEntities(store),
-    getTenantSettings(store),
-    loadCheckpointKey(store),
+    loadEntities(tenant),
+    getTenantSettings(tenant),
+    loadCheckpointKey(tenant),
   ]);
   const profile = compiledProfileFor(
-    store,
+    tenant,
     caller.user.id,
     caller.profile,
     entities,
