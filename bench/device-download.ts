@@ -7,6 +7,7 @@ import type {
   DownloadTablesResponse,
 } from '../shared/sync/sync-protocol';
 import { expectStatus, type BenchHttpClient } from './http-client';
+import { addStoreReads, noStoreReads, storeReadsOf, type StoreReads } from './store-reads';
 
 /** What downloading until `more` is false cost. */
 export interface DownloadRun {
@@ -19,6 +20,10 @@ export interface DownloadRun {
   clientMs: number;
   wireBodyBytes: number;
   bodyBytes: number;
+  /** What the pages read from the store, from the route's `x-store-reads` header, summed. */
+  reads: StoreReads;
+  /** Upserts sent, by entity. */
+  rowsByEntity: Record<string, number>;
   checkpoint: string | undefined;
   /** The changes `keep` chose to hold on to (for later updates). */
   kept: DownloadChange[];
@@ -55,6 +60,8 @@ export async function downloadUntilDone(
     clientMs: 0,
     wireBodyBytes: 0,
     bodyBytes: 0,
+    reads: noStoreReads(),
+    rowsByEntity: {},
     checkpoint: options.checkpoint,
     kept: [],
   };
@@ -85,10 +92,14 @@ export async function downloadUntilDone(
     run.serverMs += response.serverMs;
     run.wireBodyBytes += response.wireBodyBytes;
     run.bodyBytes += response.bodyBytes;
+    addStoreReads(run.reads, storeReadsOf(response.headers));
     const body = response.body;
     // Counting a tables page needs no row objects; keeping changes does.
     if ('tables' in body && options.keep === undefined) {
-      for (const table of body.tables) run.rows += table.ids.length;
+      for (const table of body.tables) {
+        run.rows += table.ids.length;
+        run.rowsByEntity[table.entity] = (run.rowsByEntity[table.entity] ?? 0) + table.ids.length;
+      }
       run.removals += body.removals.length;
     } else {
       countChanges(run, 'tables' in body ? fromTablesResponse(body) : body.changes, options.keep);
@@ -106,8 +117,10 @@ function countChanges(
   keep: ((change: DownloadChange) => boolean) | undefined,
 ): void {
   for (const change of changes) {
-    if (change.op === 'upsert') run.rows += 1;
-    else run.removals += 1;
+    if (change.op === 'upsert') {
+      run.rows += 1;
+      run.rowsByEntity[change.entity] = (run.rowsByEntity[change.entity] ?? 0) + 1;
+    } else run.removals += 1;
     if (keep?.(change)) run.kept.push(change);
   }
 }

@@ -39,14 +39,23 @@ export class BenchHttpClient {
     return total;
   }
 
-  /** Sends JSON (or nothing) and parses the JSON answer; `acceptEncoding` defaults to none. */
+  /**
+   * Sends JSON (or nothing) and parses the JSON answer; `acceptEncoding` defaults to none, `headers`
+   * adds request headers (an ingest key).
+   */
   send<T>(
     method: string,
     path: string,
-    options: { token?: string; body?: unknown; acceptEncoding?: string } = {},
+    options: {
+      token?: string;
+      body?: unknown;
+      acceptEncoding?: string;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<BenchResponse<T>> {
     const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
     const headers: Record<string, string | number> = {
+      ...options.headers,
       'accept-encoding': options.acceptEncoding ?? 'identity',
     };
     if (options.token) headers.authorization = `Bearer ${options.token}`;

@@ -1,9 +1,6 @@
-import type { Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import cosmosServer from '@vercel/cosmosdb-server';
 import { buildDemoDirectory, SALES_ENTITIES } from '../local/demo/demo-directory';
 import { generateDemoRecords } from '../local/demo/demo-records';
 import { ensureDemoTenant } from '../local/demo/seed-demo-tenant';
@@ -13,11 +10,8 @@ import { ingestChanges, MAX_INGEST_CHANGES, type IngestChange } from '../shared/
 import { handleReplicationMessage } from '../shared/replication';
 import { atLeast, figure } from './bench-figure';
 import { ORG, type BenchContext } from './bench-context';
+import { EMULATOR_KEY, startCosmosServer } from './cosmos-server';
 import { removeDataDir } from './host-process';
-
-/** The key @vercel/cosmosdb-server accepts (the emulator's well-known key). */
-const EMULATOR_KEY =
-  'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
 
 /** Worker concurrency: what the local host runs its embedded-queue worker with. */
 const WORKER_CONCURRENCY = 2;
@@ -50,17 +44,12 @@ export async function runIngest(
   context.log(
     `Workload 6: ingest of ${options.cosmosRows} rows into the in-process Cosmos-compatible server…`,
   );
-  const server: Server = cosmosServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
+  const server = await startCosmosServer();
   try {
-    const { port } = server.address() as AddressInfo;
     const cosmos = await measureIngest(
       {
         STORE_KIND: 'cosmos',
-        COSMOS_ENDPOINT: `https://127.0.0.1:${port}`,
+        COSMOS_ENDPOINT: server.endpoint,
         COSMOS_KEY: EMULATOR_KEY,
         COSMOS_ALLOW_INSECURE_TLS: 'true',
       },
@@ -77,8 +66,7 @@ export async function runIngest(
       }),
     );
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await server.close();
   }
 }
 

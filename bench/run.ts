@@ -3,18 +3,21 @@ import { resolve } from 'node:path';
 import type { BenchContext } from './bench-context';
 import { formatMarkdownTable, formatReport, type BenchResults } from './bench-report';
 import { runConcurrentIncremental } from './concurrent-incremental-workload';
+import { runCosmosReads } from './cosmos-reads-workload';
 import { removeDataDir } from './host-process';
 import { INITIAL_DOWNLOAD_DEMO_ROWS, runInitialDownloadAndUpload } from './initial-download-workload';
 import { runIngest } from './ingest-workload';
 import { runPouchDbPeer } from './pouchdb-peer-workload';
 import { runLargeDownload } from './large-download-workload';
+import { runMidnight } from './midnight-workload';
 import { runScale } from './scale-workload';
 import { runSdkInitialSync } from './sdk-initial-sync-workload';
 import { describeMachine } from './machine';
 
 /**
- * `npm run bench [-- --quick]`: runs the workloads of issues 8 and 9 against the local host over loopback,
- * prints a table of each figure beside its goal, and writes `bench-results.json`.
+ * `npm run bench [-- --quick]`: runs the workloads of issues 8, 9 and 13 against the local host over
+ * loopback (and, where the host cannot do it, in this process), prints a table of each figure beside
+ * its goal, and writes `bench-results.json`.
  */
 async function main(argv: readonly string[]): Promise<void> {
   const quick = argv.includes('--quick');
@@ -58,6 +61,16 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 
   await runIngest(context, { sqliteRows: quick ? 3000 : 10_000, cosmosRows: quick ? 60 : 500 });
+  await runMidnight(context, { tenantSizes: quick ? [10_000, 30_000] : [10_000, 100_000] });
+  if (quick)
+    context.notes.push(
+      'Quick mode: workload 10 compares tenants of 10,000 and 30,000 rows (full: 10,000 and 100,000).',
+    );
+  await runCosmosReads(context, { tenantRows: quick ? 1500 : 3000, userRows: quick ? 500 : 1000 });
+  if (quick)
+    context.notes.push(
+      'Quick mode: workload 11 runs on a 1,500-row tenant, the user holding 500 (full: 3,000 and 1,000).',
+    );
 
   const results: BenchResults = {
     startedAt,

@@ -1,9 +1,11 @@
+import { REFERENCE_ENTITIES } from '../local/demo/demo-directory';
 import { atMost, figure } from './bench-figure';
 import { HOST_STORE, ORG, type BenchContext } from './bench-context';
-import { downloadUntilDone } from './device-download';
+import { downloadUntilDone, type DownloadRun } from './device-download';
 import { removeDataDir, startHostProcess } from './host-process';
 import { BenchHttpClient } from './http-client';
 import { median } from './statistics';
+import { formatStoreReads, type StoreReads } from './store-reads';
 import { countResults, putTenantSettings, uploadBatch } from './sync-upload';
 
 /** Rows the measured user holds: 1,000 accounts the CEO `alice` creates (demo rows are never hers). */
@@ -12,17 +14,33 @@ const BATCH = 500;
 const IDLE_SAMPLES = 30;
 const CHANGE_ROUNDS = 5;
 const CHANGES_PER_ROUND = 10;
+/** Initial downloads by new devices after the first one (which warms the host): the figure is their median. */
+const INITIAL_SAMPLES = 5;
 
 interface TenantTimes {
   tenantRows: number;
+  /** How long the host took to start: seeding the demo tenant, mostly. */
+  startMs: number;
   userRows: number;
+  /** Rows sent of the directory entities (systemuser, team, businessunit: an 'all' rule each). */
+  directoryRows: number;
+  /** The host's first initial download of the user (cold caches). */
+  initialColdMs: number;
+  /** Median server time of the initial downloads by new devices after it. */
+  initialMs: number;
+  /** What one initial download read from the store (the same for every device). */
+  initialReads: StoreReads;
+  /** The distinct row counts read by the initial downloads (one value when the reads are deterministic). */
+  initialRowsRead: number[];
   idleMs: number;
   changedMs: number;
 }
 
 /**
- * Workload 4: a user holding 1,000 rows in a small and in a large tenant; the ratio of their
- * incremental download times (median server time, nothing changed and 10 changed rows).
+ * Workload 4: a user holding 1,000 rows in a small and in a large tenant; the ratio of their initial
+ * download times and the rows the store read per row sent (issue 13: a device's sync costs what its
+ * user holds, never what the tenant holds), and the ratio of their incremental download times
+ * (median server time, nothing changed and 10 changed rows).
  * Returns the large tenant's folder when `keepLarge` asks for it (workload 2 reuses it), else removes it.
  */
 export async function runScale(
@@ -32,11 +50,45 @@ export async function runScale(
   const small = await measureTenant(context, options.smallRows, false);
   const large = await measureTenant(context, options.largeRows, options.keepLarge);
   const workload = '4 scale';
+  const ratio = `${label(large.times.tenantRows)}/${label(small.times.tenantRows)}`;
+  const initialNote = `user alice (sales-managers profile) holds ${small.times.userRows} rows in the ${small.times.tenantRows}-row tenant and ${large.times.userRows} in the ${large.times.tenantRows}-row one: the ${USER_ROWS} accounts she created and the directory entities; median server time of ${INITIAL_SAMPLES} initial downloads by new devices (compressed, pages of 5,000) after the host's first one: ${small.times.initialMs.toFixed(1)} vs ${large.times.initialMs.toFixed(1)} ms (first ones ${small.times.initialColdMs.toFixed(0)} and ${large.times.initialColdMs.toFixed(0)} ms); the hosts took ${(small.times.startMs / 1000).toFixed(0)} and ${(large.times.startMs / 1000).toFixed(0)} s to seed their tenants and start`;
+  const readsNote = (times: TenantTimes): string =>
+    `${formatStoreReads(times.initialReads)} read (x-store-reads, summed over the pages) for ${times.userRows} rows sent, of which ${times.directoryRows} are the directory entities (${REFERENCE_ENTITIES.join(', ')}: read whole by an 'all' rule, sent 1:1); without them ${((times.initialReads.rows - times.directoryRows) / (times.userRows - times.directoryRows)).toFixed(3)} rows read per row sent${times.initialRowsRead.length > 1 ? `; the downloads read ${times.initialRowsRead.join(', ')} rows` : ''}`;
+  const readsGoal = atMost(1.5, 'at most 1.5 (directory read whole, sent 1:1)');
+  context.figures.push(
+    figure({
+      workload,
+      name: `initial download server time ratio ${ratio}`,
+      value: large.times.initialMs / small.times.initialMs,
+      unit: 'x',
+      store: HOST_STORE,
+      goal: atMost(1.5, 'at most 1.5'),
+      note: initialNote,
+    }),
+    figure({
+      workload,
+      name: `initial download, rows read per row sent, ${label(small.times.tenantRows)} tenant`,
+      value: small.times.initialReads.rows / small.times.userRows,
+      unit: 'rows/row',
+      store: HOST_STORE,
+      goal: readsGoal,
+      note: readsNote(small.times),
+    }),
+    figure({
+      workload,
+      name: `initial download, rows read per row sent, ${label(large.times.tenantRows)} tenant`,
+      value: large.times.initialReads.rows / large.times.userRows,
+      unit: 'rows/row',
+      store: HOST_STORE,
+      goal: readsGoal,
+      note: readsNote(large.times),
+    }),
+  );
   const note = `user alice holds ${small.times.userRows} rows in a ${small.times.tenantRows}-row tenant and ${large.times.userRows} in a ${large.times.tenantRows}-row one; median server time of ${IDLE_SAMPLES} incremental downloads with nothing changed (${small.times.idleMs.toFixed(1)} vs ${large.times.idleMs.toFixed(1)} ms) and of ${CHANGE_ROUNDS} with ${CHANGES_PER_ROUND} changed rows (${small.times.changedMs.toFixed(1)} vs ${large.times.changedMs.toFixed(1)} ms)`;
   context.figures.push(
     figure({
       workload,
-      name: `incremental ratio ${label(large.times.tenantRows)}/${label(small.times.tenantRows)}, nothing changed`,
+      name: `incremental ratio ${ratio}, nothing changed`,
       value: large.times.idleMs / small.times.idleMs,
       unit: 'x',
       store: HOST_STORE,
@@ -45,7 +97,7 @@ export async function runScale(
     }),
     figure({
       workload,
-      name: `incremental ratio ${label(large.times.tenantRows)}/${label(small.times.tenantRows)}, ${CHANGES_PER_ROUND} changes`,
+      name: `incremental ratio ${ratio}, ${CHANGES_PER_ROUND} changes`,
       value: large.times.changedMs / small.times.changedMs,
       unit: 'x',
       store: HOST_STORE,
@@ -106,6 +158,18 @@ async function measureTenant(
       deviceId,
       acceptEncoding: 'br, gzip',
     });
+    const initialRuns: DownloadRun[] = [];
+    for (let n = 0; n < INITIAL_SAMPLES; n++) {
+      const run = await downloadUntilDone(client, {
+        token,
+        org: ORG,
+        deviceId: `bench-w4-initial-${n}`,
+        acceptEncoding: 'br, gzip',
+      });
+      if (run.rows !== initial.rows)
+        throw new Error(`Workload 4: a new device got ${run.rows} rows, the first one ${initial.rows}.`);
+      initialRuns.push(run);
+    }
     let checkpoint = initial.checkpoint;
     const idle: number[] = [];
     for (let i = 0; i < IDLE_SAMPLES; i++) {
@@ -141,8 +205,20 @@ async function measureTenant(
       changed.push(run.serverMs);
       checkpoint = run.checkpoint;
     }
+    const directoryRows = REFERENCE_ENTITIES.reduce((sum, e) => sum + (initial.rowsByEntity[e] ?? 0), 0);
     return {
-      times: { tenantRows, userRows: initial.rows, idleMs: median(idle), changedMs: median(changed) },
+      times: {
+        tenantRows,
+        startMs: host.startMs,
+        userRows: initial.rows,
+        directoryRows,
+        initialColdMs: initial.serverMs,
+        initialMs: median(initialRuns.map((r) => r.serverMs)),
+        initialReads: initialRuns[0]!.reads,
+        initialRowsRead: [...new Set(initialRuns.map((r) => r.reads.rows))],
+        idleMs: median(idle),
+        changedMs: median(changed),
+      },
       dataDir: keep ? host.dataDir : undefined,
     };
   } finally {
