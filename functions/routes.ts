@@ -1,6 +1,7 @@
 import { buildOpenApiDocument } from './http/openapi';
 import type { RouteDefinition } from './http/route-definition';
 import { adminConfigRoutes } from './http/routes/admin-config-routes';
+import { apiViewerRoutes } from './http/routes/api-viewer-routes';
 import { ingestRoutes } from './http/routes/ingest-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
 import { syncDownloadRoutes } from './http/routes/sync-download-routes';
@@ -29,4 +30,5 @@ let openApiDocument: unknown;
 export const routes: readonly RouteDefinition[] = [
   ...featureRoutes,
   openApiRoute(() => (openApiDocument ??= buildOpenApiDocument(routes))),
+  ...apiViewerRoutes,
 ];

@@ -24,7 +24,8 @@ param baseName string = 'offsync'
 @description('Tags applied to every resource.')
 param tags object = {}
 
-@description('Audience that Microsoft Entra tokens must carry: the application ID URI (or client id) of this API\'s app registration (AUTH_AUDIENCE).')
+@description('Audiences Microsoft Entra tokens may carry, comma-separated (AUTH_AUDIENCE): this API\'s app registration client id (v2.0 tokens) and api://<client id> (v1.0 tokens). No default: each deployment has its own registration, and a placeholder could never match.')
+@minLength(1)
 param authAudience string
 
 @description('Microsoft Entra tenant of the operators who register tenants (OPERATOR_TENANT_ID). Defaults to the subscription\'s tenant.')

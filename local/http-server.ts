@@ -28,28 +28,30 @@ export function createLocalHttpServer(
   });
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-    const found = match(req.method ?? 'GET', url.pathname);
-    if (found.kind === 'not-found') {
-      return sendJson(res, 404, toErrorResponse(new AppError('NotFound', `No route ${url.pathname}.`)).body);
+    // Errors the router answers itself carry a trace id like those of the adapter.
+    const refuse = (error: AppError): void => {
+      const traceId = randomUUID();
+      res.setHeader('x-trace-id', traceId);
+      sendJson(res, error.status, toErrorResponse(error, traceId).body);
+    };
+    const url = requestUrl(req);
+    if (url === undefined) {
+      return refuse(new AppError('BadRequest', 'The Host header or the request target is not valid.'));
     }
+    const found = match(req.method ?? 'GET', url.pathname);
+    if (found.kind === 'not-found') return refuse(new AppError('NotFound', `No route ${url.pathname}.`));
     if (found.kind === 'method-not-allowed') {
       res.setHeader('allow', found.allowed.join(', '));
-      return sendJson(res, 405, {
-        error: {
-          code: 'BadRequest',
-          message: `Method ${req.method} is not allowed; use ${found.allowed.join(', ')}.`,
-        },
-      });
+      return refuse(
+        new AppError(
+          'MethodNotAllowed',
+          `Method ${req.method} is not allowed; use ${found.allowed.join(', ')}.`,
+        ),
+      );
     }
     const body = await readBody(req, maxBytes);
     if (body === 'too-large') {
-      return sendJson(
-        res,
-        413,
-        toErrorResponse(new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`))
-          .body,
-      );
+      return refuse(new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`));
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
@@ -81,6 +83,21 @@ export function createLocalHttpServer(
     res.setHeader('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
     res.end(bytes);
   }
+}
+
+/**
+ * The request's URL from its target and Host header, or undefined when they make no URL: both come
+ * from the client, so a malformed one is the client's error (400), not the server's.
+ */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  } catch {
+    return undefined;
+  }
+  // `Host: a@b` parses as user info, which the Fetch API's Request (under HttpRequest) refuses.
+  return url.username === '' && url.password === '' ? url : undefined;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -39,10 +39,7 @@ export async function createToken(argv: string[], settings: Settings, store: Sto
   }
   const key = await loadOrCreateLocalSigningKey(settings.DATA_DIR);
   const sign = (claims: { oid: string; tid: string; roles: string[]; name?: string }): Promise<string> =>
-    issueLocalToken(key, claims, {
-      audience: settings.AUTH_AUDIENCE,
-      expiresInSeconds: Math.round(hours * 3600),
-    });
+    issueLocalToken(key, claims, { expiresInSeconds: Math.round(hours * 3600) });
 
   if (values.operator) {
     return sign({

@@ -40,12 +40,27 @@ export const settingsSchema = z
     COSMOS_ACCOUNT_NAME: z.string().min(1).optional(),
     /** Client id of the user-assigned managed identity (read by DefaultAzureCredential too). */
     AZURE_CLIENT_ID: z.string().min(1).optional(),
-    /** Accept Microsoft Entra ID tokens. */
+    /** Accept Microsoft Entra ID tokens (then `AUTH_AUDIENCE` is required). */
     AUTH_ENTRA_ENABLED: flag.default(true),
-    /** Entra authority: issuer `<authority>/<tid>/v2.0`, keys at `<authority>/<tid>/discovery/v2.0/keys`. */
+    /**
+     * Entra authority: v2.0 issuer `<authority>/<tid>/v2.0` (v1.0 tokens: `https://sts.windows.net/<tid>/`),
+     * signing keys of every tenant at `<authority>/common/discovery/v2.0/keys`.
+     */
     AUTH_ENTRA_AUTHORITY: z.url().default('https://login.microsoftonline.com'),
-    /** The audience (application ID URI or client id) Entra tokens must carry. */
-    AUTH_AUDIENCE: z.string().min(1).default('api://offline-sync'),
+    /**
+     * Audiences Entra tokens may carry, comma-separated: the API app registration's client id (v2.0
+     * tokens) and its application ID URI `api://<client id>` (v1.0 tokens). No default: a placeholder
+     * could never match, so start-up fails without it while Entra tokens are enabled.
+     */
+    AUTH_AUDIENCE: z
+      .string()
+      .optional()
+      .transform((list) =>
+        (list ?? '')
+          .split(',')
+          .map((audience) => audience.trim())
+          .filter((audience) => audience.length > 0),
+      ),
     /** Accept the local host's own development tokens (never enable in Azure). */
     AUTH_LOCAL_ENABLED: flag.default(false),
     /** The Entra tenant of the operators who register tenants (`admin/tenants` routes). */
@@ -79,6 +94,14 @@ export const settingsSchema = z
     DEMO_SEED: z.coerce.number().int().default(42),
   })
   .superRefine((s, ctx) => {
+    if (s.AUTH_ENTRA_ENABLED && s.AUTH_AUDIENCE.length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_AUDIENCE'],
+        message:
+          "required when AUTH_ENTRA_ENABLED is true: the API app registration's client id and/or api://<client id>, comma-separated",
+      });
+    }
     if (s.STORE_KIND === 'cosmos' && s.COSMOS_ENDPOINT === undefined) {
       ctx.addIssue({
         code: 'custom',

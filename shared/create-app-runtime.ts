@@ -59,8 +59,9 @@ export async function createAppRuntime(
   }
 
   const verifier = createTokenVerifier({
-    audience: settings.AUTH_AUDIENCE,
-    ...(settings.AUTH_ENTRA_ENABLED ? { entraAuthority: settings.AUTH_ENTRA_AUTHORITY } : {}),
+    ...(settings.AUTH_ENTRA_ENABLED
+      ? { entraAuthority: settings.AUTH_ENTRA_AUTHORITY, audiences: settings.AUTH_AUDIENCE }
+      : {}),
     ...(settings.AUTH_LOCAL_ENABLED
       ? { localKey: await loadOrCreateLocalSigningKey(settings.DATA_DIR) }
       : {}),

@@ -22,6 +22,8 @@ export const statusByCode = {
   NotFound: 404,
   /** The tenant is not registered. */
   TenantNotFound: 404,
+  /** The path exists but not with this method (the local host's router; `Allow` names the methods). */
+  MethodNotAllowed: 405,
   /** The request conflicts with the current state (already exists, wrong lifecycle state). */
   Conflict: 409,
   /** A user is already in another profile. */

@@ -7,6 +7,7 @@ import type { AppServices } from '../../shared/app-services';
 import { ADMIN_ROLE, hasRole, INGEST_ROLE, type Principal } from '../../shared/auth/principal';
 import type { TokenVerifier } from '../../shared/auth/token-verifier';
 import { AppError, toErrorResponse, type ErrorDetail } from '../../shared/errors';
+import { jsonDepth } from '../../shared/model/json-limits';
 import { orgSchema } from '../../shared/model/tenant';
 import { INGEST_KEY_HEADER, verifyIngestKey } from '../../shared/ingest/ingest-key';
 import type { DocStore } from '../../shared/store/port';
@@ -28,9 +29,10 @@ export interface HttpRuntime {
 }
 
 /**
- * The one generic adapter between HTTP and a route's handler: size limit, JSON parsing, schema
- * validation of params, query and body, authentication, tenant resolution and isolation, the call,
- * compression, and error mapping (one table: `statusByCode`). Both hosts call it.
+ * The one generic adapter between HTTP and a route's handler: authentication, tenant resolution and
+ * isolation (role and tenant checks), then the body's size and depth limits, JSON parsing and schema
+ * validation of params, query and body, the call, compression, and error mapping (one table:
+ * `statusByCode`). Both hosts call it.
  */
 export async function handleRequest(
   route: RouteDefinition,
@@ -82,17 +84,7 @@ async function dispatch(
   const principal =
     route.auth === 'none' || usesIngestKey ? undefined : await authenticate(request, runtime.verifier);
   const rawParams: Record<string, string> = { ...request.params };
-  const params = route.params ? validate(route.params, rawParams, 'params') : rawParams;
-  const query = route.query
-    ? validate(route.query, Object.fromEntries(request.query.entries()), 'query')
-    : undefined;
-  const body = route.body
-    ? validate(route.body, await readJsonBody(request, services.settings.MAX_BODY_BYTES), 'body')
-    : undefined;
-  const base: RouteContext<unknown, unknown, unknown> = {
-    params,
-    query,
-    body,
+  const base: Omit<RouteContext<unknown, unknown, unknown>, 'params' | 'query' | 'body'> = {
     principal,
     services,
     headers: request.headers,
@@ -102,7 +94,10 @@ async function dispatch(
 
   if (!route.tenantScoped) {
     if (route.auth === 'operator') authorizeOperator(principal!, services.settings.OPERATOR_TENANT_ID);
-    return route.handler(base);
+    return route.handler({
+      ...base,
+      ...(await validateInput(route, request, services.settings.MAX_BODY_BYTES)),
+    });
   }
 
   const org = orgSchema.safeParse(rawParams.org);
@@ -124,11 +119,38 @@ async function dispatch(
   }
   const context: TenantRouteContext<unknown, unknown, unknown> = {
     ...base,
+    ...(await validateInput(route, request, services.settings.MAX_BODY_BYTES)),
     principal: caller,
     tenant,
     store: services.store.tenant(tenant.org),
   };
   return route.handler(context);
+}
+
+/**
+ * Params, query and body, each validated with the route's schema. Called only once the caller is
+ * authenticated and authorized: a caller who may not use the route learns 401 or 403, never the
+ * shape its input should have had.
+ */
+async function validateInput(
+  route: RouteDefinition,
+  request: HttpRequest,
+  maxBodyBytes: number,
+): Promise<Pick<RouteContext<unknown, unknown, unknown>, 'params' | 'query' | 'body'>> {
+  const rawParams: Record<string, string> = { ...request.params };
+  return {
+    params: route.params ? validate(route.params, rawParams, 'params') : rawParams,
+    query: route.query
+      ? validate(route.query, Object.fromEntries(request.query.entries()), 'query')
+      : undefined,
+    body: route.body
+      ? validate(
+          route.body,
+          await readJsonBody(request, maxBodyBytes, route.maxBodyDepth ?? MAX_BODY_DEPTH),
+          'body',
+        )
+      : undefined,
+  };
 }
 
 async function authenticate(request: HttpRequest, verifier: TokenVerifier): Promise<Principal> {
@@ -177,8 +199,15 @@ function authorizeTenant(
   }
 }
 
-/** Reads the body within the size limit and parses it as JSON (400 when it is not JSON). */
-async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<unknown> {
+/**
+ * Deepest JSON body a route takes unless it says otherwise (`RouteDefinition.maxBodyDepth`). No
+ * schema needs more than about 15 levels; zod and JSON.stringify recurse, and a value a few thousand
+ * levels deep overflows the stack, which would answer 500 for the client's mistake.
+ */
+export const MAX_BODY_DEPTH = 64;
+
+/** Reads the body within the size and depth limits and parses it as JSON (400 when it is not JSON). */
+async function readJsonBody(request: HttpRequest, maxBytes: number, maxDepth: number): Promise<unknown> {
   const declared = Number(request.headers.get('content-length') ?? 'NaN');
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`);
@@ -187,11 +216,16 @@ async function readJsonBody(request: HttpRequest, maxBytes: number): Promise<unk
   if (bytes.length > maxBytes)
     throw new AppError('PayloadTooLarge', `The request body is larger than ${maxBytes} bytes.`);
   if (bytes.length === 0) throw new AppError('BadRequest', 'A JSON request body is required.');
+  let body: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    body = JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw new AppError('BadRequest', 'The request body is not valid JSON.');
   }
+  if (jsonDepth(body, maxDepth) > maxDepth) {
+    throw new AppError('BadRequest', `The request body nests deeper than ${maxDepth} levels.`);
+  }
+  return body;
 }
 
 /** Validates one part of the request; 400 with every failing path. */
@@ -212,6 +246,7 @@ async function toHttpResponse(
   traceId: string,
 ): Promise<HttpResponseInit> {
   const headers: Record<string, string> = { 'x-trace-id': traceId, ...response.headers };
+  if (response.raw !== undefined) return { status: response.status ?? 200, headers, body: response.raw };
   if (response.body === undefined) return { status: response.status ?? 204, headers };
   const json = Buffer.from(JSON.stringify(response.body), 'utf8');
   headers['content-type'] = 'application/json; charset=utf-8';

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { AppServices } from '../../shared/app-services';
 import type { Principal } from '../../shared/auth/principal';
+import type { ErrorCode } from '../../shared/errors';
 import type { Tenant } from '../../shared/model/tenant';
 import type { TenantStore } from '../../shared/store/port';
 
@@ -49,6 +50,8 @@ export interface RouteResponse {
   /** Serialized as JSON (compressed when the client accepts it and the body is large). */
   body?: unknown;
   headers?: Record<string, string>;
+  /** A body sent as is instead of JSON (the API viewer's page and assets); `headers` names its type. */
+  raw?: Uint8Array;
 }
 
 interface RouteDefinitionBase {
@@ -65,6 +68,21 @@ interface RouteDefinitionBase {
   summary: string;
   /** Response body schema (OpenAPI). */
   response?: z.ZodType;
+  /** Media types of the success body (OpenAPI); default `application/json`. */
+  mediaTypes?: readonly string[];
+  /** The success statuses the handler answers (OpenAPI); default 200, or 204 without a response schema. */
+  successStatuses?: readonly number[];
+  /**
+   * The error codes the handler answers beyond those the declaration implies (auth: 401, 403; params,
+   * query, body: 400; body: 413; `{org}`: 404 TenantNotFound, 503 TenantNotProvisioned). The OpenAPI
+   * document lists every status with its codes.
+   */
+  errors?: readonly ErrorCode[];
+  /**
+   * Deepest nesting the JSON body may have (default `MAX_BODY_DEPTH` of the adapter; deeper is 400).
+   * Only a route whose schema leaves values free-form and bounds them itself, item by item, raises it.
+   */
+  maxBodyDepth?: number;
   /** Tenant routes only: refuse with 503 TenantNotProvisioned unless the tenant is active. */
   requireActiveTenant?: boolean;
   /**

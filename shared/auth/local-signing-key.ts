@@ -4,7 +4,14 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type KeyLike 
 
 /** Issuer of the local host's development tokens. */
 export const LOCAL_ISSUER = 'urn:offline-sync:local';
-const ALGORITHM = 'ES256';
+/**
+ * Audience of the local host's development tokens, whatever `AUTH_AUDIENCE` says: local tokens are
+ * never Entra tokens, so they need no deployment's audience (and tokens printed before keep working).
+ */
+export const LOCAL_AUDIENCE = 'api://offline-sync';
+/** The one algorithm of development tokens: the verifier accepts no other (no HS256 with the public key). */
+export const LOCAL_TOKEN_ALGORITHM = 'ES256';
+const ALGORITHM = LOCAL_TOKEN_ALGORITHM;
 const FILE_NAME = 'local-signing-key.json';
 
 export interface LocalSigningKey {
@@ -49,17 +56,20 @@ export interface LocalTokenClaims {
   name?: string;
 }
 
-/** Signs a development token that the local host (and only a host with this key) accepts. */
+/**
+ * Signs a development token that the local host (and only a host with this key) accepts. `audience`
+ * defaults to {@link LOCAL_AUDIENCE}, the only one the verifier accepts (tests sign others to see them refused).
+ */
 export async function issueLocalToken(
   key: LocalSigningKey,
   claims: LocalTokenClaims,
-  options: { audience: string; expiresInSeconds?: number; now?: Date },
+  options: { audience?: string; expiresInSeconds?: number; now?: Date } = {},
 ): Promise<string> {
   const issuedAt = Math.floor((options.now ?? new Date()).getTime() / 1000);
   return new SignJWT({ ...claims })
     .setProtectedHeader({ alg: ALGORITHM, kid: key.kid, typ: 'JWT' })
     .setIssuer(LOCAL_ISSUER)
-    .setAudience(options.audience)
+    .setAudience(options.audience ?? LOCAL_AUDIENCE)
     .setSubject(claims.oid)
     .setIssuedAt(issuedAt)
     .setExpirationTime(issuedAt + (options.expiresInSeconds ?? 12 * 3600))

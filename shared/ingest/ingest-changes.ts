@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { loadEntityDrafts } from '../admin/entity-config';
 import { AppError, type ErrorDetail } from '../errors';
+import { boundedJsonRecordSchema, ROW_LIMITS } from '../model/json-limits';
+import { safeIdSchema } from '../model/safe-text';
 import type { QueueSender } from '../queue/port';
 import {
   recordChangedBatchMessages,
@@ -16,11 +18,21 @@ import type { DocStore } from '../store/port';
 /** Most changes one `POST ingest/{org}/changes` may carry. */
 export const MAX_INGEST_CHANGES = 1000;
 
-/** One change from a system of record (SPEC §10). */
-export const ingestChangeSchema = rowChangeFieldsSchema.strict().refine(upsertHasVersion, {
-  path: ['version'],
-  message: 'an upsert needs a version',
-});
+/**
+ * One change from a system of record (SPEC §10). Its id is safe text; its attributes are data and
+ * keep whatever the source allows, within {@link ROW_LIMITS} (nesting, string and array lengths,
+ * column count), so that queueing, storing and logging the row cannot fail on it.
+ */
+export const ingestChangeSchema = rowChangeFieldsSchema
+  .extend({
+    id: safeIdSchema(200),
+    attributes: boundedJsonRecordSchema(ROW_LIMITS).default({}),
+  })
+  .strict()
+  .refine(upsertHasVersion, {
+    path: ['version'],
+    message: 'an upsert needs a version',
+  });
 export type IngestChange = z.infer<typeof ingestChangeSchema>;
 
 export const ingestChangesSchema = z.array(ingestChangeSchema).min(1).max(MAX_INGEST_CHANGES);
@@ -85,16 +97,21 @@ function toRecordChanged(
  * Queues what a Dataverse webhook reported (a RemoteExecutionContext). A change that carries its row
  * version becomes a `recordChanged` (merged when it holds only the changed columns); one without a
  * version, or trimmed by Dataverse, asks for a change-tracking read of its entity instead, which
- * fetches the row at its real version.
+ * fetches the row at its real version. The post image is the one the tenant's settings name
+ * (`dataversePostImageName`), else the only registered one.
  */
 export async function ingestDataverseContext(
   queue: QueueSender,
   org: string,
   body: unknown,
+  options: { postImageName?: string | null } = {},
 ): Promise<{ accepted: number; queued: number }> {
   let changes: ReturnType<typeof normalizeRemoteExecutionContext>;
   try {
-    changes = normalizeRemoteExecutionContext(body);
+    changes = normalizeRemoteExecutionContext(
+      body,
+      options.postImageName == null ? {} : { postImageName: options.postImageName },
+    );
   } catch (error) {
     if (error instanceof z.ZodError) {
       throw new AppError('ValidationFailed', 'The body is not a RemoteExecutionContext.', {

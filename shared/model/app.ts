@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeIdSchema, safeTextRefinement } from './safe-text';
 
 /** An app module's id: letters, digits, `_`, `-` and `.` (e.g. `field-service`). */
 export const appIdSchema = z
@@ -8,10 +9,15 @@ export const appIdSchema = z
 /** Body of `PUT admin/{org}/apps/{appId}`: an app module and the offline profiles it uses (SPEC §4). */
 export const appConfigInputSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(...safeTextRefinement),
     offlineEnabled: z.boolean(),
     /** Ids of published profiles; at least one when offline is enabled. */
-    profiles: z.array(z.string().min(1).max(100)).max(100).default([]),
+    profiles: z.array(safeIdSchema(100)).max(100).default([]),
   })
   .strict();
 export type AppConfigInput = z.infer<typeof appConfigInputSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeIdSchema } from './safe-text';
 
 /** Operators evaluated against the syncing user (id, teams, hierarchy, business unit, language); they take no value. */
 const USER_CONTEXT_OPERATORS = [
@@ -43,7 +44,7 @@ const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 /** One condition: attribute, operator and (for operators that take one) a value or a list. */
 export const conditionSchema = z
   .object({
-    attribute: z.string().min(1),
+    attribute: safeIdSchema(100),
     operator: operatorSchema,
     value: z.union([scalarSchema, z.array(scalarSchema)]).optional(),
   })

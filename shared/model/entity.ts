@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { conditionSchema } from './condition';
+import { safeNameSchema } from './safe-text';
 
 /** An entity's or attribute's logical name, as in Dataverse: lower-case, starts with a letter. */
 export const logicalNameSchema = z
@@ -46,7 +47,7 @@ export type Attribute = z.infer<typeof attributeSchema>;
 /** One-to-many and many-to-one: the referencing entity's lookup points at the referenced entity. */
 const lookupRelationshipSchema = z
   .object({
-    name: z.string().min(1).max(200),
+    name: safeNameSchema(200),
     kind: z.enum(['one-to-many', 'many-to-one']),
     referencedEntity: logicalNameSchema,
     referencedAttribute: logicalNameSchema,
@@ -57,7 +58,7 @@ const lookupRelationshipSchema = z
 
 const manyToManyRelationshipSchema = z
   .object({
-    name: z.string().min(1).max(200),
+    name: safeNameSchema(200),
     kind: z.literal('many-to-many'),
     /** The intersect entity whose rows pair the two sides. */
     intersectEntity: logicalNameSchema,
@@ -74,7 +75,10 @@ export const relationshipSchema = z.discriminatedUnion('kind', [
 ]);
 export type Relationship = z.infer<typeof relationshipSchema>;
 
-/** An entity's metadata (SPEC §3): declared for `local` sources, read from Dataverse otherwise. */
+/**
+ * An entity's metadata (SPEC §3): declared for `local` sources, read from Dataverse otherwise. The
+ * display name is the source's label as it is; {@link entityMetadataInputSchema} is what an admin may declare.
+ */
 export const entityMetadataSchema = z
   .object({
     logicalName: logicalNameSchema,
@@ -87,6 +91,11 @@ export const entityMetadataSchema = z
   })
   .strict();
 export type EntityMetadata = z.infer<typeof entityMetadataSchema>;
+
+/** Metadata an admin declares (`PUT admin/{org}/entities/{entity}`): a display name of safe text. */
+export const entityMetadataInputSchema = entityMetadataSchema.extend({
+  displayName: safeNameSchema(200).optional(),
+});
 
 /** An entity's offline settings: enabled, and the org-wide download filter (at most 3 conditions). */
 export const entityOfflineSettingsSchema = z

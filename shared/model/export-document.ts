@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { entityOfflineSettingsSchema, logicalNameSchema } from './entity';
 import { profileContentSchema, profileIdSchema } from './profile';
+import { safeNameSchema } from './safe-text';
 
 /** The export format this server writes; import accepts exactly this version. */
 export const EXPORT_FORMAT_VERSION = 1;
@@ -26,7 +27,7 @@ export const exportDocumentSchema = z
     formatVersion: z.literal(EXPORT_FORMAT_VERSION),
     exportedAt: z.iso.datetime().optional(),
     /** The org the document was exported from (informational). */
-    sourceOrg: z.string().optional(),
+    sourceOrg: safeNameSchema(100).optional(),
     profiles: z.array(exportedProfileSchema).max(1000),
     entities: z.array(exportedEntitySettingsSchema).max(5000),
   })

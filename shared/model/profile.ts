@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { logicalNameSchema } from './entity';
 import { filterTreeSchema } from './filter-tree';
+import { safeIdSchema, safeMultilineTextSchema, safeNameSchema, safeTextRefinement } from './safe-text';
 
 /** Most users one profile may hold (SPEC §4). */
 export const MAX_PROFILE_USERS = 1000;
@@ -24,7 +25,7 @@ export type ProfileItemRule = z.infer<typeof profileItemRuleSchema>;
 export const profileAssociationSchema = z
   .object({
     /** The relationship's name, as in the entity's metadata. */
-    relationship: z.string().min(1).max(200),
+    relationship: safeNameSchema(200),
   })
   .strict();
 export type ProfileAssociation = z.infer<typeof profileAssociationSchema>;
@@ -53,13 +54,24 @@ export const profileItemSchema = z
   .strict();
 export type ProfileItem = z.infer<typeof profileItemSchema>;
 
+/** A profile's name as admins see it: trimmed, 1 to 200 safe characters. */
+const profileNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200)
+  .refine(...safeTextRefinement);
+
+/** A profile's description: several lines of safe text, at most 2,000 characters. */
+const profileDescriptionSchema = safeMultilineTextSchema(2000).default('');
+
 /** Body of `POST admin/{org}/profiles`. */
 export const profileCreateSchema = z
   .object({
     /** Optional: the server chooses a UUID when absent. */
     id: profileIdSchema.optional(),
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(2000).default(''),
+    name: profileNameSchema,
+    description: profileDescriptionSchema,
   })
   .strict();
 export type ProfileCreate = z.infer<typeof profileCreateSchema>;
@@ -67,11 +79,11 @@ export type ProfileCreate = z.infer<typeof profileCreateSchema>;
 /** The editable content of a profile: body of `PUT admin/{org}/profiles/{id}` (whole document). */
 export const profileContentSchema = z
   .object({
-    name: z.string().trim().min(1).max(200),
-    description: z.string().max(2000).default(''),
+    name: profileNameSchema,
+    description: profileDescriptionSchema,
     items: z.array(profileItemSchema).max(500).default([]),
     /** systemuser ids. At most 1,000 (checked by `validateProfile`). */
-    users: z.array(z.string().min(1).max(100)).max(10_000).default([]),
+    users: z.array(safeIdSchema(100)).max(10_000).default([]),
   })
   .strict();
 export type ProfileContent = z.infer<typeof profileContentSchema>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeIdSchema } from './safe-text';
 
 /** Default of {@link TenantSettings.maxRelationshipsPerItem} (SPEC §4; current Power Apps uses 15). */
 export const DEFAULT_MAX_RELATIONSHIPS_PER_ITEM = 10;
@@ -26,6 +27,11 @@ export const tenantSettingsFieldsSchema = z
     maxRelationshipsPerItem: z.number().int().min(1).max(100),
     /** Of those, at most this many one-to-many or many-to-many. */
     maxOneToManyPerItem: z.number().int().min(0).max(100),
+    /**
+     * Dataverse tenants: the name (entity alias) of the post image registered on the webhook's steps,
+     * for steps that register several. Null: the only registered image is used.
+     */
+    dataversePostImageName: safeIdSchema(100).nullable(),
   })
   .strict();
 
@@ -46,6 +52,7 @@ export const tenantSettingsSchema = z
     maxOneToManyPerItem: tenantSettingsFieldsSchema.shape.maxOneToManyPerItem.default(
       DEFAULT_MAX_ONE_TO_MANY_PER_ITEM,
     ),
+    dataversePostImageName: tenantSettingsFieldsSchema.shape.dataversePostImageName.default(null),
   })
   .strict()
   .refine((s) => s.softRowLimit <= s.hardRowLimit, {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeIdSchema, safeNameSchema } from './safe-text';
 
 /** A tenant's short unique name, used in every route and in database names. */
 export const orgSchema = z
@@ -19,9 +20,12 @@ export const tenantSourceSchema = z.discriminatedUnion('kind', [
         .url()
         .refine((u) => u.startsWith('https://') || u.startsWith('http://127.0.0.1'), 'must be https'),
       /** Client id of the app registration (client-secret auth); omit to use the managed identity. */
-      clientId: z.string().min(1).optional(),
-      /** Name of the Key Vault secret that holds the client secret. */
-      clientSecretName: z.string().min(1).optional(),
+      clientId: safeIdSchema(100).optional(),
+      /** Name of the Key Vault secret that holds the client secret (Key Vault's rule: letters, digits, hyphens). */
+      clientSecretName: z
+        .string()
+        .regex(/^[0-9A-Za-z-]{1,127}$/, 'letters, digits and hyphens, at most 127')
+        .optional(),
     })
     .strict(),
 ]);
@@ -30,7 +34,7 @@ export type TenantSource = z.infer<typeof tenantSourceSchema>;
 /** Body of `PUT admin/tenants/{org}`. */
 export const tenantRegistrationSchema = z
   .object({
-    displayName: z.string().min(1).max(200),
+    displayName: safeNameSchema(200),
     /** The Microsoft Entra tenant whose tokens may act on this tenant (`tid` claim). */
     entraTenantId: z.uuid(),
     source: tenantSourceSchema,

@@ -69,6 +69,8 @@ export function deviceFactory(f: HostFixture) {
         getToken: () => token,
         store,
         sleep: async () => undefined,
+        // Every answer the device receives is checked against the OpenAPI document.
+        fetch: f.fetch,
         ...options,
       });
       const device = { user, deviceId, client, store, path };

@@ -32,7 +32,7 @@ describe('device SDK: resume and removals', () => {
     let pages = 0;
     const dying: typeof fetch = async (input, init) => {
       if (urlOf(input).endsWith('/download') && ++pages > 2) throw new TypeError('fetch failed');
-      return fetch(input, init);
+      return f.fetch(input, init);
     };
     const device = await devices.open('erin', { fetch: dying, pageSize: 8, retry: { maxAttempts: 3 } });
     await expect(device.client.sync()).rejects.toMatchObject({ code: 'Network' });
@@ -49,7 +49,7 @@ describe('device SDK: resume and removals', () => {
     const watching: typeof fetch = async (input, init) => {
       if (urlOf(input).endsWith('/download'))
         bodies.push(JSON.parse(init?.body as string) as { checkpoint?: string });
-      return fetch(input, init);
+      return f.fetch(input, init);
     };
     const resumed = await devices.open('erin', { reuse: device, fetch: watching, pageSize: 8 });
     const summary = await resumed.client.sync();
@@ -62,7 +62,7 @@ describe('device SDK: resume and removals', () => {
     let calls = 0;
     // Every third download is served by the host but its answer never reaches the device.
     const lossy: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await f.fetch(input, init);
       if (urlOf(input).endsWith('/download') && ++calls % 3 === 0) {
         await response.body?.cancel();
         throw new TypeError('socket hang up');

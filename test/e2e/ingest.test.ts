@@ -184,6 +184,58 @@ describe('ingest routes over the local host', () => {
     expect(record.attributes).toMatchObject({ name: 'Fabrikam Renamed', telephone1: '555-0100' });
   });
 
+  it("takes the post image the tenant's settings name when a step has several", async () => {
+    const set = await f.request('PUT', '/api/admin/contoso/settings', {
+      token: adminToken,
+      body: { dataversePostImageName: 'OfflineSync' },
+    });
+    expect(set.status).toBe(200);
+    const postImage = (name: string, telephone1: string, version: string) => ({
+      key: name,
+      value: {
+        __type: 'Entity:http://schemas.microsoft.com/xrm/2011/Contracts',
+        LogicalName: 'account',
+        Id: ACCOUNT_ID,
+        Attributes: [{ key: 'telephone1', value: telephone1 }],
+        RowVersion: version,
+      },
+    });
+    const res = await f.request('POST', '/api/ingest/contoso/dataverse', {
+      token: ingestToken,
+      body: {
+        MessageName: 'Update',
+        PrimaryEntityName: 'account',
+        PrimaryEntityId: ACCOUNT_ID,
+        InputParameters: [
+          {
+            key: 'Target',
+            value: {
+              LogicalName: 'account',
+              Id: ACCOUNT_ID,
+              Attributes: [
+                {
+                  key: 'modifiedon',
+                  value: { __type: 'DateTime:#System', __value: '/Date(1527757524000)/' },
+                },
+              ],
+            },
+          },
+        ],
+        PostEntityImages: [postImage('Audit', 'stale', '150'), postImage('OfflineSync', '555-0199', '200')],
+      },
+    });
+    expect(res.status).toBe(202);
+    const record = await waitForRecord('account', ACCOUNT_ID, (r) => r.version === '200');
+    expect(record.attributes).toMatchObject({
+      telephone1: '555-0199',
+      modifiedon: '2018-05-31T09:05:24.000Z',
+    });
+    await f.request('PUT', '/api/admin/contoso/settings', {
+      token: adminToken,
+      body: { dataversePostImageName: null },
+    });
+  });
+
   it('answers 400 for a body that is not a RemoteExecutionContext', async () => {
     const res = await f.request('POST', '/api/ingest/contoso/dataverse', {
       token: ingestToken,

@@ -1,4 +1,10 @@
-import { generateKeyPair, SignJWT } from 'jose';
+import { request as httpRequest } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import {
+  LOCAL_AUDIENCE,
+  LOCAL_ISSUER,
+  loadOrCreateLocalSigningKey,
+} from '../../shared/auth/local-signing-key';
 import { ADMIN_ROLE } from '../../shared/auth/principal';
 import { DEMO_ENTRA_TENANT_ID } from '../../local/demo/demo-directory';
 import { startHostFixture, type HostFixture } from '../support/local-host-fixture';
@@ -40,11 +46,62 @@ describe('local host: authentication, tenant isolation and errors', () => {
     const forged = await new SignJWT({ oid: 'x', tid: DEMO_ENTRA_TENANT_ID, roles: [ADMIN_ROLE] })
       .setProtectedHeader({ alg: 'ES256' })
       .setIssuer('urn:offline-sync:local')
-      .setAudience(f.host.settings.AUTH_AUDIENCE)
+      .setAudience(LOCAL_AUDIENCE)
       .setExpirationTime('1h')
       .sign(privateKey);
     expect((await f.request('GET', '/api/admin/contoso/entities', { token: forged })).status).toBe(401);
   });
+
+  it('answers 401, not 503, for an HS256 token signed with the local public key as its secret', async () => {
+    // The classic algorithm confusion: the public key is public, so an HMAC over it proves nothing.
+    const key = await loadOrCreateLocalSigningKey(f.dataDir);
+    const publicJwk = await exportJWK(key.publicKey);
+    const secret = new TextEncoder().encode(JSON.stringify(publicJwk));
+    const forged = await new SignJWT({ oid: 'x', tid: DEMO_ENTRA_TENANT_ID, roles: [ADMIN_ROLE] })
+      .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+      .setIssuer(LOCAL_ISSUER)
+      .setAudience(LOCAL_AUDIENCE)
+      .setExpirationTime('1h')
+      .sign(secret);
+    const res = await f.request('GET', '/api/admin/contoso/entities', { token: forged });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('Unauthorized');
+  });
+
+  it('answers 401 for a local token of another audience', async () => {
+    const key = await loadOrCreateLocalSigningKey(f.dataDir);
+    const token = await new SignJWT({ oid: 'x', tid: DEMO_ENTRA_TENANT_ID, roles: [ADMIN_ROLE] })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setIssuer(LOCAL_ISSUER)
+      .setAudience('api://someone-else')
+      .setExpirationTime('1h')
+      .sign(key.privateKey);
+    expect((await f.request('GET', '/api/admin/contoso/entities', { token })).status).toBe(401);
+  });
+
+  it.each(['exa mple:80:x', 'user@127.0.0.1', 'a:b@host'])(
+    'answers 400, not 500, for the Host header %s',
+    async (host) => {
+      // fetch() cannot send a bad Host, so the request is written with node:http directly.
+      const { port } = new URL(f.host.url);
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port, path: '/api/health', method: 'GET', headers: { host } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+      expect(answer.status).toBe(400);
+      expect((JSON.parse(answer.body) as { error: { code: string } }).error.code).toBe('BadRequest');
+    },
+  );
 
   it('answers 401 for an expired token and one for another audience', async () => {
     const expired = await f.token({ oid: 'a', tid: DEMO_ENTRA_TENANT_ID, roles: [ADMIN_ROLE] });
@@ -117,7 +174,10 @@ describe('local host: authentication, tenant isolation and errors', () => {
     expect((await f.request('GET', '/api/nothing-here')).status).toBe(404);
     const res = await f.request('DELETE', '/api/health');
     expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET');
+    expect(res.body.error.code).toBe('MethodNotAllowed');
     expect(res.body.error.message).toContain('GET');
+    expect(res.body.error.traceId).toBe(res.headers.get('x-trace-id'));
   });
 
   it('serves an OpenAPI document that lists every route', async () => {

@@ -36,7 +36,7 @@ const requiredInAzure: Record<string, string> = {
   COSMOS_ACCOUNT_NAME: 'management plane, as above',
   AZURE_CLIENT_ID: 'the app has only a user-assigned identity; DefaultAzureCredential must be told which',
   AUTH_ENTRA_ENABLED: 'pinned on: Entra tokens are the only way in',
-  AUTH_AUDIENCE: 'the default is a placeholder; each deployment has its own app registration',
+  AUTH_AUDIENCE: 'no default (start-up fails without it): each deployment has its own app registration',
   AUTH_LOCAL_ENABLED: 'pinned off: development tokens must never open a production API',
   OPERATOR_TENANT_ID: 'the default (all zeros) would lock every operator out',
   QUEUE_KIND: 'the default is the embedded queue, which nothing consumes in Azure',

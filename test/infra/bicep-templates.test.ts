@@ -39,6 +39,14 @@ const expectedRoles: Record<string, string> = {
     'Key Vault Secrets Officer (optional, the operator who stores them)',
 };
 
+/**
+ * Required parameters the parameters file deliberately leaves out: each deployment passes its own
+ * (`-p name=value`), so a shared default can never be deployed by mistake.
+ */
+const givenPerDeployment: Record<string, string> = {
+  authAudience: "the API app registration's client id and api://<client id>: a placeholder could never match",
+};
+
 describe('infra/ Bicep templates', () => {
   it('has the expected templates', () => {
     expect(bicepFiles.map((f) => f.path).sort()).toEqual(
@@ -106,14 +114,19 @@ describe('infra/ Bicep templates', () => {
     );
   });
 
-  it('gives the parameters file only declared params and every required one', () => {
+  it('gives the parameters file only declared params and every required one but those of each deployment', () => {
     const parameters = JSON.parse(readInfraFile('main.parameters.json')) as {
       parameters: Record<string, unknown>;
     };
     const declared = parseParams(main);
     const given = Object.keys(parameters.parameters);
     expect(given.filter((name) => !declared.some((p) => p.name === name))).toEqual([]);
-    expect(declared.filter((p) => !p.hasDefault && !given.includes(p.name)).map((p) => p.name)).toEqual([]);
+    const missing = declared.filter((p) => !p.hasDefault && !given.includes(p.name)).map((p) => p.name);
+    expect(missing).toEqual(Object.keys(givenPerDeployment));
+    // Those the deployment must pass itself may not be left empty either.
+    for (const name of Object.keys(givenPerDeployment)) {
+      expect(declared.find((p) => p.name === name)?.decorators).toMatch(/@minLength\(1\)/);
+    }
   });
 });
 

@@ -22,6 +22,8 @@ export async function callRoute<T = Record<string, unknown>>(
     params: Record<string, string>;
     query?: Record<string, string>;
     body?: unknown;
+    /** The body as sent, instead of `body` (a value too deep for JSON.stringify, or not JSON at all). */
+    rawBody?: string;
     headers?: Record<string, string>;
   },
 ): Promise<RouteCallAnswer<T>> {
@@ -34,9 +36,12 @@ export async function callRoute<T = Record<string, unknown>>(
     headers: {
       authorization: `Bearer ${token}`,
       ...input.headers,
-      ...(input.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(input.body === undefined && input.rawBody === undefined
+        ? {}
+        : { 'content-type': 'application/json' }),
     },
     ...(input.body === undefined ? {} : { body: { string: JSON.stringify(input.body) } }),
+    ...(input.rawBody === undefined ? {} : { body: { string: input.rawBody } }),
   });
   const response = await handleRequest(
     route,

@@ -25,9 +25,9 @@ import {
 import { getTenantSettings, updateTenantSettings } from '../../../shared/admin/settings-store';
 import { AppError } from '../../../shared/errors';
 import { appConfigInputSchema, appConfigSchema, appIdSchema } from '../../../shared/model/app';
-import { directorySchema } from '../../../shared/model/directory';
+import { directoryInputSchema } from '../../../shared/model/directory';
 import {
-  entityMetadataSchema,
+  entityMetadataInputSchema,
   entityOfflineSettingsSchema,
   logicalNameSchema,
 } from '../../../shared/model/entity';
@@ -42,6 +42,7 @@ import {
 } from '../../../shared/model/profile';
 import { tenantSettingsSchema, tenantSettingsUpdateSchema } from '../../../shared/model/settings';
 import type { Tenant } from '../../../shared/model/tenant';
+import { safeIdSchema } from '../../../shared/model/safe-text';
 import { orgSchema } from '../../../shared/model/tenant';
 import { prepareSyncLookups } from '../../../shared/sync/lookup-specs';
 import { defineTenantRoute, type RouteDefinition } from '../route-definition';
@@ -100,9 +101,10 @@ const entityDeclare = defineTenantRoute({
   route: 'api/admin/{org}/entities/{entity}',
   auth: 'admin',
   params: entityParams,
-  body: entityMetadataSchema.extend({ logicalName: logicalNameSchema.optional() }),
+  body: entityMetadataInputSchema.extend({ logicalName: logicalNameSchema.optional() }),
   summary: "Declare an entity's metadata (local sources); takes effect at the next customizations publish.",
   response: entityListItemSchema,
+  errors: ['Conflict', 'Unprocessable'],
   handler: async ({ params, body, store, tenant, services }) => {
     requireLocalSource(tenant, 'entity metadata');
     if (body.logicalName !== undefined && body.logicalName !== params.entity) {
@@ -126,6 +128,7 @@ const entityOfflineSet = defineTenantRoute({
   summary:
     'Enable or disable an entity for offline and set its org data download filter (at most 3 conditions).',
   response: entityListItemSchema,
+  errors: ['NotFound', 'Unprocessable'],
   handler: async ({ params, body, store, services }) => ({
     body: await setEntityOfflineSettings(store, services.clock, params.entity, body),
   }),
@@ -139,6 +142,7 @@ const customizationsPublish = defineTenantRoute({
   params: orgParams,
   summary: 'Publish entity changes: 200 with the new metadata version, or 422 with every violation.',
   response: metadataVersionSchema,
+  errors: ['Unprocessable'],
   handler: async ({ store, services }) => {
     const version = await publishCustomizations(store, services.clock);
     await prepareSyncLookups(store);
@@ -152,9 +156,10 @@ const directoryReplace = defineTenantRoute({
   route: 'api/admin/{org}/directory',
   auth: 'admin',
   params: orgParams,
-  body: directorySchema,
+  body: directoryInputSchema,
   summary: 'Replace business units, users, teams and roles (local sources); 422 with every violation.',
   response: z.object({ version: z.number().int(), updatedAt: z.iso.datetime() }),
+  errors: ['Conflict', 'Unprocessable'],
   handler: async ({ body, store, tenant, services }) => {
     requireLocalSource(tenant, 'directory');
     return { body: await replaceDirectory(store, body, services.clock) };
@@ -181,6 +186,8 @@ const profileCreate = defineTenantRoute({
   body: profileCreateSchema,
   summary: 'Create an empty, unpublished profile: { name, description, id? }.',
   response: profileResponseSchema,
+  successStatuses: [201],
+  errors: ['Conflict'],
   handler: async ({ body, store, services }) => ({
     status: 201,
     ...profileResponse(await createProfile(store, services.clock, body)),
@@ -195,6 +202,7 @@ const profileGet = defineTenantRoute({
   params: profileParams,
   summary: 'A profile draft (items and users) with its etag and the violations a publish would answer now.',
   response: profileWithViolationsSchema,
+  errors: ['NotFound'],
   handler: async ({ params, store }) => {
     const draft = await getProfile(store, params.id);
     const response = profileResponse(draft);
@@ -215,6 +223,7 @@ const profileReplace = defineTenantRoute({
   summary:
     'Replace a profile draft (whole document; optional If-Match). 409 when a user is in another profile; rule violations are answered, and refused at publish.',
   response: profileWithViolationsSchema,
+  errors: ['NotFound', 'Conflict', 'UserInAnotherProfile', 'PreconditionFailed', 'Unprocessable'],
   handler: async ({ params, body, headers, store, services }) => {
     const draft = await updateProfile(store, services.clock, params.id, body, {
       ifMatch: ifMatchOf(headers),
@@ -234,6 +243,7 @@ const profileDelete = defineTenantRoute({
   auth: 'admin',
   params: profileParams,
   summary: 'Delete a profile and its published versions; 409 while an app uses it.',
+  errors: ['NotFound', 'Conflict'],
   handler: async ({ params, store }) => {
     await deleteProfile(store, params.id, await appsUsingProfile(store, params.id));
     return { status: 204 };
@@ -248,12 +258,13 @@ const profileUsersChange = defineTenantRoute({
   params: profileParams,
   body: z
     .object({
-      add: z.array(z.string().min(1).max(100)).max(1000).default([]),
-      remove: z.array(z.string().min(1).max(100)).max(10_000).default([]),
+      add: z.array(safeIdSchema(100)).max(1000).default([]),
+      remove: z.array(safeIdSchema(100)).max(10_000).default([]),
     })
     .strict(),
   summary: 'Add and remove users of a profile draft; 409 naming the profile when a user is in another one.',
   response: profileResponseSchema,
+  errors: ['NotFound', 'UserInAnotherProfile', 'Unprocessable'],
   handler: async ({ params, body, store, services }) =>
     profileResponse(await changeProfileUsers(store, services.clock, params.id, body)),
 });
@@ -266,6 +277,7 @@ const profilePublish = defineTenantRoute({
   params: profileParams,
   summary: 'Publish a profile: 200 { version } or 422 ProfileInvalid with every violation in details.',
   response: z.object({ version: z.number().int(), profile: publishedProfileSchema }),
+  errors: ['NotFound', 'ProfileInvalid'],
   handler: async ({ params, store, services }) => {
     const profile = await publishProfile(store, services.clock, params.id);
     await prepareSyncLookups(store);
@@ -301,6 +313,7 @@ const configurationImport = defineTenantRoute({
     ),
     entities: z.array(z.object({ entity: z.string(), outcome: z.enum(['updated', 'unchanged']) })),
   }),
+  errors: ['Conflict', 'UserInAnotherProfile', 'Unprocessable'],
   handler: async ({ body, store, services }) => ({
     body: await importConfiguration(store, services.clock, body),
   }),
@@ -326,6 +339,7 @@ const settingsUpdate = defineTenantRoute({
   body: tenantSettingsUpdateSchema,
   summary: 'Change tenant settings (any subset); 422 when soft row limit > hard row limit.',
   response: tenantSettingsSchema,
+  errors: ['Unprocessable'],
   handler: async ({ body, store }) => ({ body: await updateTenantSettings(store, body) }),
 });
 
@@ -337,6 +351,7 @@ const appGet = defineTenantRoute({
   params: appParams,
   summary: 'An app module and its offline profiles.',
   response: appConfigSchema,
+  errors: ['NotFound'],
   handler: async ({ params, store }) => ({ body: await getApp(store, params.appId) }),
 });
 
@@ -350,6 +365,8 @@ const appPut = defineTenantRoute({
   summary:
     'Configure an app module: { name, offlineEnabled, profiles }; offline needs at least one published profile.',
   response: appConfigSchema,
+  successStatuses: [200, 201],
+  errors: ['Unprocessable'],
   handler: async ({ params, body, store, services }) => {
     const { app, created } = await putApp(store, services.clock, params.appId, body);
     return { status: created ? 201 : 200, body: app };

@@ -5,6 +5,7 @@ import {
   ingestChangesSchema,
   ingestDataverseContext,
 } from '../../../shared/ingest/ingest-changes';
+import { getTenantSettings } from '../../../shared/admin/settings-store';
 import { rotateIngestKey } from '../../../shared/ingest/ingest-key';
 import { defineTenantRoute, type RouteDefinition } from '../route-definition';
 
@@ -24,6 +25,8 @@ export const ingestRoutes: RouteDefinition[] = [
     summary:
       'Queue changes from a system of record: [{ entity, id, op: upsert|delete, attributes, version }].',
     response: ingestAcceptedSchema,
+    successStatuses: [202],
+    errors: ['Unprocessable'],
     handler: async ({ body, store, tenant, services }) => ({
       status: 202,
       body: await ingestChanges(store, services.queue, tenant.org, body),
@@ -38,9 +41,12 @@ export const ingestRoutes: RouteDefinition[] = [
     summary:
       'Queue what a Dataverse webhook posts (RemoteExecutionContext JSON: Create, Update, Delete, Assign, SetState).',
     response: ingestAcceptedSchema,
-    handler: async ({ body, tenant, services }) => ({
+    successStatuses: [202],
+    handler: async ({ body, tenant, store, services }) => ({
       status: 202,
-      body: await ingestDataverseContext(services.queue, tenant.org, body),
+      body: await ingestDataverseContext(services.queue, tenant.org, body, {
+        postImageName: (await getTenantSettings(store)).dataversePostImageName,
+      }),
     }),
   }),
   defineTenantRoute({
@@ -50,6 +56,7 @@ export const ingestRoutes: RouteDefinition[] = [
     auth: 'admin',
     summary: 'Create or replace the tenant ingest key (returned once; only its hash is kept).',
     response: z.object({ key: z.string(), createdAt: z.iso.datetime() }),
+    successStatuses: [201],
     handler: async ({ store, services }) => ({
       status: 201,
       body: await rotateIngestKey(store, services.clock),

@@ -39,6 +39,8 @@ export const provisioningActionRoute = defineTenantRoute({
   body: provisioningRequestSchema,
   summary: 'Provision, stop, deprovision or retry; answers 202 with the status, or 409 with the reason.',
   response: provisioningStatusSchema,
+  successStatuses: [202],
+  errors: ['Conflict'],
   handler: async ({ services, tenant, body, log }) => {
     const runner = services.provisioning;
     if (!runner) throw new AppError('Unavailable', 'This host does not run provisioning orchestrations.');

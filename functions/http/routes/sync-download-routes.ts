@@ -27,6 +27,7 @@ export const syncMetadataRoute = defineTenantRoute({
   summary:
     "The entities, attributes and relationships of the caller's offline profile; versions; sync interval.",
   response: syncMetadataResponseSchema,
+  errors: ['NotFound', 'NoProfile', 'PrivilegeDenied', 'ProfileInvalid'],
   handler: async ({ store, principal, services, query }) => ({
     body: await getSyncMetadata(store, principal, services.clock, query.app),
   }),
@@ -58,6 +59,7 @@ export const syncDownloadRoute = defineTenantRoute({
   summary:
     'Download the rows the device may hold: all of them first, then only changes since the checkpoint.',
   response: z.union([downloadResponseSchema, downloadTablesResponseSchema]),
+  errors: ['NotFound', 'NoProfile', 'PrivilegeDenied', 'Conflict', 'ProfileInvalid', 'RowLimitExceeded'],
   handler: async ({ store, principal, services, body }) => {
     const meter = newReadMeter();
     const page = await downloadChanges({ store, principal, clock: services.clock, meter }, body);

@@ -41,9 +41,13 @@ export const syncUploadRoutes: RouteDefinition[] = [
     requireActiveTenant: true,
     params: orgParams,
     body: uploadRequestSchema,
+    // Rows are free-form and each is bounded per operation (uploadRowContentSchema): a row nested too
+    // deep is rejected alone, so the batch around it must get through the adapter.
+    maxBodyDepth: Number.POSITIVE_INFINITY,
     response: uploadResponseSchema,
     summary:
       'Upload offline creates, updates and deletes: one result per operation (applied, conflict, rejected or duplicate).',
+    errors: ['NotFound', 'NoProfile', 'PrivilegeDenied', 'ProfileInvalid', 'SourceUnavailable'],
     async handler(ctx) {
       const body = await processUploadBatch(
         uploadDependencies(ctx),
@@ -100,6 +104,7 @@ export const syncUploadRoutes: RouteDefinition[] = [
     params: errorParams,
     response: syncErrorRetryResponseSchema,
     summary: 'Retry a logged operation as its user; answers the new result and marks the entry.',
+    errors: ['NotFound', 'PreconditionFailed', 'ProfileInvalid', 'SourceUnavailable'],
     async handler(ctx) {
       return { body: await retrySyncError(uploadDependencies(ctx), ctx.params.errorId) };
     },

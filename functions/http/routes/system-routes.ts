@@ -27,6 +27,13 @@ export const healthRoute = defineRoute({
   }),
 });
 
+/** The top of an OpenAPI 3.1 document (what `GET api/openapi.json` answers; see functions/http/openapi.ts). */
+export const openApiDocumentSchema = z.looseObject({
+  openapi: z.literal('3.1.0'),
+  info: z.looseObject({ title: z.string(), version: z.string() }),
+  paths: z.record(z.string(), z.unknown()),
+});
+
 /** Builds `GET api/openapi.json` over the final route table (it describes every route, itself included). */
 export function openApiRoute(document: () => unknown): RouteDefinition {
   return defineRoute({
@@ -35,6 +42,7 @@ export function openApiRoute(document: () => unknown): RouteDefinition {
     route: 'api/openapi.json',
     auth: 'none',
     summary: 'The OpenAPI 3.1 document of every route.',
+    response: openApiDocumentSchema,
     handler: () => Promise.resolve({ body: document() }),
   });
 }

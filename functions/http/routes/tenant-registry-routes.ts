@@ -13,6 +13,8 @@ export const registerTenantRoute = defineRoute({
   body: tenantRegistrationSchema,
   summary: 'Register a tenant: display name, Entra tenant id, source (local, or dataverse with its URL).',
   response: tenantSchema,
+  successStatuses: [200, 201],
+  errors: ['Conflict'],
   handler: async ({ params, body, services }) => {
     const { tenant, created } = await registerTenant(services.store, services.clock, params.org, body);
     return { status: created ? 201 : 200, body: tenant };

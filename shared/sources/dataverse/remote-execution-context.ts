@@ -9,9 +9,12 @@ import type { SourceChange } from '../port';
  * format 2, JSON) delivers (reference §4), and its normalization into source changes.
  *
  * The JSON is WCF DataContract style: collections are `[{ key, value }]` arrays, typed values carry
- * `"__type": "<Type>:http://schemas.microsoft.com/xrm/2011/Contracts"`, dates are `"\/Date(ms)\/"`.
- * Values become plain JSON as the change tracking path reads them: EntityReference → its id (the
- * owner also sets `owneridtype`), OptionSetValue and Money → their `Value`, dates → ISO 8601.
+ * `"__type": "<Type>:http://schemas.microsoft.com/xrm/2011/Contracts"`, dates are `"\/Date(ms)\/"`,
+ * and .NET primitives in `object` slots come wrapped as `{ "__type": "<Type>:#System", "__value" }`
+ * (`Guid:#System`, `DateTime:#System`, `Int64:#System`…). Values become plain JSON as the change
+ * tracking path reads them: EntityReference → its id (the owner also sets `owneridtype`),
+ * OptionSetValue and Money → their `Value`, dates → ISO 8601, Guid → its lower-case string, other
+ * `#System` values → their `__value`.
  */
 
 const guidSchema = z.string().regex(/^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$/, 'a GUID');
@@ -91,6 +94,23 @@ function typeName(value: Record<string, unknown>): string | undefined {
   return typeof value.__type === 'string' ? value.__type.split(':')[0] : undefined;
 }
 
+/** The namespace of a WCF type hint: `Guid:#System` → `#System`. */
+function typeNamespace(value: Record<string, unknown>): string | undefined {
+  if (typeof value.__type !== 'string') return undefined;
+  const colon = value.__type.indexOf(':');
+  return colon < 0 ? undefined : value.__type.slice(colon + 1);
+}
+
+/**
+ * A .NET primitive boxed in an `object` slot, `{ "__type": "Guid:#System", "__value": … }`, as plain
+ * JSON: a Guid as its lower-case string (as ids are everywhere else); anything else (`DateTime`'s
+ * `\/Date(ms)\/`, numbers, strings, booleans) converted like an unwrapped value.
+ */
+function convertSystemValue(type: string | undefined, value: unknown): unknown {
+  if (type === 'Guid' && typeof value === 'string') return value.toLowerCase();
+  return convertWcfValue(value);
+}
+
 /** One WCF value as plain JSON. */
 export function convertWcfValue(value: unknown): unknown {
   if (typeof value === 'string') {
@@ -101,6 +121,9 @@ export function convertWcfValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(convertWcfValue);
   if (typeof value !== 'object' || value === null) return value;
   const record = value as Record<string, unknown>;
+  if (typeNamespace(record) === '#System' && '__value' in record) {
+    return convertSystemValue(typeName(record), record.__value);
+  }
   switch (typeName(record)) {
     case 'EntityReference':
       return typeof record.Id === 'string' ? record.Id.toLowerCase() : null;
@@ -133,9 +156,37 @@ function parameter(list: z.infer<typeof keyValueSchema>[], key: string): unknown
   return list.find((p) => p.key === key)?.value;
 }
 
-function firstImage(images: z.infer<typeof keyValueSchema>[]): WcfEntity | undefined {
-  const value = images[0]?.value;
-  return value === undefined ? undefined : wcfEntitySchema.parse(value);
+/**
+ * The image Dataverse adds to every asynchronous step (the row's primary name and id, for the system
+ * job's name): not a registered image, so never the one chosen.
+ */
+export const ASYNC_STEP_PRIMARY_NAME_IMAGE = 'AsynchronousStepPrimaryName';
+
+/** How {@link normalizeRemoteExecutionContext} reads a context. */
+export interface RemoteExecutionContextOptions {
+  /**
+   * The name (entity alias) of the post image registered on the step. Absent: the only registered
+   * image, if there is exactly one; with several and no name, none is used (the Target is, or the row
+   * is read again), since taking one at random could merge another step's columns.
+   */
+  postImageName?: string;
+}
+
+/** The post image registered for this webhook, chosen by name (see {@link RemoteExecutionContextOptions}). */
+function registeredPostImage(
+  images: z.infer<typeof keyValueSchema>[],
+  postImageName: string | undefined,
+): WcfEntity | undefined {
+  const registered = images.filter((image) => image.key !== ASYNC_STEP_PRIMARY_NAME_IMAGE);
+  const chosen =
+    postImageName === undefined
+      ? registered.length === 1
+        ? registered[0]
+        : undefined
+      : registered.find((image) => image.key === postImageName);
+  return chosen?.value === undefined || chosen.value === null
+    ? undefined
+    : wcfEntitySchema.parse(chosen.value);
 }
 
 function versionOf(...candidates: unknown[]): string | undefined {
@@ -149,15 +200,18 @@ function versionOf(...candidates: unknown[]): string | undefined {
 /**
  * Normalizes a posted RemoteExecutionContext into source changes: Create and Update (Target entity),
  * Delete (Target entity reference), Assign (new owner), SetState / SetStateDynamicEntity (state and
- * status). Other messages yield no change. Invalid input throws the ZodError; callers answer 400 or
- * dead-letter it.
+ * status). The post image is the registered one ({@link RemoteExecutionContextOptions}). Other
+ * messages yield no change. Invalid input throws the ZodError; callers answer 400 or dead-letter it.
  */
-export function normalizeRemoteExecutionContext(body: unknown): RemoteSourceChange[] {
+export function normalizeRemoteExecutionContext(
+  body: unknown,
+  options: RemoteExecutionContextOptions = {},
+): RemoteSourceChange[] {
   const context = remoteExecutionContextSchema.parse(body);
   const entity = context.PrimaryEntityName;
   const id = context.PrimaryEntityId.toLowerCase();
   const message = context.MessageName;
-  const postImage = firstImage(context.PostEntityImages);
+  const postImage = registeredPostImage(context.PostEntityImages, options.postImageName);
   const postAttributes = postImage ? wcfEntityAttributes(postImage) : {};
   const base = {
     entity,

@@ -5,6 +5,7 @@ import { appendSyncError } from '../sync-errors/sync-error-log';
 import { applyUploadOperation, rejected } from './apply-upload-operation';
 import {
   MAX_UPLOAD_OPERATIONS,
+  uploadRowContentSchema,
   type UploadOperation,
   type UploadOutcome,
   type UploadRequest,
@@ -30,9 +31,12 @@ export type UploadFailureLog = (message: string, data: Record<string, unknown>) 
  * 1. idempotency by (user, device, operation id): an id seen before answers `duplicate` with the
  *    first result and changes nothing; the id is claimed before the operation is applied, so a
  *    concurrent or post-crash retry never applies it twice;
- * 2. {@link applyUploadOperation} (validation, privilege, conflict, write);
- * 3. a rejected or conflicting operation is appended to the sync error log;
- * 4. the result is recorded durably before the batch is answered.
+ * 2. a row beyond the upload limits ({@link uploadRowContentSchema}: nesting, lengths, size) is
+ *    rejected `ValidationFailed` before anything else reads it;
+ * 3. {@link applyUploadOperation} (validation, privilege, conflict, write);
+ * 4. a rejected or conflicting operation is appended to the sync error log (without a row beyond the
+ *    limits, so writing the entry cannot fail on it);
+ * 5. the result is recorded durably before the batch is answered.
  *
  * A passing failure (source unavailable, throttled) is answered `rejected` with its code and not
  * recorded, so the device's retry with the same operation id runs it again. More than
@@ -81,6 +85,11 @@ async function processOperation(
     if (receipt.state === 'done' && receipt.outcome !== undefined) {
       return { opId: operation.opId, ...receipt.outcome, status: 'duplicate', original: receipt.outcome };
     }
+  }
+  const rowLimits = rowLimitsRefusal(operation);
+  if (rowLimits !== undefined) {
+    outcome = rowLimits;
+  } else if (claim.kind === 'existing') {
     // Pending: an earlier delivery claimed it and stopped (a crash) or is still running. If its
     // effect is already in the store, answer that instead of applying the operation a second time.
     outcome = await effectAlreadyStored(session, operation);
@@ -103,16 +112,37 @@ async function processOperation(
     return { opId: operation.opId, ...rejected(error.code, error.message) };
   }
   if (outcome.status !== 'applied') {
+    // A row beyond the limits is left out of the entry: it is what could not be stored.
+    const { row: _beyondLimits, ...withoutRow } = operation;
     await appendSyncError(
       session.store,
       session.clock.now(),
       { userId: session.user.user.id, deviceId: session.deviceId, app: session.app },
-      operation,
+      rowLimits === undefined ? operation : withoutRow,
       outcome,
     );
   }
   await completeUploadReceipt(session.store, key, operation, outcome);
   return { opId: operation.opId, ...outcome };
+}
+
+/** The rejection of an operation whose row is beyond the upload limits, else undefined. */
+function rowLimitsRefusal(operation: UploadOperation): UploadOutcome | undefined {
+  if (operation.row === undefined) return undefined;
+  const checked = uploadRowContentSchema.safeParse(operation.row);
+  if (checked.success) return undefined;
+  const problems = checked.error.issues.map((issue) => ({
+    path: ['row', ...issue.path.map(String)].join('.'),
+    code: 'LimitExceeded',
+    message: issue.message,
+  }));
+  return rejected(
+    'ValidationFailed',
+    `The row of ${operation.entity} '${operation.id}' is beyond the upload limits: ${problems
+      .map((p) => `${p.path} ${p.message}`)
+      .join('; ')}`,
+    problems,
+  );
 }
 
 function sameOperation(receipt: UploadReceipt, operation: UploadOperation): boolean {

@@ -1,6 +1,10 @@
 import { z } from 'zod';
+import { appIdSchema } from '../../model/app';
 import { logicalNameSchema } from '../../model/entity';
+import { findJsonLimitProblem, ROW_LIMITS } from '../../model/json-limits';
 import { versionSchema } from '../../model/record';
+import { safeIdSchema } from '../../model/safe-text';
+import { deviceIdSchema } from '../sync-protocol';
 
 /**
  * Wire schemas of the upload half of device sync (SPEC §6, §10 `POST sync/{org}/upload`) and of the
@@ -10,11 +14,36 @@ import { versionSchema } from '../../model/record';
 /** Most operations one upload batch may carry; a larger batch is refused whole (413). */
 export const MAX_UPLOAD_OPERATIONS = 500;
 
-/** A device's id, chosen by the device and stable across its syncs. */
-export const deviceIdSchema = z.string().min(1).max(200);
-
 /** A client operation id: unique per (user, device); a repeated one is answered `duplicate`. */
-export const operationIdSchema = z.string().min(1).max(200);
+export const operationIdSchema = safeIdSchema(200);
+
+/**
+ * Largest row one operation may carry, as UTF-8 JSON (1.5 MiB): the row as stored and the sync
+ * error entry that logs it both stay under Cosmos DB's 2 MB per item.
+ */
+export const MAX_UPLOAD_ROW_BYTES = 1_572_864;
+
+/**
+ * What an operation's row may hold (on top of its shape, `Record<string, unknown>`): values within
+ * {@link ROW_LIMITS} (nesting, string and array lengths, column count and name length) and at most
+ * {@link MAX_UPLOAD_ROW_BYTES}. The upload checks it per operation, not as part of the request
+ * schema, so a row beyond it is rejected alone (`ValidationFailed`) and never fails its batch.
+ */
+export const uploadRowContentSchema = z.record(z.string(), z.unknown()).superRefine((row, ctx) => {
+  const problem = findJsonLimitProblem(row, ROW_LIMITS);
+  if (problem !== undefined) {
+    ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
+    return; // Measuring the size would serialize a value that may be too deep to serialize.
+  }
+  const bytes = Buffer.byteLength(JSON.stringify(row), 'utf8');
+  if (bytes > MAX_UPLOAD_ROW_BYTES) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [],
+      message: `is ${bytes} bytes as JSON, more than ${MAX_UPLOAD_ROW_BYTES}`,
+    });
+  }
+});
 
 /** One create, update or delete made offline. */
 export const uploadOperationSchema = z
@@ -22,9 +51,12 @@ export const uploadOperationSchema = z
     opId: operationIdSchema,
     entity: logicalNameSchema,
     /** The row's primary id. */
-    id: z.string().min(1).max(200),
+    id: safeIdSchema(200),
     op: z.enum(['create', 'update', 'delete']),
-    /** create: the new row; update: only the columns the device changed; delete: ignored. */
+    /**
+     * create: the new row; update: only the columns the device changed; delete: ignored. Its content
+     * is checked per operation ({@link uploadRowContentSchema}).
+     */
     row: z.record(z.string(), z.unknown()).optional(),
     /** The version of the row the device based the change on (update and delete). */
     baseVersion: versionSchema.optional(),
@@ -32,10 +64,14 @@ export const uploadOperationSchema = z
   .strict();
 export type UploadOperation = z.infer<typeof uploadOperationSchema>;
 
-/** Body of `POST sync/{org}/upload`. */
+/**
+ * Body of `POST sync/{org}/upload`. More than {@link MAX_UPLOAD_OPERATIONS} operations is 413 (the
+ * batch is answered whole, so the device splits it); the body size bounds the array before that.
+ */
 export const uploadRequestSchema = z
   .object({
-    app: z.string().min(1).max(100),
+    app: appIdSchema,
+    /** The download's device id schema: a device has one id, accepted on both sides. */
     deviceId: deviceIdSchema,
     operations: z.array(uploadOperationSchema),
   })
@@ -125,7 +161,7 @@ export const MAX_SYNC_ERROR_LIST = 1000;
 /** Query of `GET admin/{org}/sync-errors`. */
 export const syncErrorsListQuerySchema = z
   .object({
-    user: z.string().min(1).max(100).optional(),
+    user: safeIdSchema(100).optional(),
     entity: logicalNameSchema.optional(),
     limit: z.coerce.number().int().min(1).max(MAX_SYNC_ERROR_LIST).default(100),
   })

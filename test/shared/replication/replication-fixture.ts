@@ -136,7 +136,7 @@ export async function createReplicationFixture(
   });
   const source = new FakeSource();
   const services: AppServices = {
-    settings: loadSettings({}),
+    settings: loadSettings({ AUTH_ENTRA_ENABLED: 'false' }),
     store,
     queue,
     clock,

@@ -350,6 +350,7 @@ describe('settings', () => {
       hardRowLimit: 50_000,
       maxRelationshipsPerItem: 10,
       maxOneToManyPerItem: 3,
+      dataversePostImageName: null,
     });
     const updated = await call('settingsUpdate', {
       body: { conflictDetection: true, syncIntervalSeconds: 300 },
@@ -365,6 +366,15 @@ describe('settings', () => {
     expect((await call('settingsUpdate', { body: { syncIntervalSeconds: 299 } })).status).toBe(400);
     expect((await call('settingsUpdate', { body: { syncIntervalSeconds: 86_401 } })).status).toBe(400);
     expect((await call('settingsGet')).body.softRowLimit).toBe(10_000);
+  });
+
+  it('names the Dataverse post image to use, and clears it with null', async () => {
+    const named = await call('settingsUpdate', { body: { dataversePostImageName: 'OfflineSync' } });
+    expect(named.status).toBe(200);
+    expect((await call('settingsGet')).body.dataversePostImageName).toBe('OfflineSync');
+    expect((await call('settingsUpdate', { body: { dataversePostImageName: 'a\u202Eb' } })).status).toBe(400);
+    await call('settingsUpdate', { body: { dataversePostImageName: null } });
+    expect((await call('settingsGet')).body.dataversePostImageName).toBeNull();
   });
 });
 

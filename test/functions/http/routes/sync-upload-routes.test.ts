@@ -140,6 +140,95 @@ describe('POST sync/{org}/upload', () => {
     expect(noApp.status).toBe(404);
   });
 
+  it('rejects an operation whose row nests 5,000 levels deep alone, on every resend, and logs it without the row', async () => {
+    // JSON.stringify itself overflows on such a value, so the body is written by hand.
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const rawBody =
+      `{"app":"${APP}","deviceId":"${DEVICE}","operations":[` +
+      `{"opId":"1","entity":"account","id":"${guid(1)}","op":"create","row":{"name":"A"}},` +
+      `{"opId":"2","entity":"account","id":"${guid(2)}","op":"create","row":{"name":${deep}}},` +
+      `{"opId":"3","entity":"account","id":"${guid(3)}","op":"create","row":{"name":"C"}}]}`;
+    const send = () =>
+      callRoute<{ results: UploadResult[] }>(
+        syncUploadRoutes.find((r) => r.name === 'syncUpload')!,
+        { services, verifier },
+        'u1',
+        { params: { org: ORG }, rawBody },
+      );
+    const first = await send();
+    expect(first.status).toBe(200);
+    expect(first.body.results.map((r) => [r.opId, r.status, r.error?.code])).toEqual([
+      ['1', 'applied', undefined],
+      ['2', 'rejected', 'ValidationFailed'],
+      ['3', 'applied', undefined],
+    ]);
+    expect(first.body.results[1]!.error?.details?.[0]?.path).toMatch(/^row\.name(\.a)+$/);
+    expect(first.body.results[1]!.error?.message).toContain('nests deeper than');
+    const again = await send();
+    expect(again.status).toBe(200);
+    expect(again.body.results.map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect(again.body.results[1]!.original?.status).toBe('rejected');
+    const log = await call<{ errors: SyncErrorEntry[] }>('syncErrorsDevice', 'u1', {
+      query: { deviceId: DEVICE },
+    });
+    expect(log.body.errors.map((e) => [e.opId, e.errorCode, e.data])).toEqual([
+      ['2', 'ValidationFailed', undefined],
+    ]);
+  });
+
+  it.each([
+    [
+      'a string longer than 1,048,576 characters',
+      { name: 'x'.repeat(1_048_577) },
+      'longer than 1048576 characters',
+    ],
+    [
+      'more than 1,024 columns',
+      Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [`c${i}`, 1])),
+      'more than 1024 keys',
+    ],
+    ['a column name longer than 128 characters', { ['n'.repeat(129)]: 1 }, 'key longer than'],
+    [
+      'an array of more than 10,000 items',
+      { name: Array.from({ length: 10_001 }, () => 0) },
+      'more than 10000 items',
+    ],
+    [
+      'more than 1.5 MiB of JSON',
+      { name: 'é'.repeat(600_000), description: 'é'.repeat(600_000) },
+      'bytes as JSON',
+    ],
+  ])('rejects an operation whose row holds %s alone', async (_what, row, message) => {
+    const answer = await upload('u1', [
+      { opId: '1', entity: 'account', id: guid(1), op: 'create', row },
+      { opId: '2', entity: 'account', id: guid(2), op: 'create', row: { name: 'B' } },
+    ]);
+    expect(answer.status).toBe(200);
+    expect(answer.body.results.map((r) => [r.status, r.error?.code])).toEqual([
+      ['rejected', 'ValidationFailed'],
+      ['applied', undefined],
+    ]);
+    expect(answer.body.results[0]!.error?.message).toContain(message);
+  });
+
+  it('takes the download schema for deviceId, and refuses ids with control characters', async () => {
+    const badDevice = await call('syncUpload', 'u1', {
+      body: { app: APP, deviceId: 'phone one/../x', operations: [] },
+    });
+    expect(badDevice.status).toBe(400);
+    expect(badDevice.body.error?.code).toBe('ValidationFailed');
+    for (const opId of ['a\u0000b', 'x\u202Egnp.exe', '\uD800']) {
+      const answer = await call('syncUpload', 'u1', {
+        body: {
+          app: APP,
+          deviceId: DEVICE,
+          operations: [{ opId, entity: 'account', id: guid(1), op: 'delete' }],
+        },
+      });
+      expect([JSON.stringify(opId), answer.status]).toEqual([JSON.stringify(opId), 400]);
+    }
+  });
+
   it('refuses uploads to a tenant that is not active', async () => {
     await setTenantState(t.store, t.clock, ORG, 'stopped');
     expect((await upload('u1', [])).status).toBe(503);

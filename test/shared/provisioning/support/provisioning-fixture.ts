@@ -169,7 +169,7 @@ export async function createProvisioningFixture(
   const clock = new ManualClock();
   const queue = new RecordingQueue();
   const stores: Store[] = [];
-  const settings = loadSettings({ DATA_DIR: dataDir });
+  const settings = loadSettings({ DATA_DIR: dataDir, AUTH_ENTRA_ENABLED: 'false' });
   const open = (source: FakeSource): { services: AppServices; store: Store } => {
     const store = createSqliteStore({ dataDir, clock });
     stores.push(store);

@@ -264,7 +264,11 @@ describe('the switch between the planes', () => {
 });
 
 describe('cosmosStoreOptionsFromSettings', () => {
-  const base = { STORE_KIND: 'cosmos', COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/' };
+  const base = {
+    STORE_KIND: 'cosmos',
+    COSMOS_ENDPOINT: 'https://acct.documents.azure.com:443/',
+    AUTH_AUDIENCE: 'api://x',
+  };
 
   it('uses the key of an emulator', () => {
     const options = cosmosStoreOptionsFromSettings(

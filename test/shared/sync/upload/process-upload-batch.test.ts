@@ -446,6 +446,21 @@ describe('local tenant', () => {
       const [result] = await upload(1, [op]);
       expect(result).toMatchObject({ status: 'applied', version: '1' });
     });
+
+    it('rejects a row nested too deep to serialize even when an earlier delivery left it pending', async () => {
+      // What a device stuck before the upload limits holds: its receipt pending, the row 5,000 deep.
+      const op: UploadOperation = {
+        ...createAccountA,
+        row: { name: JSON.parse(`${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`) as unknown },
+      };
+      await claimFor(op);
+      const [result] = await upload(1, [op]);
+      expect(result).toMatchObject({ status: 'rejected', error: { code: 'ValidationFailed' } });
+      const [entry] = await listSyncErrors(t.tenantStore, { userId: 'u1', limit: 10 });
+      expect(entry).toMatchObject({ opId: 'p', errorCode: 'ValidationFailed' });
+      expect(entry?.data).toBeUndefined();
+      expect((await upload(1, [op]))[0]?.status).toBe('duplicate');
+    });
   });
 
   it('processes every operation on its own: one bad operation does not block the others', async () => {
