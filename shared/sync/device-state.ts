@@ -39,8 +39,9 @@ import type { EntityJudgement } from './compile-device-profile';
  *   +------------ yes                            +---> Working
  *
  * The held set = buckets (compacted) + segments (acknowledged pages since, applied in order). It is
- * compacted into buckets when segments grow past half the buckets (amortized: each row is rewritten
- * a logarithmic number of times over an initial download) and when a sync ends. Buckets are sized by
+ * compacted into buckets by {@link compactionDue} (amortized: each row is rewritten a logarithmic
+ * number of times over an initial download; between works, once the segments are many or large) and
+ * when a first download ends (its size is then exact). Buckets are sized by
  * the set (about {@link BUCKET_TARGET_ROWS} rows each) so no document approaches Cosmos' 2 MB.
  */
 
@@ -364,6 +365,23 @@ export class DeviceStateStore {
 }
 
 /**
+ * When the segments are folded into the buckets. During a work, amortized: once they hold as many
+ * rows as the buckets (at least 8 of them, 20,000 rows), so each row of a first download is rewritten
+ * a logarithmic number of times, and at 64 in any case. Between works, every sync that looks at a
+ * held row reads the segments whole: they are folded once there are 16 of them or a bucket's worth
+ * of rows. An incremental sync's page so stays a segment (a few small documents) instead of
+ * rewriting every bucket it touches (all of them, for a hundred changes over 16 buckets).
+ */
+export function compactionDue(held: HeldState, idle: boolean): boolean {
+  const count = held.segments.length;
+  if (count === 0) return false;
+  const segmentRows = held.segments.reduce((sum, s) => sum + s.count, 0);
+  const bucketRows = held.counts.reduce((sum, n) => sum + n, 0);
+  if (count >= 64 || (count >= 8 && segmentRows >= Math.max(bucketRows, 20_000))) return true;
+  return idle && (count >= 16 || segmentRows >= BUCKET_TARGET_ROWS);
+}
+
+/**
  * The held set of a device, loaded on demand: buckets by the rows asked for, segments whole (they
  * override buckets, later ones earlier ones).
  */
@@ -655,12 +673,9 @@ export class DeviceStateTransaction {
    */
   async commit(state: DeviceState): Promise<void> {
     try {
-      await this.store.putDoc(
-        STATE_KIND,
-        this.key,
-        deviceStateSchema.parse(state),
-        unchangedSince(this.loaded.etag),
-      );
+      // Written as built: the state is this module's own (parsed when loaded), and parsing a large
+      // one again on every commit cost milliseconds per request.
+      await this.store.putDoc(STATE_KIND, this.key, state, unchangedSince(this.loaded.etag));
     } catch (error) {
       await Promise.all(this.written.map(({ kind, id }) => this.store.deleteDoc(kind, id)));
       if (error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict')) {

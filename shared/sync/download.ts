@@ -12,6 +12,7 @@ import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
 import {
   deviceKey,
+  compactionDue,
   DeviceStateStore,
   heldLinks,
   heldVersion,
@@ -184,15 +185,7 @@ async function acknowledge(state: DeviceState, tx: DeviceStateTransaction): Prom
     await finishWork(state, tx);
     return;
   }
-  // Amortized compaction: once the segments hold as many rows as the buckets, fold them in.
-  const segmentRows = state.held.segments.reduce((sum, s) => sum + s.count, 0);
-  const bucketRows = state.held.counts.reduce((sum, n) => sum + n, 0);
-  if (
-    state.held.segments.length >= 64 ||
-    (state.held.segments.length >= 8 && segmentRows >= Math.max(bucketRows, 20_000))
-  ) {
-    state.held = await tx.compact(state.held);
-  }
+  if (compactionDue(state.held, false)) state.held = await tx.compact(state.held);
 }
 
 /** The work is done: the held set is right at its cursor, under its judgement. */
@@ -201,7 +194,9 @@ async function finishWork(state: DeviceState, tx: DeviceStateTransaction): Promi
   state.cursor = work.cursor;
   state.judgement = work.judgement;
   state.work = null;
-  state.held = await tx.compact(state.held);
+  // A first download plans without looking at what is held, so a row sent twice counted twice: the
+  // compaction makes the size exact.
+  if (work.phase === 'initial' || compactionDue(state.held, true)) state.held = await tx.compact(state.held);
 }
 
 /** The newest page was lost: its planned entries go back to the front of the outbox. */

@@ -2,6 +2,7 @@ import { replaceDirectory } from '../../../shared/admin/directory-store';
 import { publishProfile, updateProfile } from '../../../shared/admin/profile-service';
 import type { ReadMeter, RecordWrite } from '../../../shared/store/port';
 import { newReadMeter } from '../../../shared/store/port';
+import { compactionDue, type HeldState } from '../../../shared/sync/device-state';
 import { downloadChanges } from '../../../shared/sync/download';
 import { newDownloadCounters } from '../../../shared/sync/sync-work';
 import {
@@ -201,5 +202,94 @@ describe('what a download reads', () => {
     expect(counters.recomputedEntities).toBe(0);
     expect(response.changes).toEqual([]);
     expect(meter.rows).toBe(0);
+  });
+});
+
+describe('what a download writes of the held set', () => {
+  const heldDocs = async () => new Map((await t.tenant.listDocEtags('syncHeld')).map((d) => [d.id, d.etag]));
+
+  it('keeps an incremental page as one segment, and folds the segments in at the 16th', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    const [state] = await t.tenant.listDocEtags('syncDevice');
+    const segments = async () =>
+      (await t.tenant.getDoc<{ held: { segments: unknown[] } }>('syncDevice', state!.id))!.value.held.segments
+        .length;
+    expect(await segments()).toBe(0);
+    for (let n = 1; n <= 16; n++) {
+      const before = await heldDocs();
+      // Three of u1's accounts change: their page touches up to three of the 16 buckets.
+      await t.tenant.applyRecordWrites(
+        [0, 1, 2].map((k) =>
+          row('account', `m${k}`, { name: `m${k}.${n}`, ownerid: 'u1', owningbusinessunit: 'east' }),
+        ),
+      );
+      await d.syncToEnd(t);
+      const after = await heldDocs();
+      const written = [...after].filter(([id, etag]) => before.get(id) !== etag);
+      if (n < 16) {
+        // Only the page's segment is written; no bucket is rewritten.
+        expect({ n, written: written.length, segments: await segments() }).toEqual({
+          n,
+          written: 1,
+          segments: n,
+        });
+      } else {
+        expect(await segments()).toBe(0);
+        expect([...after.keys()].some((id) => !before.has(id))).toBe(true);
+      }
+    }
+    expect(d.rows.get('account/m1')?.row?.name).toBe('m1.16');
+  });
+});
+
+describe('compactionDue', () => {
+  const held = (segments: number[], buckets: number[]): HeldState => ({
+    buckets: buckets.length,
+    generations: buckets.map(() => 'g'),
+    counts: buckets,
+    segments: segments.map((count, n) => ({ id: `s${n}`, count })),
+    size: 0,
+  });
+  const sixteen = Array.from({ length: 16 }, () => 1000);
+  it.each([
+    // segments (rows each), buckets' rows, idle (between works) → due
+    ['no segments', [], sixteen, true, false],
+    ['one small segment between works', [100], sixteen, true, false],
+    ['15 small segments between works', Array.from({ length: 15 }, () => 100), sixteen, true, false],
+    ['16 segments between works', Array.from({ length: 16 }, () => 10), sixteen, true, true],
+    ['16 segments during a work', Array.from({ length: 16 }, () => 10), sixteen, false, false],
+    ["a bucket's worth of rows between works", [6000, 4000], sixteen, true, true],
+    [
+      'as many rows as the buckets during a work, 8 segments',
+      Array.from({ length: 8 }, () => 2500),
+      sixteen,
+      false,
+      true,
+    ],
+    [
+      'as many rows as the buckets during a work, 7 segments',
+      Array.from({ length: 7 }, () => 3000),
+      sixteen,
+      false,
+      false,
+    ],
+    [
+      'a first download: 8 pages of 2,500 rows over nothing',
+      Array.from({ length: 8 }, () => 2500),
+      [0],
+      false,
+      true,
+    ],
+    [
+      'a first download: 8 pages of 1,000 rows over nothing',
+      Array.from({ length: 8 }, () => 1000),
+      [0],
+      false,
+      false,
+    ],
+    ['64 segments during a work', Array.from({ length: 64 }, () => 1), sixteen, false, true],
+  ])('%s', (_name, segments, buckets, idle, due) => {
+    expect(compactionDue(held(segments, buckets), idle)).toBe(due);
   });
 });
