@@ -3,7 +3,8 @@ import { AppError, isAppError } from '../../errors';
 /**
  * Translates a failure of the Cosmos DB SDK (or of anything it calls) into an {@link AppError}, so
  * the core never sees an SDK error. The caller says what a 404 means where it happened: a missing
- * document (`NotFound`) or a missing tenant database (`TenantNotProvisioned`).
+ * document (`NotFound`) or a missing tenant database (`TenantNotProvisioned`). A 413 (an item over
+ * 2 MB) is `PayloadTooLarge`, which no retry can fix; anything unknown is a retryable `Unavailable`.
  */
 export function toStoreError(
   error: unknown,
@@ -19,6 +20,10 @@ export function toStoreError(
       return new AppError('Conflict', message, { cause: error });
     case 412:
       return new AppError('PreconditionFailed', message, { cause: error });
+    case 413:
+      // An item over Cosmos DB's 2 MB limit (or a request over its size limit): the same write is
+      // refused every time, so it must not be retried as a passing outage would be.
+      return new AppError('PayloadTooLarge', message, { cause: error });
     case 429:
       return new AppError('Throttled', message, {
         cause: error,

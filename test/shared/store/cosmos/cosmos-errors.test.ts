@@ -11,6 +11,7 @@ describe('toStoreError', () => {
     [404, 'NotFound'],
     [409, 'Conflict'],
     [412, 'PreconditionFailed'],
+    [413, 'PayloadTooLarge'],
     [429, 'Throttled'],
     [500, 'Unavailable'],
     [503, 'Unavailable'],
@@ -20,6 +21,12 @@ describe('toStoreError', () => {
     expect(error.code).toBe(code);
     expect(error.message).toBe(`Reading x: status ${status}`);
     expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it('never marks an item over 2 MB as retryable: 413 carries no retry delay and is not Unavailable', () => {
+    const error = toStoreError(sdkError(413, { headers: { 'x-ms-retry-after-ms': '100' } }), { what: 'w' });
+    expect(error).toMatchObject({ code: 'PayloadTooLarge', status: 413 });
+    expect(error.retryAfterSeconds).toBeUndefined();
   });
 
   it('says what a 404 means where it happened', () => {
