@@ -2,6 +2,7 @@ import { ConfigError, loadSettings } from '../shared/config';
 import { isAppError } from '../shared/errors';
 import { createSqliteStore } from '../shared/store/sqlite';
 import { DEVICE_USAGE, runDeviceCommand } from './device-command';
+import { LOCAL_DEFAULTS } from './local-defaults';
 import { createToken, TOKEN_USAGE } from './token-command';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
@@ -13,14 +14,14 @@ ${TOKEN_USAGE}
 
 ${DEVICE_USAGE}`;
 
-/** The admin and local-use CLI. Reads the same settings (DATA_DIR …) as the local host. */
+/** The admin and local-use CLI. Reads the same settings (DATA_DIR …) as the local host, with its defaults. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === 'help') {
     console.log(USAGE);
     return command ? 0 : 2;
   }
-  const settings = loadSettings({ AUTH_LOCAL_ENABLED: 'true', ...process.env });
+  const settings = loadSettings({ ...LOCAL_DEFAULTS, ...process.env });
   switch (command) {
     case 'token': {
       const store = createSqliteStore({ dataDir: settings.DATA_DIR });

@@ -17,7 +17,7 @@ Options:
   --app APP        the app module (default ${DEMO_APP_ID})
   --data DIR       the local host's data folder (default DATA_DIR or .data): tokens are signed with its key
   --edit N         make N random offline edits of rows the user owns before syncing
-  --watch          keep syncing at the interval the server asks for, until Ctrl-C
+  --watch          keep syncing at the interval the server asks for, until Ctrl-C or SIGTERM
   --url URL        the backend (default http://127.0.0.1:PORT)
   --page-size N    download page size`;
 
@@ -119,24 +119,51 @@ export async function runDeviceCommand(
     let summary = await syncOnce();
     if (!values.watch) return 0;
     io.out(`Watching: syncing every ${summary.nextSyncSeconds} s (Ctrl-C stops).`);
-    const stop = io.stopSignal ?? onceInterrupted();
-    for (;;) {
-      const stopped = await Promise.race([
-        stop.then(() => true),
-        new Promise<boolean>((resolve) =>
-          setTimeout(() => resolve(false), summary.nextSyncSeconds * 1000).unref(),
-        ),
-      ]);
-      if (stopped) return 0;
-      summary = await syncOnce();
+    const interrupted = io.stopSignal === undefined ? onceInterrupted() : undefined;
+    const stop = io.stopSignal ?? interrupted!.signal;
+    let stopped = false;
+    void stop.then(() => (stopped = true));
+    try {
+      for (;;) {
+        // The wait is what keeps the process alive between syncs: its timer stays referenced (an
+        // unref'd one let the process exit at once), and the stop signal clears it.
+        await untilStoppedOr(stop, summary.nextSyncSeconds * 1000);
+        if (stopped) return 0;
+        summary = await syncOnce();
+        if (stopped) return 0;
+      }
+    } finally {
+      interrupted?.dispose();
     }
   } finally {
     await store.close();
   }
 }
 
-function onceInterrupted(): Promise<void> {
-  return new Promise((resolve) => process.once('SIGINT', () => resolve()));
+/** Resolves after `ms`, or as soon as `stop` resolves (then the timer is cleared). */
+function untilStoppedOr(stop: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void stop.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Ctrl-C (SIGINT) or SIGTERM: a sync in progress finishes, then the command returns. */
+function onceInterrupted(): { signal: Promise<void>; dispose: () => void } {
+  let dispose = (): void => undefined;
+  const signal = new Promise<void>((resolve) => {
+    const onSignal = (): void => resolve();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    dispose = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+  });
+  return { signal, dispose };
 }
 
 async function findUserId(settings: Settings, org: string, userName: string): Promise<string> {

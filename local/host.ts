@@ -13,15 +13,8 @@ import { DEMO_ORG } from './demo/demo-directory';
 import { demoAwareSourceFor } from './demo/demo-source';
 import { ensureDemoTenant, restoreDemoConfiguration } from './demo/seed-demo-tenant';
 import { createLocalHttpServer, listen } from './http-server';
+import { LOCAL_DEFAULTS } from './local-defaults';
 import { createLocalProvisioningDriver } from './provisioning-driver';
-
-/** Settings the local host uses unless the environment says otherwise. */
-const LOCAL_DEFAULTS: Record<string, string> = {
-  STORE_KIND: 'sqlite',
-  QUEUE_KIND: 'embedded',
-  AUTH_LOCAL_ENABLED: 'true',
-  AUTH_ENTRA_ENABLED: 'false',
-};
 
 export interface LocalHost {
   url: string;
