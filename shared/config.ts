@@ -92,6 +92,13 @@ export const settingsSchema = z
     DEMO_ROWS: positiveInt.max(2_000_000).default(3000),
     /** Seed of the demo data generator. */
     DEMO_SEED: z.coerce.number().int().default(42),
+    /**
+     * Most bytes (UTF-8) of JSON one replicated row's attributes may take, checked before the write.
+     * Cosmos DB refuses items over 2 MB and a row's item also carries its look-up keys, so the
+     * default leaves half a MiB of headroom. A larger row is not stored: it is skipped, counted and
+     * named in its entity's replication status (a row Cosmos still refuses, 413, is skipped alike).
+     */
+    REPLICATION_MAX_ROW_BYTES: positiveInt.min(1024).max(2_000_000).default(1_572_864),
   })
   .superRefine((s, ctx) => {
     if (s.AUTH_ENTRA_ENABLED && s.AUTH_AUDIENCE.length === 0) {

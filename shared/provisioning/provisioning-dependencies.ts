@@ -5,7 +5,8 @@ import type { Clock } from '../clock';
 import type { Directory } from '../model/directory';
 import type { EntityMetadata } from '../model/entity';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
-import { applySourceChanges } from '../replication/apply-source-changes';
+import { applySourceChanges, type TooLargeRow } from '../replication/apply-source-changes';
+import { recordTooLargeRows } from '../replication/replication-status';
 import {
   readDeltaToken as readReplicationDeltaToken,
   saveDeltaToken as saveReplicationDeltaToken,
@@ -87,11 +88,20 @@ export async function checkPublishedProfiles(store: TenantStore): Promise<SyncCo
 
 /**
  * Writes one page of source changes into the tenant store with the replication area's
- * `applySourceChanges` (upsert-if-newer: applying a page again changes nothing). Returns the rows read.
+ * `applySourceChanges` (upsert-if-newer: applying a page again changes nothing), under the per-row
+ * byte cap. Rows too large to store are skipped and recorded in the entity's replication status by
+ * name; the step goes on. Returns the rows read and those skipped.
  */
-export async function applySourcePage(store: TenantStore, page: SourceChangePage): Promise<number> {
-  await applySourceChanges(store, page.changes);
-  return page.changes.length;
+export async function applySourcePage(
+  store: TenantStore,
+  page: SourceChangePage,
+  options: { maxRowBytes: number; now: Date },
+): Promise<{ rows: number; tooLarge: readonly TooLargeRow[] }> {
+  const { tooLarge = [] } = await applySourceChanges(store, page.changes, {
+    maxRowBytes: options.maxRowBytes,
+  });
+  if (tooLarge.length > 0) await recordTooLargeRows(store, tooLarge, options.now, options.maxRowBytes);
+  return { rows: page.changes.length, tooLarge };
 }
 
 /** Stores an entity's delta token where replication's `syncEntity` reads it from. */

@@ -208,10 +208,15 @@ export const downloadData: StepFunction = async (ctx) => {
     let rows = 0;
     let deltaToken: string | undefined;
     for await (const page of source.readChanges(entity.metadata, undefined)) {
-      rows += await applySourcePage(store, page);
+      const applied = await applySourcePage(store, page, {
+        maxRowBytes: services.settings.REPLICATION_MAX_ROW_BYTES,
+        now: services.clock.now(),
+      });
+      rows += applied.rows;
       deltaToken = page.deltaToken ?? deltaToken;
       progress = recordEntityProgress(progress, planned.entity, rows, false, services.clock.now());
-      if (await save()) return { outcome: 'stopped' };
+      const skipped = tooLargeMessage(planned.entity, applied.tooLarge);
+      if (await save(skipped)) return { outcome: 'stopped' };
     }
     // The token goes in before the entity counts as done, so replication never re-reads it whole.
     if (deltaToken !== undefined) await saveDeltaToken(store, planned.entity, deltaToken);
@@ -223,6 +228,23 @@ export const downloadData: StepFunction = async (ctx) => {
   }
   return succeeded(`${progress.rowsDone} rows of ${progress.entities.length} entities downloaded.`);
 };
+
+/** The warning of a page whose rows were too large to store (undefined when none was). */
+function tooLargeMessage(
+  entity: string,
+  tooLarge: readonly { id: string; bytes: number }[],
+): Omit<StatusMessage, 'at'> | undefined {
+  if (tooLarge.length === 0) return undefined;
+  const named = tooLarge
+    .slice(0, 5)
+    .map((row) => `${row.id} (${row.bytes.toLocaleString('en-US')} bytes)`)
+    .join(', ');
+  const more = tooLarge.length > 5 ? ` and ${tooLarge.length - 5} more` : '';
+  return {
+    level: 'warning',
+    text: `${entity}: ${tooLarge.length} row(s) too large to store were skipped: ${named}${more}. See the replication status.`,
+  };
+}
 
 /** Step 6: one recurring `syncEntity` work item per offline entity (ids make a re-run send nothing new). */
 export const startChangeTracking: StepFunction = async ({ services, tenant, runId }) => {

@@ -9,6 +9,32 @@ export type ReplicationChange = SourceChange & { partial?: boolean };
 export interface ApplySourceChangesOptions {
   /** Writes per `applyRecordWrites` call (one bulk operation). */
   chunkSize?: number;
+  /**
+   * Most bytes (UTF-8) of JSON a row's attributes may take; a larger row is not written (see
+   * {@link ApplySummary.tooLarge}). Default {@link DEFAULT_MAX_ROW_BYTES}.
+   */
+  maxRowBytes?: number;
+}
+
+/**
+ * Default per-row cap, checked before a write: 1.5 MiB of attribute JSON. Cosmos DB refuses an item
+ * over 2 MB (the UTF-8 length of its JSON), and a row's item also carries its look-up keys (a copy of
+ * its short text values, its numbers and dates), id, version and system properties: the half MiB
+ * left over is their headroom. A row that still does not fit is refused by the store with
+ * `PayloadTooLarge` (Cosmos 413) and skipped the same way.
+ */
+export const DEFAULT_MAX_ROW_BYTES = 1_572_864;
+
+/** A row that could not be stored because it is too large: skipped, never retried. */
+export interface TooLargeRow {
+  entity: string;
+  id: string;
+  /** The source version that was not stored. */
+  version: string | undefined;
+  /** Bytes of its attribute JSON. */
+  bytes: number;
+  /** Who refused it: the cap checked before the write, or the store itself (Cosmos 413). */
+  refusedBy: 'cap' | 'store';
 }
 
 /** What applying did, per change. */
@@ -19,6 +45,11 @@ export interface ApplySummary {
   stale: number;
   /** Deletes without a version of rows that are not stored or already deleted: nothing to do. */
   skipped: number;
+  /**
+   * Upserts not written because the row is larger than a row may be (the cap, or the store's own
+   * limit): what was stored before stays. Absent when there were none.
+   */
+  tooLarge?: TooLargeRow[];
 }
 
 const DEFAULT_CHUNK_SIZE = 500;
@@ -37,11 +68,22 @@ export function nextVersion(version: string): string {
   return (BigInt(version) + 1n).toString();
 }
 
+/** Bytes (UTF-8) of a row's attributes as JSON. */
+export function rowBytes(attributes: Readonly<Record<string, unknown>>): number {
+  return Buffer.byteLength(JSON.stringify(attributes), 'utf8');
+}
+
 /**
  * Applies source changes to a tenant store, idempotently: each write is upsert-if-newer, so a
  * duplicate, a replay or an older version arriving after a newer one leaves the same end state, and a
  * delete leaves a tombstone that an older update cannot bring back. Partial changes merge onto the
  * stored row. Changes are written in order, `chunkSize` per `applyRecordWrites` call.
+ *
+ * **Rows too large to store** (over `maxRowBytes`, or refused by the store with `PayloadTooLarge`)
+ * are left out and listed in `tooLarge`, so the caller can warn about them by name; the rest of the
+ * chunk is written. Such a row fails the same way every time, so it never fails the call: retrying
+ * could not help. When the store refuses a bulk write for size, its writes are made again one by one
+ * (upsert-if-newer: those that had landed come back stale) to find the row(s) it refused.
  *
  * **Deletes without a version** (Dataverse's `$deletedEntity` rows, webhook deletes) still win over
  * what is stored: the tombstone gets the stored version + 1, written compare-and-set on that stored
@@ -58,17 +100,70 @@ export async function applySourceChanges(
   options: ApplySourceChangesOptions = {},
 ): Promise<ApplySummary> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const maxRowBytes = options.maxRowBytes ?? DEFAULT_MAX_ROW_BYTES;
   const summary: ApplySummary = { applied: 0, stale: 0, skipped: 0 };
+  const tooLarge: TooLargeRow[] = [];
   for (let start = 0; start < changes.length; start += chunkSize) {
-    await applyChunk(store, changes.slice(start, start + chunkSize), summary);
+    const chunk = changes.slice(start, start + chunkSize).filter((change) => {
+      if (change.op !== 'upsert') return true;
+      const bytes = rowBytes(change.attributes);
+      if (bytes <= maxRowBytes) return true;
+      tooLarge.push({
+        entity: change.entity,
+        id: change.id,
+        version: change.version,
+        bytes,
+        refusedBy: 'cap',
+      });
+      return false;
+    });
+    await applyChunk(store, chunk, summary, tooLarge);
   }
-  return summary;
+  return tooLarge.length === 0 ? summary : { ...summary, tooLarge };
+}
+
+const isTooLarge = (error: unknown): boolean => error instanceof AppError && error.code === 'PayloadTooLarge';
+
+/**
+ * Writes a chunk in one bulk call; when the store refuses it for size, one write at a time, leaving
+ * out (and listing) each write the store refuses.
+ */
+async function writeSkippingTooLarge(
+  store: TenantStore,
+  writes: readonly RecordWrite[],
+  tooLarge: TooLargeRow[],
+): Promise<(RecordWriteResult | undefined)[]> {
+  if (writes.length === 0) return [];
+  try {
+    return await store.applyRecordWrites(writes);
+  } catch (error) {
+    if (!isTooLarge(error)) throw error;
+  }
+  const results: (RecordWriteResult | undefined)[] = [];
+  for (const write of writes) {
+    try {
+      const [result] = await store.applyRecordWrites([write]);
+      results.push(result);
+    } catch (error) {
+      if (!isTooLarge(error)) throw error;
+      tooLarge.push({
+        entity: write.entity,
+        id: write.id,
+        version: write.version,
+        bytes: rowBytes(write.attributes),
+        refusedBy: 'store',
+      });
+      results.push(undefined);
+    }
+  }
+  return results;
 }
 
 async function applyChunk(
   store: TenantStore,
   chunk: readonly ReplicationChange[],
   summary: ApplySummary,
+  tooLarge: TooLargeRow[],
 ): Promise<void> {
   let pending: readonly ReplicationChange[] = chunk;
   for (let attempt = 1; pending.length > 0; attempt++) {
@@ -90,9 +185,11 @@ async function applyChunk(
       writes.push(write);
       sources.push(change);
     }
-    const results: RecordWriteResult[] = writes.length === 0 ? [] : await store.applyRecordWrites(writes);
+    const results = await writeSkippingTooLarge(store, writes, tooLarge);
     const conflicted: ReplicationChange[] = [];
     results.forEach((result, i) => {
+      // undefined: refused as too large (listed in tooLarge).
+      if (result === undefined) return;
       if (result.outcome === 'conflict') conflicted.push(sources[i]!);
       else summary[result.outcome] += 1;
     });

@@ -2,6 +2,7 @@ import type { AppServices } from '../app-services';
 import { AppError } from '../errors';
 import { orgSchema, type Tenant } from '../model/tenant';
 import { PoisonMessageError, type DeliveryInfo } from '../queue/port';
+import type { TenantStore } from '../store/port';
 import { getTenant } from '../tenants/tenant-registry';
 import { applySourceChanges, type ApplySummary, type ReplicationChange } from './apply-source-changes';
 import { loadEntities, loadEntityDrafts } from '../admin/entity-config';
@@ -16,6 +17,7 @@ import { refreshMetadata, type MetadataRefreshOutcome } from './refresh-metadata
 import {
   INVALID_MESSAGE_STATUS_ID,
   METADATA_STATUS_ID,
+  recordTooLargeRows,
   updateReplicationStatus,
   type ReplicationError,
 } from './replication-status';
@@ -25,7 +27,10 @@ import { runSyncEntity, type SyncEntityOptions, type SyncEntityOutcome } from '.
 export type ReplicationOutcome =
   | SyncEntityOutcome
   | MetadataRefreshOutcome
-  | ({ outcome: 'applied' } & ApplySummary)
+  | ({ outcome: 'applied' } & Omit<ApplySummary, 'tooLarge'> & {
+        /** Rows not stored because they were too large (named in the status); absent when none. */
+        tooLarge?: number;
+      })
   /** The tenant is being or has been deprovisioned: recurring work ends here. */
   | { outcome: 'dropped'; reason: string };
 
@@ -156,11 +161,27 @@ async function applyRecordChangedBatch(
     if (declared.has(change.entity)) changes.push({ ...change, version: change.version });
     else undeclared.add(change.entity);
   }
-  const summary = await applySourceChanges(store, changes);
+  const summary = await applyAndWarn(services, store, changes);
   if (undeclared.size > 0) {
     throw new UndeclaredEntitiesError([...undeclared], tenant.org, message.changes.length - changes.length);
   }
-  return { outcome: 'applied', ...summary };
+  return summary;
+}
+
+/**
+ * {@link applySourceChanges} under the tenant's row cap; rows too large to store are recorded in the
+ * status by name and counted, and the message completes (retrying could never store them).
+ */
+async function applyAndWarn(
+  services: AppServices,
+  store: TenantStore,
+  changes: readonly ReplicationChange[],
+): Promise<ReplicationOutcome> {
+  const maxRowBytes = services.settings.REPLICATION_MAX_ROW_BYTES;
+  const { tooLarge, ...summary } = await applySourceChanges(store, changes, { maxRowBytes });
+  if (tooLarge === undefined) return { outcome: 'applied', ...summary };
+  await recordTooLargeRows(store, tooLarge, services.clock.now(), maxRowBytes);
+  return { outcome: 'applied', ...summary, tooLarge: tooLarge.length };
 }
 
 async function applyRecordChanged(
@@ -173,7 +194,7 @@ async function applyRecordChanged(
     // Never retried into success by waiting: the entity must be declared first (then resubmit).
     throw new PoisonMessageError(`Entity '${message.entity}' is not declared for tenant '${tenant.org}'.`);
   }
-  const summary = await applySourceChanges(store, [
+  return applyAndWarn(services, store, [
     {
       entity: message.entity,
       id: message.id,
@@ -183,7 +204,6 @@ async function applyRecordChanged(
       ...(message.partial === undefined ? {} : { partial: message.partial }),
     },
   ]);
-  return { outcome: 'applied', ...summary };
 }
 
 /** Parses a message body (an object, or JSON text or bytes); anything invalid is poison. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
+import type { TooLargeRow } from './apply-source-changes';
 import type { DocStore } from '../store/port';
 import { unchangedSince } from '../store/port';
 
@@ -23,6 +24,20 @@ export const replicationErrorSchema = z.object({
 });
 export type ReplicationError = z.infer<typeof replicationErrorSchema>;
 
+/** Most warnings one status document keeps (newest last). */
+export const MAX_STATUS_WARNINGS = 20;
+
+/** Something replication could not do for one row, though the run went on (a row too large to store). */
+export const replicationWarningSchema = z.object({
+  at: z.iso.datetime(),
+  /** `RowTooLarge`: the row was not stored (see {@link recordTooLargeRows}). */
+  code: z.string(),
+  message: z.string(),
+  /** The row it is about. */
+  id: z.string(),
+});
+export type ReplicationWarning = z.infer<typeof replicationWarningSchema>;
+
 /** Replication status of one entity (or of metadata refresh / invalid messages), as stored. */
 export const entityReplicationStatusSchema = z.object({
   entity: z.string(),
@@ -38,6 +53,10 @@ export const entityReplicationStatusSchema = z.object({
   failedDeliveries: z.number().int().nonnegative().default(0),
   /** Messages dead-lettered: they need an operator. */
   deadLettered: z.number().int().nonnegative().default(0),
+  /** Row versions not stored because the row was too large (each named in `warnings`). */
+  oversizeRows: z.number().int().nonnegative().default(0),
+  /** The newest warnings, at most {@link MAX_STATUS_WARNINGS}. */
+  warnings: z.array(replicationWarningSchema).default([]),
 });
 export type EntityReplicationStatus = z.infer<typeof entityReplicationStatusSchema>;
 
@@ -46,6 +65,8 @@ export interface ReplicationStatus {
   entities: EntityReplicationStatus[];
   deadLettered: number;
   failedDeliveries: number;
+  /** Row versions of any entity not stored because they were too large. */
+  oversizeRows: number;
   /** The most recent error of any entity. */
   lastError: (ReplicationError & { entity: string }) | null;
 }
@@ -90,6 +111,46 @@ export async function readReplicationStatus(store: DocStore): Promise<Replicatio
     entities,
     deadLettered: entities.reduce((sum, s) => sum + s.deadLettered, 0),
     failedDeliveries: entities.reduce((sum, s) => sum + s.failedDeliveries, 0),
+    oversizeRows: entities.reduce((sum, s) => sum + s.oversizeRows, 0),
     lastError,
   };
+}
+
+/**
+ * Records rows that were not stored because they are too large: counted in their entity's status and
+ * each named in a warning (entity, id, size, and what refused it). The row's earlier stored version
+ * stays; its next change is tried again like any other, so a row that shrinks is stored then.
+ * A failure to record is reported, not thrown: the rows were already skipped either way.
+ */
+export async function recordTooLargeRows(
+  store: DocStore,
+  rows: readonly TooLargeRow[],
+  at: Date,
+  maxRowBytes: number,
+): Promise<void> {
+  const byEntity = new Map<string, TooLargeRow[]>();
+  for (const row of rows) byEntity.set(row.entity, [...(byEntity.get(row.entity) ?? []), row]);
+  for (const [entity, skipped] of byEntity) {
+    const warnings = skipped.map((row): ReplicationWarning => ({
+      at: at.toISOString(),
+      code: 'RowTooLarge',
+      id: row.id,
+      message:
+        row.refusedBy === 'cap'
+          ? `${entity}/${row.id} (version ${row.version ?? '?'}) was not stored: its ${row.bytes.toLocaleString('en-US')} bytes are more than the ${maxRowBytes.toLocaleString('en-US')} a row may take.`
+          : `${entity}/${row.id} (version ${row.version ?? '?'}, ${row.bytes.toLocaleString('en-US')} bytes) was not stored: the store refused it as too large.`,
+    }));
+    try {
+      await updateReplicationStatus(store, entity, (s) => ({
+        ...s,
+        oversizeRows: s.oversizeRows + skipped.length,
+        warnings: [...s.warnings, ...warnings].slice(-MAX_STATUS_WARNINGS),
+      }));
+    } catch (error) {
+      console.error(
+        `Replication status of '${entity}' could not record ${skipped.length} row(s) too large:`,
+        error,
+      );
+    }
+  }
 }

@@ -8,7 +8,7 @@ import { readDeltaToken, saveDeltaToken } from './delta-token-store';
 import { findEntityConfiguration } from './entity-configuration';
 import { acquireEntityRunLease } from './entity-run-lease';
 import type { SyncEntityMessage } from './messages';
-import { updateReplicationStatus } from './replication-status';
+import { recordTooLargeRows, updateReplicationStatus } from './replication-status';
 import { scheduleNextSyncRun } from './sync-schedule';
 
 /** Tuning of a `syncEntity` run. */
@@ -17,6 +17,8 @@ export interface SyncEntityOptions {
   leaseTtlMs?: number;
   /** Writes per bulk store call. */
   chunkSize?: number;
+  /** The per-row byte cap (default: the `REPLICATION_MAX_ROW_BYTES` setting). */
+  maxRowBytes?: number;
 }
 
 /** What a `syncEntity` message did. */
@@ -30,7 +32,9 @@ export type SyncEntityOutcome =
       /** Rows tombstoned because a full read no longer returned them. */
       removed: number;
       nextRunAt: Date | undefined;
-    } & ApplySummary)
+      /** Rows read but not stored because they were too large (named in the status); absent when none. */
+      tooLarge?: number;
+    } & Omit<ApplySummary, 'tooLarge'>)
   /** Another run of the entity holds the lease: this one did nothing (the schedule goes on). */
   | { outcome: 'overlap'; nextRunAt: Date | undefined }
   | { outcome: 'skipped'; reason: string };
@@ -100,7 +104,9 @@ export async function runSyncEntity(
     }));
     const source = services.sourceFor(tenant);
     const token = await readDeltaToken(store, message.entity);
-    const totals: ApplySummary = { applied: 0, stale: 0, skipped: 0 };
+    const totals: Omit<ApplySummary, 'tooLarge'> = { applied: 0, stale: 0, skipped: 0 };
+    const maxRowBytes = options.maxRowBytes ?? services.settings.REPLICATION_MAX_ROW_BYTES;
+    let tooLarge = 0;
     const seen = new Set<string>();
     let full = false;
     let changes = 0;
@@ -110,10 +116,15 @@ export async function runSyncEntity(
         full = true;
         for (const change of page.changes) seen.add(change.id);
       }
-      const summary = await applySourceChanges(store, page.changes, options);
+      const summary = await applySourceChanges(store, page.changes, { ...options, maxRowBytes });
       totals.applied += summary.applied;
       totals.stale += summary.stale;
       totals.skipped += summary.skipped;
+      if (summary.tooLarge !== undefined) {
+        // Skipped, never retried: the run goes on, and the status names each row.
+        tooLarge += summary.tooLarge.length;
+        await recordTooLargeRows(store, summary.tooLarge, services.clock.now(), maxRowBytes);
+      }
       changes += page.changes.length;
       if (page.deltaToken !== undefined) nextToken = page.deltaToken;
       await lease.renew(services.clock.now());
@@ -128,7 +139,15 @@ export async function runSyncEntity(
       lastRunChanges: changes,
       lastRunFull: full,
     }));
-    return { outcome: 'synced', changes, full, removed, nextRunAt, ...totals };
+    return {
+      outcome: 'synced',
+      changes,
+      full,
+      removed,
+      nextRunAt,
+      ...totals,
+      ...(tooLarge === 0 ? {} : { tooLarge }),
+    };
   } finally {
     await lease.release();
   }
