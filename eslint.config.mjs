@@ -5,11 +5,14 @@ import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
   {
+    // Build outputs wherever a build puts them (the root's dist/, the SDK's client/dist/ from its
+    // own build, coverage reports) and azd's per-environment files are never linted.
     ignores: [
-      'node_modules/**',
-      'dist/**',
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/coverage/**',
       '.data/**',
-      'coverage/**',
+      '.azure/**',
       '*.js',
       '*.mjs',
       'scripts/*.mjs',
