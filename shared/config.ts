@@ -99,6 +99,23 @@ export const settingsSchema = z
      * named in its entity's replication status (a row Cosmos still refuses, 413, is skipped alike).
      */
     REPLICATION_MAX_ROW_BYTES: positiveInt.min(1024).max(2_000_000).default(1_572_864),
+    /**
+     * Replicate the columns that hold file contents (`annotation.documentbody`,
+     * `activitymimeattachment.body`), which full reads leave out by default. File and image columns
+     * proper are never in the metadata, so never read.
+     */
+    REPLICATION_INCLUDE_FILE_COLUMNS: flag.default(false),
+    /** More columns replication reads leave out, comma-separated `entity.column` logical names. */
+    REPLICATION_EXCLUDED_COLUMNS: z
+      .string()
+      .optional()
+      .transform((list) =>
+        (list ?? '')
+          .split(',')
+          .map((column) => column.trim())
+          .filter((column) => column.length > 0),
+      )
+      .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'entity.column logical names'))),
   })
   .superRefine((s, ctx) => {
     if (s.AUTH_ENTRA_ENABLED && s.AUTH_AUDIENCE.length === 0) {

@@ -7,6 +7,8 @@ import type { EntityMetadata } from '../model/entity';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
 import { applySourceChanges, type TooLargeRow } from '../replication/apply-source-changes';
 import { recordTooLargeRows } from '../replication/replication-status';
+import { columnPolicyOf, columnsFingerprint, replicatedMetadata } from '../replication/replicated-columns';
+import type { Settings } from '../config';
 import {
   readDeltaToken as readReplicationDeltaToken,
   saveDeltaToken as saveReplicationDeltaToken,
@@ -104,9 +106,26 @@ export async function applySourcePage(
   return { rows: page.changes.length, tooLarge };
 }
 
-/** Stores an entity's delta token where replication's `syncEntity` reads it from. */
-export function saveDeltaToken(store: TenantStore, entity: string, deltaToken: string): Promise<void> {
-  return saveReplicationDeltaToken(store, entity, deltaToken);
+/**
+ * The metadata step 5 reads an entity with: replication's columns (file contents left out by
+ * default), and their fingerprint, stored with the delta token so `syncEntity` continues from it.
+ */
+export function replicationReadOf(
+  metadata: EntityMetadata,
+  settings: Settings,
+): { metadata: EntityMetadata; columns: string } {
+  const replicated = replicatedMetadata(metadata, columnPolicyOf(settings));
+  return { metadata: replicated, columns: columnsFingerprint(replicated) };
+}
+
+/** Stores an entity's delta token (with its columns' fingerprint) where replication's `syncEntity` reads it from. */
+export function saveDeltaToken(
+  store: TenantStore,
+  entity: string,
+  deltaToken: string,
+  columns?: string,
+): Promise<void> {
+  return saveReplicationDeltaToken(store, entity, deltaToken, columns);
 }
 
 /** The stored delta token of an entity. */

@@ -16,6 +16,7 @@ import {
   hasDirectory,
   loadEntityConfigurations,
   loadOfflineEntities,
+  replicationReadOf,
   saveDeltaToken,
   saveSourceDirectory,
   saveSourceMetadata,
@@ -207,7 +208,8 @@ export const downloadData: StepFunction = async (ctx) => {
     const entity = byName.get(planned.entity)!;
     let rows = 0;
     let deltaToken: string | undefined;
-    for await (const page of source.readChanges(entity.metadata, undefined)) {
+    const read = replicationReadOf(entity.metadata, services.settings);
+    for await (const page of source.readChanges(read.metadata, undefined)) {
       const applied = await applySourcePage(store, page, {
         maxRowBytes: services.settings.REPLICATION_MAX_ROW_BYTES,
         now: services.clock.now(),
@@ -219,7 +221,7 @@ export const downloadData: StepFunction = async (ctx) => {
       if (await save(skipped)) return { outcome: 'stopped' };
     }
     // The token goes in before the entity counts as done, so replication never re-reads it whole.
-    if (deltaToken !== undefined) await saveDeltaToken(store, planned.entity, deltaToken);
+    if (deltaToken !== undefined) await saveDeltaToken(store, planned.entity, deltaToken, read.columns);
     progress = recordEntityProgress(progress, planned.entity, rows, true, services.clock.now());
     if (await save({ level: 'info', text: `${planned.entity}: ${rows} rows downloaded.` })) {
       return { outcome: 'stopped' };

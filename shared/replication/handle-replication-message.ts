@@ -14,6 +14,7 @@ import {
   type ReplicationMessage,
 } from './messages';
 import { refreshMetadata, type MetadataRefreshOutcome } from './refresh-metadata';
+import { columnPolicyOf, replicatedAttributes } from './replicated-columns';
 import {
   INVALID_MESSAGE_STATUS_ID,
   METADATA_STATUS_ID,
@@ -190,16 +191,22 @@ async function applyRecordChanged(
   message: RecordChangedMessage,
 ): Promise<ReplicationOutcome> {
   const store = services.store.tenant(tenant.org);
-  if ((await findEntityConfiguration(store, message.entity)) === undefined) {
+  const configuration = await findEntityConfiguration(store, message.entity);
+  if (configuration === undefined) {
     // Never retried into success by waiting: the entity must be declared first (then resubmit).
     throw new PoisonMessageError(`Entity '${message.entity}' is not declared for tenant '${tenant.org}'.`);
   }
+  // A Dataverse webhook's row carries every column: keep those a change-tracking read would select.
+  const attributes =
+    message.origin === 'dataverse'
+      ? replicatedAttributes(configuration.metadata, columnPolicyOf(services.settings), message.attributes)
+      : message.attributes;
   return applyAndWarn(services, store, [
     {
       entity: message.entity,
       id: message.id,
       op: message.op,
-      attributes: message.attributes,
+      attributes,
       version: message.version,
       ...(message.partial === undefined ? {} : { partial: message.partial }),
     },

@@ -8,6 +8,7 @@ import { readDeltaToken, saveDeltaToken } from './delta-token-store';
 import { findEntityConfiguration } from './entity-configuration';
 import { acquireEntityRunLease } from './entity-run-lease';
 import type { SyncEntityMessage } from './messages';
+import { columnPolicyOf, columnsFingerprint, replicatedMetadata } from './replicated-columns';
 import { recordTooLargeRows, updateReplicationStatus } from './replication-status';
 import { scheduleNextSyncRun } from './sync-schedule';
 
@@ -103,7 +104,10 @@ export async function runSyncEntity(
       nextRunAt: nextRunAt?.toISOString() ?? s.nextRunAt,
     }));
     const source = services.sourceFor(tenant);
-    const token = await readDeltaToken(store, message.entity);
+    // The columns left out (file contents by default) are never read; the token is kept per column set.
+    const metadata = replicatedMetadata(configuration.metadata, columnPolicyOf(services.settings));
+    const columns = columnsFingerprint(metadata);
+    const token = await readDeltaToken(store, message.entity, columns);
     const totals: Omit<ApplySummary, 'tooLarge'> = { applied: 0, stale: 0, skipped: 0 };
     const maxRowBytes = options.maxRowBytes ?? services.settings.REPLICATION_MAX_ROW_BYTES;
     let tooLarge = 0;
@@ -111,7 +115,7 @@ export async function runSyncEntity(
     let full = false;
     let changes = 0;
     let nextToken: string | undefined;
-    for await (const page of source.readChanges(configuration.metadata, token)) {
+    for await (const page of source.readChanges(metadata, token)) {
       if (page.full) {
         full = true;
         for (const change of page.changes) seen.add(change.id);
@@ -131,7 +135,7 @@ export async function runSyncEntity(
     }
     const removed = full ? await tombstoneRowsNotSeen(store, message.entity, seen, startedAt) : 0;
     if (nextToken !== undefined && nextToken !== token)
-      await saveDeltaToken(store, message.entity, nextToken);
+      await saveDeltaToken(store, message.entity, nextToken, columns);
 
     await updateReplicationStatus(store, message.entity, (s) => ({
       ...s,

@@ -56,8 +56,19 @@ export interface Source {
   readonly kind: 'local' | 'dataverse';
   readMetadata(entities?: readonly string[]): Promise<EntityMetadata[]>;
   readDirectory(): Promise<Directory>;
-  /** Pages of changes since `deltaToken` (undefined: a full read). */
+  /**
+   * Pages of changes since `deltaToken` (undefined: a full read), with the columns of `entity`'s
+   * attributes (a source that selects columns reads only those; replication passes the metadata
+   * without the columns it leaves out).
+   */
   readChanges(entity: EntityMetadata, deltaToken: string | undefined): AsyncIterable<SourceChangePage>;
+  /**
+   * The rows with these ids as the source holds them now, as upserts at their current versions (the
+   * columns `readChanges` reads); ids the source does not have are left out. For a webhook change too
+   * large to travel in a queue message: the message carries the ids and the handler reads the rows
+   * back. Optional: without it, the handler has the entity re-read by change tracking instead.
+   */
+  readRows?(entity: EntityMetadata, ids: readonly string[]): Promise<SourceChange[]>;
   /** Rows of an entity (for progress and ETA); may be an estimate. */
   countRows(entity: EntityMetadata): Promise<number>;
   writeChange(change: SourceWrite, entity: EntityMetadata): Promise<SourceWriteResult>;

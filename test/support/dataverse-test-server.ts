@@ -198,7 +198,7 @@ export async function startDataverseTestServer(
     }
     switch (request.method) {
       case 'GET':
-        if (id !== undefined) answerRow(table, id, res);
+        if (id !== undefined) answerRow(table, id, url.searchParams.get('$select'), res);
         else answerCollection(table, url, prefer, pageSize, res);
         return;
       case 'POST':
@@ -355,13 +355,13 @@ export async function startDataverseTestServer(
     return [...upserts, ...deletes];
   }
 
-  function answerRow(table: TestTable, id: string, res: ServerResponse): void {
+  function answerRow(table: TestTable, id: string, select: string | null, res: ServerResponse): void {
     const entry = table.rows.get(id);
     if (!entry) {
       sendError(res, 404, '0x80040217', `${table.entitySet} With Id = ${id} Does Not Exist`);
       return;
     }
-    sendJson(res, 200, { '@odata.etag': `W/"${entry.version}"`, ...entry.row });
+    sendJson(res, 200, project({ '@odata.etag': `W/"${entry.version}"`, ...entry.row }, select));
   }
 
   function answerCreate(
@@ -511,6 +511,9 @@ function shapeDefinition(
 
 function project(row: Record<string, unknown>, select: string | null | undefined): Record<string, unknown> {
   if (!select) return row;
+  // A `$deletedEntity` entry is `{ @odata.context, id, reason }` whatever the read selected.
+  const context = row['@odata.context'];
+  if (typeof context === 'string' && context.endsWith('/$deletedEntity')) return row;
   const keep = new Set(select.split(','));
   return Object.fromEntries(
     Object.entries(row).filter(

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors';
 import type { EntityMetadata } from '../../model/entity';
+import { OWNER_TYPE_ATTRIBUTE } from '../../model/record';
 import type { SourceChange, SourceChangePage } from '../port';
 import type { EntitySetCatalog } from './entity-set-catalog';
 import { fromWebApiRow } from './row-mapping';
@@ -9,9 +10,17 @@ import { parseCollectionPage, webApiFailure } from './web-api-client';
 /**
  * Reads an entity's changes with Dataverse change tracking (reference §1).
  *
- * - Full read (no token): `GET <set>` with `Prefer: odata.track-changes,odata.maxpagesize=N`, following
- *   each `@odata.nextLink` unchanged with the same Prefer. Every page is `full: true`; the last page
- *   carries the `@odata.deltaLink`, which is the token: the whole link, stored and later sent as is.
+ * - Full read (no token): `GET <set>?$select=<columns>` with
+ *   `Prefer: odata.track-changes,odata.maxpagesize=N`, following each `@odata.nextLink` unchanged with
+ *   the same Prefer. Every page is `full: true`; the last page carries the `@odata.deltaLink`, which is
+ *   the token: the whole link (its `$select` included, so delta reads return the same columns),
+ *   stored and later sent as is.
+ * - Columns: those of the metadata it is given ({@link selectColumns}), so columns the metadata does
+ *   not hold — file and image columns, which the metadata reader leaves out, and the file-content
+ *   columns replication leaves out of the metadata it passes — are never read. A `$select` the
+ *   service refuses (a column our metadata has and the service does not) is repaired: the property
+ *   the error names is dropped and the read starts again; when no property is named, the read goes
+ *   without `$select` and keeps only the metadata's columns of each row.
  * - Delta read: `GET <deltaLink>`; upserts then `$deletedEntity` rows, which become deletes.
  * - A delta link the service rejects (the expired version stamp `0x80044352`, or any other 4xx but
  *   401/403/429, since the Web API status for an expired token is not documented) starts a full read,
@@ -53,12 +62,17 @@ export async function* readEntityChanges(
   const trackingPrefer = `odata.track-changes,odata.maxpagesize=${maxPageSize}`;
   let path: string | undefined = entitySet;
   let body: unknown = first;
-  if (body === undefined && full)
-    body = (await client.send({ path, headers: { Prefer: trackingPrefer } })).body;
+  // Set when the service refused every `$select`: rows then carry every column, and keep only these.
+  let keep: ReadonlySet<string> | undefined;
+  if (body === undefined && full) {
+    const read = await readWithSelect(client, entitySet, entity, { Prefer: trackingPrefer });
+    ({ path, body } = read);
+    if (!read.selected) keep = metadataColumns(entity);
+  }
 
   for (;;) {
     const page = parseCollectionPage(body, path ?? entitySet);
-    const changes = page.value.map((row) => toSourceChange(entity, row));
+    const changes = page.value.map((row) => toSourceChange(entity, row, keep));
     const next = page['@odata.nextLink'];
     if (next === undefined) {
       const deltaLink = page['@odata.deltaLink'];
@@ -76,6 +90,79 @@ export async function* readEntityChanges(
   }
 }
 
+/** Most properties a read drops from its `$select` one by one before it does without one. */
+const MAX_SELECT_REPAIRS = 10;
+
+/**
+ * The `$select` of an entity's reads, in Web API names: every attribute of the metadata (lookups and
+ * owners as `_<name>_value`), the primary id, and for an owned table `_owninguser_value` and
+ * `_owningteam_value`, which tell the owner's type since no annotations are asked for. A lookup's
+ * type column (`owneridtype`, `customeridtype`) is no property of its own and is left out: the row
+ * mapping derives it.
+ */
+export function selectColumns(entity: Pick<EntityMetadata, 'attributes' | 'primaryIdAttribute'>): string[] {
+  const lookups = new Set(
+    entity.attributes.filter((a) => a.type === 'lookup' || a.type === 'owner').map((a) => a.name),
+  );
+  const columns = new Set<string>([entity.primaryIdAttribute]);
+  for (const attribute of entity.attributes) {
+    if (lookups.has(attribute.name)) columns.add(`_${attribute.name}_value`);
+    else if (!(attribute.name.endsWith('type') && lookups.has(attribute.name.slice(0, -4))))
+      columns.add(attribute.name);
+  }
+  if (entity.attributes.some((a) => a.type === 'owner')) {
+    columns.add('_owninguser_value');
+    columns.add('_owningteam_value');
+  }
+  return [...columns];
+}
+
+/** The attribute names of the metadata (what a row keeps when no `$select` could be used). */
+export function metadataColumns(entity: EntityMetadata): ReadonlySet<string> {
+  return new Set([entity.primaryIdAttribute, OWNER_TYPE_ATTRIBUTE, ...entity.attributes.map((a) => a.name)]);
+}
+
+/** The property a refused `$select` names: "Could not find a property named 'x' on type '…'". */
+function unknownPropertyOf(error: unknown): string | undefined {
+  if (!(error instanceof AppError)) return undefined;
+  const details = error.details as { dataverseMessage?: unknown } | undefined;
+  const text = typeof details?.dataverseMessage === 'string' ? details.dataverseMessage : error.message;
+  return /property named '([^']+)'/i.exec(text)?.[1];
+}
+
+/** A 400 (or a URL too long, 414) to a request with `$select`: the select may be why. */
+function mayBeRefusedSelect(error: unknown): boolean {
+  const status = webApiFailure(error)?.status;
+  return status === 400 || status === 414;
+}
+
+/**
+ * GETs `<base>?$select=<columns>` (base: an entity set, or one row `set(id)`), repairing a `$select`
+ * the service refuses (see {@link readEntityChanges}). Answers the path sent, the body, and whether a
+ * `$select` was used.
+ */
+export async function readWithSelect(
+  client: DataverseHttpClient,
+  base: string,
+  entity: EntityMetadata,
+  headers: Record<string, string>,
+): Promise<{ path: string; body: unknown; selected: boolean }> {
+  let columns = selectColumns(entity);
+  for (let repairs = 0; ; repairs++) {
+    const path = columns.length === 0 ? base : `${base}?$select=${columns.join(',')}`;
+    try {
+      return { path, body: (await client.send({ path, headers })).body, selected: columns.length > 0 };
+    } catch (error) {
+      if (columns.length === 0 || !mayBeRefusedSelect(error)) throw error;
+      const unknown = unknownPropertyOf(error);
+      columns =
+        unknown !== undefined && columns.includes(unknown) && repairs < MAX_SELECT_REPAIRS
+          ? columns.filter((column) => column !== unknown)
+          : [];
+    }
+  }
+}
+
 /** True when a delta read failed because the service will not honour the token. */
 export function isRejectedDeltaToken(error: unknown): boolean {
   const failure = webApiFailure(error);
@@ -84,8 +171,15 @@ export function isRejectedDeltaToken(error: unknown): boolean {
   return failure.status >= 400 && failure.status < 500 && ![401, 403, 429].includes(failure.status);
 }
 
-/** A tracked row or `$deletedEntity` entry as a SourceChange. */
-export function toSourceChange(entity: EntityMetadata, row: Record<string, unknown>): SourceChange {
+/**
+ * A tracked row or `$deletedEntity` entry as a SourceChange; with `keep`, only those attributes of
+ * the row are kept.
+ */
+export function toSourceChange(
+  entity: EntityMetadata,
+  row: Record<string, unknown>,
+  keep?: ReadonlySet<string>,
+): SourceChange {
   const context = row['@odata.context'];
   const removed = row['@removed'];
   if ((typeof context === 'string' && context.endsWith('/$deletedEntity')) || removed !== undefined) {
@@ -97,7 +191,9 @@ export function toSourceChange(entity: EntityMetadata, row: Record<string, unkno
       version: undefined,
     };
   }
-  const { id, version, attributes } = fromWebApiRow(entity, row);
+  const { id, version, attributes: all } = fromWebApiRow(entity, row);
+  const attributes =
+    keep === undefined ? all : Object.fromEntries(Object.entries(all).filter(([name]) => keep.has(name)));
   if (version === undefined) {
     // Without a version the store cannot order this row against others: refuse rather than guess.
     throw new AppError('SourceUnavailable', `A ${entity.logicalName} row from Dataverse has no version.`, {

@@ -1,13 +1,14 @@
 import type { Clock } from '../../clock';
 import type { Directory } from '../../model/directory';
 import type { EntityMetadata } from '../../model/entity';
-import type { Source, SourceChangePage, SourceWrite, SourceWriteResult } from '../port';
+import type { Source, SourceChange, SourceChangePage, SourceWrite, SourceWriteResult } from '../port';
 import { readEntityChanges } from './change-reader';
 import { readDataverseDirectory } from './directory-reader';
 import { createEntitySetCatalog } from './entity-set-catalog';
 import { readEntityMetadata } from './metadata-reader';
 import { writeRecordChange } from './record-writer';
 import { countEntityRows } from './row-count';
+import { readRowsById } from './row-reader';
 import { createDataverseHttpClient } from './web-api-client';
 
 /** How to reach one Dataverse environment. */
@@ -51,6 +52,8 @@ export function createDataverseSource(options: DataverseSourceOptions): Source {
     readDirectory: (): Promise<Directory> => readDataverseDirectory(client, maxPageSize),
     readChanges: (entity: EntityMetadata, deltaToken: string | undefined): AsyncIterable<SourceChangePage> =>
       readEntityChanges({ client, catalog, maxPageSize }, entity, deltaToken),
+    readRows: (entity: EntityMetadata, ids: readonly string[]): Promise<SourceChange[]> =>
+      readRowsById(client, catalog, entity, ids),
     countRows: (entity: EntityMetadata): Promise<number> => countEntityRows(client, catalog, entity),
     writeChange: (change: SourceWrite, entity: EntityMetadata): Promise<SourceWriteResult> =>
       writeRecordChange(client, catalog, change, entity),

@@ -25,6 +25,8 @@ const attributeDefinitionSchema = z
     AttributeType: z.string().nullable().optional(),
     AttributeOf: z.string().nullable().optional(),
     IsSecured: z.boolean().nullable().optional(),
+    /** False for columns no read returns (a `$select` naming one is refused). */
+    IsValidForRead: z.boolean().nullable().optional(),
     RequiredLevel: z.object({ Value: z.string() }).loose().nullable().optional(),
   })
   .loose();
@@ -174,6 +176,8 @@ export function toEntityMetadata(
     // owner's type column, which rows carry.
     if (type === undefined || !isLogicalName(a.LogicalName)) continue;
     if (a.AttributeOf && a.AttributeType !== 'EntityName') continue;
+    // Holds nothing a read returns (and replication reads select the metadata's columns).
+    if (a.IsValidForRead === false) continue;
     const required =
       a.RequiredLevel?.Value === 'SystemRequired' || a.RequiredLevel?.Value === 'ApplicationRequired';
     attributes.push({
@@ -255,7 +259,7 @@ export function toEntityMetadata(
 const ENTITY_SELECT =
   'LogicalName,EntitySetName,PrimaryIdAttribute,PrimaryNameAttribute,OwnershipType,IsIntersect,ChangeTrackingEnabled,DisplayName';
 const ENTITY_EXPAND = [
-  'Attributes($select=LogicalName,AttributeType,AttributeOf,IsSecured,RequiredLevel)',
+  'Attributes($select=LogicalName,AttributeType,AttributeOf,IsSecured,IsValidForRead,RequiredLevel)',
   'OneToManyRelationships($select=SchemaName,ReferencedEntity,ReferencedAttribute,ReferencingEntity,ReferencingAttribute)',
   'ManyToOneRelationships($select=SchemaName,ReferencedEntity,ReferencedAttribute,ReferencingEntity,ReferencingAttribute)',
   'ManyToManyRelationships($select=SchemaName,IntersectEntityName,Entity1LogicalName,Entity1IntersectAttribute,Entity2LogicalName,Entity2IntersectAttribute)',

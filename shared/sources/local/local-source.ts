@@ -4,7 +4,7 @@ import { AppError } from '../../errors';
 import type { Directory } from '../../model/directory';
 import type { EntityMetadata } from '../../model/entity';
 import type { TenantStore } from '../../store/port';
-import type { Source, SourceChangePage, SourceWrite, SourceWriteResult } from '../port';
+import type { Source, SourceChange, SourceChangePage, SourceWrite, SourceWriteResult } from '../port';
 
 /** The next version of a row: one above the stored one (1 for a new row). */
 function versionAfter(stored: string | undefined): string {
@@ -36,6 +36,20 @@ export function createLocalSource(store: TenantStore): Source {
     // eslint-disable-next-line require-yield -- changes reach a local tenant through ingest and uploads
     async *readChanges(): AsyncIterable<SourceChangePage> {
       return;
+    },
+
+    async readRows(entity: EntityMetadata, ids: readonly string[]): Promise<SourceChange[]> {
+      // The store is the source: its live rows are what the source holds.
+      const rows = await store.getRecords(entity.logicalName, ids);
+      return rows
+        .filter((row) => !row.deleted)
+        .map((row) => ({
+          entity: row.entity,
+          id: row.id,
+          op: 'upsert' as const,
+          attributes: row.attributes,
+          version: row.version,
+        }));
     },
 
     async countRows(entity: EntityMetadata): Promise<number> {

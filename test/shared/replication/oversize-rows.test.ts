@@ -168,3 +168,32 @@ describe.each(STORE_KINDS)('rows too large to store (%s store)', (storeKind) => 
     });
   });
 });
+
+describe('syncEntity reads only the replicated columns', () => {
+  let fixture: ReplicationFixture;
+  afterEach(() => fixture.close());
+
+  it('passes the metadata without the columns left out, and reads in full again when they change', async () => {
+    fixture = await createReplicationFixture();
+    fixture.source.upsert('a', { name: 'A', revenue: 10 });
+    const run = (excluded: string[], id: string) =>
+      processReplicationMessage(
+        {
+          ...fixture.services,
+          settings: { ...fixture.services.settings, REPLICATION_EXCLUDED_COLUMNS: excluded },
+        },
+        syncEntityMessage(ORG, 'account'),
+        delivery(id),
+      );
+    expect(await run(['account.revenue'], 'm1')).toMatchObject({ outcome: 'synced', full: true });
+    const names = (i: number) => fixture.source.readWith[i]!.attributes.map((a) => a.name);
+    expect(names(0)).not.toContain('revenue');
+    expect(names(0)).toContain('name');
+
+    // Same columns: the delta token goes on.
+    expect(await run(['account.revenue'], 'm2')).toMatchObject({ outcome: 'synced', full: false });
+    // Other columns: a delta link keeps the $select it was made with, so the read starts over.
+    expect(await run([], 'm3')).toMatchObject({ outcome: 'synced', full: true });
+    expect(names(2)).toContain('revenue');
+  });
+});

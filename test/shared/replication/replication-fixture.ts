@@ -32,6 +32,8 @@ export class FakeSource implements Source {
   private readonly rows = new Map<string, { version: number; attributes: Attributes; deleted: boolean }>();
   readonly expiredTokens = new Set<string>();
   reads = 0;
+  /** The metadata of each read (the columns replication asked for). */
+  readonly readWith: EntityMetadata[] = [];
   pageSize = 2;
 
   upsert(id: string, attributes: Attributes): string {
@@ -61,6 +63,7 @@ export class FakeSource implements Source {
     deltaToken: string | undefined,
   ): AsyncIterable<SourceChangePage> {
     this.reads += 1;
+    this.readWith.push(entity);
     const full = deltaToken === undefined || this.expiredTokens.has(deltaToken);
     const since = full ? 0 : Number(deltaToken);
     const changes: SourceChange[] = [];

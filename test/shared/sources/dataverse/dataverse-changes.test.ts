@@ -47,7 +47,13 @@ describe('Dataverse change tracking', () => {
     expect(sent.map((r) => r.headers.prefer)).toEqual(
       Array(3).fill('odata.track-changes,odata.maxpagesize=2'),
     );
-    expect(sent[0]!.url).toBe('/api/data/v9.2/accounts');
+    // The metadata's columns, in Web API names; no image column (not in the metadata), no owneridtype
+    // (no property: derived from the owner columns).
+    expect(sent[0]!.url).toBe(
+      '/api/data/v9.2/accounts?$select=accountid,name,description,_ownerid_value,_owningbusinessunit_value,' +
+        '_primarycontactid_value,revenue,numberofemployees,languagecode,industrycode,statecode,' +
+        'creditonhold,modifiedon,versionnumber,secretnote,_owninguser_value,_owningteam_value',
+    );
     expect(sent[1]!.url).toContain('$skiptoken=');
 
     const first = full[0]!.changes[0]!;
@@ -130,7 +136,9 @@ describe('Dataverse change tracking', () => {
       expect(again.every((p) => p.full)).toBe(true);
       expect(again.flatMap((p) => p.changes).map((c) => c.id)).toEqual([1, 2, 3, 4].map(accountId));
       expect(again.at(-1)!.deltaToken).toBeDefined();
-      const fullRequest = fx.server.requests.filter((r) => r.url === '/api/data/v9.2/accounts').at(-1)!;
+      const fullRequest = fx.server.requests
+        .filter((r) => r.url.startsWith('/api/data/v9.2/accounts?$select='))
+        .at(-1)!;
       expect(fullRequest.headers.prefer).toContain('odata.track-changes');
     },
   );
