@@ -70,12 +70,12 @@ param replicationQueueLockDuration string = 'PT1M'
 @maxValue(100)
 param replicationQueueMaxDeliveryCount int = 10
 
-@description('Node.js major version of the Functions runtime.')
+@description('Node.js major version of the Functions runtime: 22 (Node.js 20 reached its end of life in April 2026; still allowed).')
 @allowed([
   '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Most instances the Function App may scale out to (Flex Consumption: 40 to 1000).')
 @minValue(40)

@@ -20,12 +20,12 @@ param storageBlobEndpoint string
 @description('Blob container the platform deploys the app package from.')
 param deploymentContainerName string
 
-@description('Node.js major version of the Functions runtime.')
+@description('Node.js major version of the Functions runtime: 22 (Node.js 20 reached its end of life in April 2026; still allowed).')
 @allowed([
   '20'
   '22'
 ])
-param nodeVersion string = '20'
+param nodeVersion string = '22'
 
 @description('Most instances the app may scale out to.')
 @minValue(40)

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTROL_CONTAINERS } from '../../shared/store/cosmos/layout';
 import {
@@ -12,6 +12,7 @@ import {
   readBicepFiles,
   readInfraFile,
   readInfraFiles,
+  repoRoot,
 } from './bicep-source';
 
 /**
@@ -126,6 +127,42 @@ describe('infra/ Bicep templates', () => {
     // Those the deployment must pass itself may not be left empty either.
     for (const name of Object.keys(givenPerDeployment)) {
       expect(declared.find((p) => p.name === name)?.decorators).toMatch(/@minLength\(1\)/);
+    }
+  });
+});
+
+describe('Node.js version', () => {
+  const defaultOf = (text: string, name: string) =>
+    new RegExp(`^param ${name} string = '([^']*)'$`, 'm').exec(text)?.[1];
+
+  it('defaults to Node.js 22 in the templates and the parameters file, with 20 still allowed', () => {
+    const functionApp = readInfraFile('modules/function-app.bicep');
+    expect(defaultOf(main, 'nodeVersion')).toBe('22');
+    expect(defaultOf(functionApp, 'nodeVersion')).toBe('22');
+    const parameters = JSON.parse(readInfraFile('main.parameters.json')) as {
+      parameters: Record<string, { value: unknown }>;
+    };
+    expect(parameters.parameters.nodeVersion?.value).toBe('22');
+    for (const text of [main, functionApp]) {
+      const decorators = parseParams(text).find((p) => p.name === 'nodeVersion')?.decorators ?? '';
+      expect(decorators).toMatch(/'20'/);
+      expect(decorators).toMatch(/'22'/);
+    }
+  });
+
+  it('keeps Node.js 20 working for the package and the SDK (engines >=20)', () => {
+    for (const path of ['package.json', 'client/package.json']) {
+      const pkg = JSON.parse(readFileSync(join(repoRoot, path), 'utf8')) as { engines?: { node?: string } };
+      expect([path, pkg.engines?.node]).toEqual([path, '>=20']);
+    }
+  });
+
+  it('is what the README and the deploy guide name', () => {
+    for (const path of ['README.md', 'docs/deploy-to-azure.md']) {
+      const lines = readFileSync(join(repoRoot, path), 'utf8').split('\n');
+      expect([path, lines.some((l) => /Node\.js 22/.test(l))]).toEqual([path, true]);
+      // Node.js 20 only as what still works.
+      expect([path, lines.filter((l) => /Node\.js 20(?! still works)/.test(l))]).toEqual([path, []]);
     }
   });
 });
