@@ -6,15 +6,17 @@ import type { TenantStore } from '../store/port';
 import { getTenant } from '../tenants/tenant-registry';
 import { applySourceChanges, type ApplySummary, type ReplicationChange } from './apply-source-changes';
 import { loadEntities, loadEntityDrafts } from '../admin/entity-config';
+import type { ConfiguredEntity } from '../profiles/validate-profile';
 import { findEntityConfiguration } from './entity-configuration';
 import {
   replicationMessageSchema,
+  syncEntityMessage,
   type RecordChangedBatchMessage,
   type RecordChangedMessage,
   type ReplicationMessage,
 } from './messages';
 import { refreshMetadata, type MetadataRefreshOutcome } from './refresh-metadata';
-import { columnPolicyOf, replicatedAttributes } from './replicated-columns';
+import { columnPolicyOf, replicatedAttributes, replicatedMetadata } from './replicated-columns';
 import {
   INVALID_MESSAGE_STATUS_ID,
   METADATA_STATUS_ID,
@@ -196,6 +198,7 @@ async function applyRecordChanged(
     // Never retried into success by waiting: the entity must be declared first (then resubmit).
     throw new PoisonMessageError(`Entity '${message.entity}' is not declared for tenant '${tenant.org}'.`);
   }
+  if (message.reread === true) return applyRowsReadBack(services, tenant, configuration, message);
   // A Dataverse webhook's row carries every column: keep those a change-tracking read would select.
   const attributes =
     message.origin === 'dataverse'
@@ -211,6 +214,31 @@ async function applyRecordChanged(
       ...(message.partial === undefined ? {} : { partial: message.partial }),
     },
   ]);
+}
+
+/**
+ * A change whose row was too large for its message (`reread`): the row is read back from the source
+ * by id, with the columns replication reads, and applied like any change (upsert-if-newer, the row
+ * cap). A row the source no longer has is counted `skipped`: its delete reaches replication by change
+ * tracking. A source that cannot read rows by id has its entity re-read by change tracking instead
+ * (a `syncEntity` message, merged into the entity's schedule).
+ */
+async function applyRowsReadBack(
+  services: AppServices,
+  tenant: Tenant,
+  configuration: ConfiguredEntity,
+  message: RecordChangedMessage,
+): Promise<ReplicationOutcome> {
+  const source = services.sourceFor(tenant);
+  if (source.readRows === undefined) {
+    await services.queue.send(syncEntityMessage(tenant.org, message.entity));
+    return { outcome: 'applied', applied: 0, stale: 0, skipped: 1 };
+  }
+  const metadata = replicatedMetadata(configuration.metadata, columnPolicyOf(services.settings));
+  const rows = await source.readRows(metadata, [message.id]);
+  const outcome = await applyAndWarn(services, services.store.tenant(tenant.org), rows);
+  if (outcome.outcome !== 'applied') return outcome;
+  return { ...outcome, skipped: outcome.skipped + (rows.length === 0 ? 1 : 0) };
 }
 
 /** Parses a message body (an object, or JSON text or bytes); anything invalid is poison. */

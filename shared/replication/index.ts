@@ -16,6 +16,7 @@ export {
   rowChangeFieldsSchema,
   upsertHasVersion,
   MAX_BATCH_CHANGES,
+  MAX_MESSAGE_BODY_BYTES,
   metadataRefreshMessage,
   metadataRefreshMessageSchema,
   recordChangedMessage,

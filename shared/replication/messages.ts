@@ -48,13 +48,29 @@ export const recordChangedMessageSchema = z
     origin: changeOriginSchema,
     /** True when `attributes` holds only the changed columns: merged onto the stored row. */
     partial: z.boolean().optional(),
+    /**
+     * The row was too large to travel in a message ({@link MAX_MESSAGE_BODY_BYTES}): `attributes` is
+     * empty and the handler reads the row back from the source by its id.
+     */
+    reread: z.literal(true).optional(),
   })
   .strict()
   .refine((m) => m.op === 'delete' || m.version !== undefined, {
     path: ['version'],
     message: 'an upsert needs a version',
+  })
+  .refine((m) => m.reread !== true || (m.op === 'upsert' && Object.keys(m.attributes).length === 0), {
+    path: ['reread'],
+    message: 'a re-read carries no attributes and is an upsert',
   });
 export type RecordChangedMessage = z.infer<typeof recordChangedMessageSchema>;
+
+/**
+ * Most bytes of JSON one message body may hold. Service Bus standard tier takes 256 KB per message,
+ * headers and properties included; the rest of the envelope (message id, subject, content type,
+ * AMQP framing) is far below the 64 KB kept free here.
+ */
+export const MAX_MESSAGE_BODY_BYTES = 192 * 1024;
 
 /** Most changes one `recordChangedBatch` message carries (one bulk apply, a few store chunks). */
 export const MAX_BATCH_CHANGES = 500;
@@ -131,9 +147,20 @@ export function metadataRefreshMessage(org: string): MetadataRefreshMessage {
   return { type: 'metadataRefresh', v: 1, org };
 }
 
-/** Builds a `recordChanged` message from its fields (validated, so a bad change fails at the sender). */
+/**
+ * Builds a `recordChanged` message from its fields (validated, so a bad change fails at the sender).
+ * An upsert whose message would be larger than {@link MAX_MESSAGE_BODY_BYTES} (a webhook's row with
+ * a large memo or file column) is not sent whole: the message carries the row's id and version
+ * (`reread`), and the handler reads the row back from the source.
+ */
 export function recordChangedMessage(
   fields: Omit<z.input<typeof recordChangedMessageSchema>, 'type' | 'v'>,
 ): RecordChangedMessage {
-  return recordChangedMessageSchema.parse({ type: 'recordChanged', v: 1, ...fields });
+  const message = recordChangedMessageSchema.parse({ type: 'recordChanged', v: 1, ...fields });
+  if (message.op !== 'upsert' || Buffer.byteLength(JSON.stringify(message)) <= MAX_MESSAGE_BODY_BYTES) {
+    return message;
+  }
+  const { partial, ...rest } = message;
+  void partial;
+  return { ...rest, attributes: {}, reread: true };
 }

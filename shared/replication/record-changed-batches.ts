@@ -3,16 +3,13 @@ import { orgSchema } from '../model/tenant';
 import {
   batchedChangeSchema,
   MAX_BATCH_CHANGES,
+  MAX_MESSAGE_BODY_BYTES,
   type BatchedChange,
   type RecordChangedBatchMessage,
 } from './messages';
 
-/**
- * Most bytes of JSON one batch message body may hold. Service Bus standard tier takes 256 KB per
- * message, headers and properties included; the rest of the envelope (message id, subject, content
- * type, AMQP framing) is far below the 64 KB kept free here.
- */
-export const MAX_BATCH_BODY_BYTES = 192 * 1024;
+/** Most bytes of JSON one batch message body may hold (the queue's {@link MAX_MESSAGE_BODY_BYTES}). */
+export const MAX_BATCH_BODY_BYTES = MAX_MESSAGE_BODY_BYTES;
 
 /** How {@link recordChangedBatchMessages} splits (tests pass smaller limits). */
 export interface BatchLimits {
