@@ -201,6 +201,17 @@ export function compileFormula(formula: RowFormula, entity: EntityMetadata | und
   }
 }
 
+/** The attributes of a formula's date windows, sorted and distinct. */
+export function windowAttributes(formula: RowFormula): string[] {
+  const found = new Set<string>();
+  const visit = (f: RowFormula): void => {
+    if (f.op === 'window') found.add(f.attribute);
+    else if (f.op === 'and' || f.op === 'or') f.parts.forEach(visit);
+  };
+  visit(formula);
+  return [...found].sort();
+}
+
 /** What besides the row a formula was bound to: the clock (a window) or the user (ids, numbers). */
 export function formulaDependencies(formula: RowFormula): { clock: boolean; user: boolean } {
   const found = { clock: false, user: false };

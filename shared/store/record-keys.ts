@@ -44,6 +44,11 @@ export function timeKey(value: unknown): number | undefined {
   return typeof key === 'number' ? key : undefined;
 }
 
+/** Whether a time key lies in a time probe's range (`from` inclusive, `to` exclusive; null: open). */
+export function timeKeyInRange(key: number, probe: { from: number | null; to: number | null }): boolean {
+  return (probe.from === null || key >= probe.from) && (probe.to === null || key < probe.to);
+}
+
 /** The value a probe reads from a row: the attribute, or the row id for a text probe without one. */
 function probedValue(probe: Exclude<RecordProbe, { kind: 'all' }>, record: StoredRecord): unknown {
   if (probe.kind === 'text' && probe.attribute === null) return record.id;
@@ -69,11 +74,7 @@ export function probeMatches(probe: RecordProbe, record: StoredRecord): boolean 
     }
     case 'time': {
       const key = timeKey(value);
-      return (
-        key !== undefined &&
-        (probe.from === null || key >= probe.from) &&
-        (probe.to === null || key < probe.to)
-      );
+      return key !== undefined && timeKeyInRange(key, probe);
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock';
 import { AppError } from '../errors';
-import { formulaDependencies, type RowFormula } from '../filters/row-formula';
+import { formulaDependencies, windowAttributes, type RowFormula } from '../filters/row-formula';
 import type { EntityMetadata } from '../model/entity';
 import type { ProfileItem, PublishedProfile } from '../model/profile';
 import { resolveAssociation } from '../profiles/resolve-association';
@@ -40,6 +40,13 @@ export interface CompiledEntity {
    * for each held row (in this order), so a change of one is followed to the row it reached before.
    */
   remembered: CompiledAssociation[];
+  /**
+   * The date attributes of the entity's windows, for an entity no association reaches (else none):
+   * the device state keeps each held row's time key of them after its remembered values (this
+   * order), so when the day changes the held rows a moved boundary can drop are found without
+   * reading the others.
+   */
+  keys: string[];
   judgement: EntityJudgement;
 }
 
@@ -94,6 +101,7 @@ export function compileDeviceProfile(
       incoming: [],
       outgoing: [],
       remembered: [],
+      keys: [],
       judgement: {
         formulas: membership.formulas,
         signature: '',
@@ -129,6 +137,8 @@ export function compileDeviceProfile(
   for (const entity of entities.values()) {
     const { own, org, read } = entity.membership.formulas;
     if ([own, org, read].some((f) => formulaDependencies(f).clock)) clockDependent = true;
+    if (entity.incoming.length === 0)
+      entity.keys = [...new Set([own, org, read].flatMap(windowAttributes))].sort();
     const links = (list: CompiledAssociation[]) =>
       list.map(({ relationship, source, target, link }) => ({ relationship, source, target, link }));
     entity.judgement.signature = digest({
@@ -136,6 +146,8 @@ export function compileDeviceProfile(
       metadata: entity.metadata,
       incoming: links(entity.incoming),
       outgoing: links(entity.outgoing),
+      // What the held values keep: another list means they are planned again (none: as before).
+      ...(entity.keys.length > 0 ? { keys: entity.keys } : {}),
     });
   }
   const order = topologicalOrder(entities);

@@ -185,8 +185,13 @@ export const taskSchema = z.discriminatedUnion('kind', [
     kind: z.literal('sweep'),
     entity: z.string(),
     after: z.string().nullable(),
-    /** Only the held rows these probes match (null: all). */
+    /** Only the held rows these probes match (null: all, unless `held` names some). */
     filter: z.array(probeSchema).nullable(),
+    /**
+     * Also (or, with `filter` null, only) the held rows whose kept time keys these probes match
+     * (compile-device-profile.ts `keys`): only those are read.
+     */
+    held: z.array(probeSchema).nullable().optional(),
     /** Follow membership changes to association targets (not when those are judged again anyway). */
     propagate: z.boolean(),
   }),

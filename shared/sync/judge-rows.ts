@@ -1,5 +1,6 @@
 import type { StoredRecord } from '../model/record';
 import type { RecordProbe, RecordStore } from '../store/port';
+import { timeKey, timeKeyInRange } from '../store/record-keys';
 import {
   intersectPair,
   sourcesProbe,
@@ -59,12 +60,32 @@ export async function findAll(
   }
 }
 
-/** The held value a member row will have: its version and what its remembered associations offer. */
+/**
+ * The held value a member row will have: its version, what its remembered associations offer, and
+ * the time keys of its window attributes (`entity.keys`).
+ */
 export function plannedValue(entity: CompiledEntity, record: StoredRecord): HeldValue {
-  return toHeldValue(
-    record.version,
-    entity.remembered.map((association) => sourceValue(association, record) ?? null),
-  );
+  return toHeldValue(record.version, [
+    ...entity.remembered.map((association) => sourceValue(association, record) ?? null),
+    ...entity.keys.map((attribute) => {
+      const key = timeKey(record.attributes[attribute]);
+      return key === undefined ? null : String(key);
+    }),
+  ]);
+}
+
+/**
+ * Whether a held row's kept time keys may match a time probe on one of `entity.keys`: true when the
+ * value keeps no such key (a value planned under another layout) — the row must then be read.
+ */
+export function heldKeysMayMatch(entity: CompiledEntity, value: HeldValue, probe: RecordProbe): boolean {
+  if (probe.kind !== 'time' || probe.attribute === null) return true;
+  const index = entity.keys.indexOf(probe.attribute);
+  const links = heldLinks(value);
+  if (index === -1 || links.length !== entity.remembered.length + entity.keys.length) return true;
+  const kept = links[entity.remembered.length + index];
+  if (kept === null || kept === undefined) return false;
+  return timeKeyInRange(Number(kept), probe);
 }
 
 /** Is a live row a member on its own (the item's rule, the org filter, Read)? */

@@ -103,10 +103,11 @@ function conditionProbe(condition: Condition, entity: EntityMetadata): RecordPro
 /** Text probes of one attribute merged into one (fewer queries). */
 export function mergeProbes(probes: readonly RecordProbe[]): RecordProbe[] {
   const text = new Map<string, Set<string>>();
-  const other: RecordProbe[] = [];
+  const other = new Map<string, RecordProbe>();
   for (const probe of probes) {
     if (probe.kind !== 'text') {
-      other.push(probe);
+      // The same range from two formulas (the item's rule and the org filter) is looked up once.
+      other.set(JSON.stringify(probe), probe);
       continue;
     }
     const key = probe.attribute ?? '\u0000id';
@@ -123,7 +124,7 @@ export function mergeProbes(probes: readonly RecordProbe[]): RecordProbe[] {
       attribute: key === '\u0000id' ? null : key,
       values: [...values],
     })),
-    ...other,
+    ...other.values(),
   ];
 }
 
@@ -206,17 +207,31 @@ function ownershipCoversOf(formula: RowFormula): string[][] {
  * - otherwise `probes`: look-ups of exactly the rows whose verdict can have flipped — those whose
  *   attribute holds a value added to or removed from an id or number list, or whose date lies in the
  *   part of a window that moved. Empty when the bindings are equal.
+ *
+ * A formula is monotone in each of its bound parts (only `and` and `or` combine them, and only an id
+ * list can be negated), so each probe also says which way its rows can flip: `entering` rows can
+ * only become members (a value added, the part a window gained), `leaving` rows only stop being
+ * members (a value removed, the part a window lost). Rows that can only leave are held ones, rows
+ * that can only enter are not: each side is looked up where it is fewest.
  */
-export type FormulaDelta = { structural: true } | { structural: false; probes: RecordProbe[] };
+export type FormulaDelta =
+  | { structural: true }
+  | { structural: false; probes: RecordProbe[]; entering: RecordProbe[]; leaving: RecordProbe[] };
 
 export function formulaDelta(before: RowFormula, after: RowFormula): FormulaDelta {
-  const probes: RecordProbe[] = [];
-  const structural = !collectDelta(before, after, probes);
-  return structural ? { structural: true } : { structural: false, probes };
+  const sides = { entering: [] as RecordProbe[], leaving: [] as RecordProbe[] };
+  const structural = !collectDelta(before, after, sides);
+  return structural
+    ? { structural: true }
+    : { structural: false, probes: [...sides.entering, ...sides.leaving], ...sides };
 }
 
 /** False when the two formulas differ in shape. */
-function collectDelta(a: RowFormula, b: RowFormula, probes: RecordProbe[]): boolean {
+function collectDelta(
+  a: RowFormula,
+  b: RowFormula,
+  sides: { entering: RecordProbe[]; leaving: RecordProbe[] },
+): boolean {
   switch (a.op) {
     case 'const':
       return b.op === 'const' && a.value === b.value;
@@ -225,37 +240,52 @@ function collectDelta(a: RowFormula, b: RowFormula, probes: RecordProbe[]): bool
     case 'ids': {
       if (b.op !== 'ids' || a.attribute !== b.attribute || (a.negated === true) !== (b.negated === true))
         return false;
-      const changed = symmetricDifference(a.values, b.values);
-      if (changed.length > 0) probes.push({ kind: 'text', attribute: a.attribute, values: changed });
+      const added = difference(b.values, a.values);
+      const removed = difference(a.values, b.values);
+      // Negated, a value added to the list makes its rows fail the part: they can only leave.
+      const [entering, leaving] = a.negated === true ? [removed, added] : [added, removed];
+      if (entering.length > 0)
+        sides.entering.push({ kind: 'text', attribute: a.attribute, values: entering });
+      if (leaving.length > 0) sides.leaving.push({ kind: 'text', attribute: a.attribute, values: leaving });
       return true;
     }
     case 'numbers': {
       if (b.op !== 'numbers' || a.attribute !== b.attribute) return false;
-      const changed = symmetricDifference(a.values, b.values);
-      if (changed.length > 0) probes.push({ kind: 'number', attribute: a.attribute, values: changed });
+      const added = difference(b.values, a.values);
+      const removed = difference(a.values, b.values);
+      if (added.length > 0) sides.entering.push({ kind: 'number', attribute: a.attribute, values: added });
+      if (removed.length > 0) sides.leaving.push({ kind: 'number', attribute: a.attribute, values: removed });
       return true;
     }
     case 'window': {
       if (b.op !== 'window' || a.attribute !== b.attribute) return false;
-      for (const [x, y] of [
-        [a.from, b.from],
-        [a.to, b.to],
-      ] as const) {
-        if (x !== y)
-          probes.push({ kind: 'time', attribute: a.attribute, from: Math.min(x, y), to: Math.max(x, y) });
-      }
+      // The lower bound rising loses [a.from, b.from); the upper bound rising gains [a.to, b.to).
+      if (a.from !== b.from)
+        (b.from > a.from ? sides.leaving : sides.entering).push({
+          kind: 'time',
+          attribute: a.attribute,
+          from: Math.min(a.from, b.from),
+          to: Math.max(a.from, b.from),
+        });
+      if (a.to !== b.to)
+        (b.to > a.to ? sides.entering : sides.leaving).push({
+          kind: 'time',
+          attribute: a.attribute,
+          from: Math.min(a.to, b.to),
+          to: Math.max(a.to, b.to),
+        });
       return true;
     }
     case 'and':
     case 'or': {
       if (b.op !== a.op || b.parts.length !== a.parts.length) return false;
-      return a.parts.every((part, i) => collectDelta(part, b.parts[i]!, probes));
+      return a.parts.every((part, i) => collectDelta(part, b.parts[i]!, sides));
     }
   }
 }
 
-function symmetricDifference<T>(a: readonly T[], b: readonly T[]): T[] {
-  const left = new Set(a);
-  const right = new Set(b);
-  return [...[...left].filter((v) => !right.has(v)), ...[...right].filter((v) => !left.has(v))];
+/** The values of `a` that `b` lacks. */
+function difference<T>(a: readonly T[], b: readonly T[]): T[] {
+  const other = new Set(b);
+  return [...new Set(a)].filter((v) => !other.has(v));
 }

@@ -17,7 +17,14 @@ import {
   type Task,
   type Work,
 } from './device-state';
-import { findAll, isDirectMember, judgeRows, plannedValue, type PlannedView } from './judge-rows';
+import {
+  findAll,
+  heldKeysMayMatch,
+  isDirectMember,
+  judgeRows,
+  plannedValue,
+  type PlannedView,
+} from './judge-rows';
 import {
   formulaCovers,
   formulaDelta,
@@ -207,7 +214,7 @@ export async function judgementWork(
 ): Promise<Work> {
   const { profile } = scope;
   const recompute = new Set<string>();
-  const probes = new Map<string, RecordProbe[]>();
+  const probes = new Map<string, EntityDelta>();
   const resend = new Set<string>();
   for (const name of profile.order) {
     const now = profile.entities.get(name)!.judgement;
@@ -217,16 +224,23 @@ export async function judgementWork(
       continue;
     }
     if (old.hidden !== now.hidden) resend.add(name);
-    const found: RecordProbe[] = [];
+    const found: EntityDelta = { all: [], entering: [], leaving: [] };
     for (const part of ['own', 'org', 'read'] as const) {
       const delta = formulaDelta(old.formulas[part], now.formulas[part]);
       if (delta.structural) {
         recompute.add(name);
         break;
       }
-      found.push(...delta.probes);
+      found.all.push(...delta.probes);
+      found.entering.push(...delta.entering);
+      found.leaving.push(...delta.leaving);
     }
-    if (!recompute.has(name) && found.length > 0) probes.set(name, mergeProbes(found));
+    if (!recompute.has(name) && found.all.length > 0)
+      probes.set(name, {
+        all: mergeProbes(found.all),
+        entering: mergeProbes(found.entering),
+        leaving: mergeProbes(found.leaving),
+      });
   }
   // Rows reached from an entity judged again may be reached no more, or anew: their entities too.
   for (const name of profile.order) {
@@ -252,42 +266,78 @@ export async function judgementWork(
   return work;
 }
 
+/** The rows of an entity whose verdict can have flipped: all of them, and which way each can flip. */
+interface EntityDelta {
+  all: RecordProbe[];
+  /** Rows that can only become members: none is held. */
+  entering: RecordProbe[];
+  /** Rows that can only stop being members: only held ones matter. */
+  leaving: RecordProbe[];
+}
+
 /**
  * The tasks that judge again the rows of an entity whose bound values changed (`delta`: look-ups of
- * the rows whose verdict can flip). Those look-ups, unless the device's own rows are fewer: then
- * what it holds and its cover's rows, each kept only where a delta probe matches — a day boundary of
- * a wide window holds every user's rows of that day, a user holds only theirs. (Only for an entity
- * no association reaches: a reached row can become a member without being in the cover.)
+ * the rows whose verdict can flip). For an entity an association reaches, those look-ups (a reached
+ * row can become a member without being in the cover). Otherwise each side where it is fewest:
+ * - leaving rows are held ones: a window's lost part is answered from the held values' kept time
+ *   keys (only the rows it names are read); another leaving probe is looked up, or the held rows are
+ *   read and kept where it matches, whichever reads fewer;
+ * - entering rows are not held: looked up, or found among the cover's rows (kept where an entering
+ *   probe matches), whichever reads fewer — a day boundary of a wide window holds every user's rows
+ *   of that day, a user's cover only theirs.
  */
-async function rejudgeTasks(scope: WorkScope, entity: CompiledEntity, delta: RecordProbe[]): Promise<Task[]> {
-  const direct: Task = {
+async function rejudgeTasks(scope: WorkScope, entity: CompiledEntity, delta: EntityDelta): Promise<Task[]> {
+  const judge = (probes: RecordProbe[], filter: RecordProbe[] | null): Task => ({
     kind: 'judge',
     entity: entity.name,
-    probes: delta,
+    probes,
     index: 0,
     after: null,
-    filter: null,
+    filter,
+  });
+  if (entity.incoming.length > 0) return [judge(delta.all, null)];
+  const { store } = scope;
+  /** Rows the probes find, counted up to `limit` (past it: more than `limit`). */
+  const count = async (probes: readonly RecordProbe[], limit: number): Promise<number> => {
+    let rows = 0;
+    for (const probe of probes) {
+      rows += await store.countRecords(entity.name, probe, { upTo: limit - rows + 1 });
+      if (rows > limit) break;
+    }
+    return rows;
   };
-  if (entity.incoming.length > 0) return [direct];
-  const cover = await chooseCover(scope.store, entity);
-  const own = scope.held.state.size + (cover?.estimate ?? 0);
-  let rows = 0;
-  for (const probe of delta) {
-    rows += await scope.store.countRecords(entity.name, probe, { upTo: own - rows + 1 });
-    if (rows > own) break;
+  const direct: RecordProbe[] = [];
+  const tasks: Task[] = [];
+
+  const keyed = delta.leaving.filter(
+    (p) => p.kind === 'time' && p.attribute !== null && entity.keys.includes(p.attribute),
+  );
+  const unkeyed = delta.leaving.filter((p) => !keyed.includes(p));
+  let sweepFilter: RecordProbe[] | null = null;
+  if (unkeyed.length > 0) {
+    // What the device holds, all entities: at most that many of this one's rows are read.
+    const held = scope.held.state.size;
+    if ((await count(unkeyed, held)) <= held) direct.push(...unkeyed);
+    else sweepFilter = unkeyed;
   }
-  if (rows <= own) return [direct];
-  const tasks: Task[] = [{ kind: 'sweep', entity: entity.name, after: null, filter: delta, propagate: true }];
-  if (cover !== undefined) {
+  if (keyed.length > 0 || sweepFilter !== null) {
     tasks.push({
-      kind: 'judge',
+      kind: 'sweep',
       entity: entity.name,
-      probes: cover.probes,
-      index: 0,
       after: null,
-      filter: delta,
+      filter: sweepFilter,
+      held: keyed.length > 0 ? keyed : null,
+      propagate: true,
     });
   }
+
+  if (delta.entering.length > 0) {
+    const cover = await chooseCover(store, entity);
+    if (cover === undefined || (await count(delta.entering, cover.estimate)) <= cover.estimate)
+      direct.push(...delta.entering);
+    else tasks.push(judge(cover.probes, delta.entering));
+  }
+  if (direct.length > 0) tasks.unshift(judge(mergeProbes(direct), null));
   return tasks;
 }
 
@@ -464,8 +514,16 @@ export async function runTaskStep(
     case 'drop': {
       const entity = profile.entities.get(task.entity);
       const held = await view.entriesOf(task.entity);
+      // A sweep of kept keys only reads the held rows they may match.
+      const keyed = task.kind === 'sweep' && task.filter === null ? (task.held ?? null) : null;
       const ids = [...held.keys()]
         .filter((id) => task.after === null || id > task.after)
+        .filter(
+          (id) =>
+            keyed === null ||
+            entity === undefined ||
+            keyed.some((p) => heldKeysMayMatch(entity, held.get(id)!, p)),
+        )
         .sort()
         .slice(0, BATCH);
       if (ids.length === 0) return true;
@@ -489,10 +547,18 @@ export async function runTaskStep(
       const rows = new Map<string, StoredRecord | undefined>(ids.map((id) => [id, undefined]));
       for (const record of records) rows.set(record.id, record);
       const { filter } = task;
-      if (filter !== null) {
-        // A held row still stored whose value no filter probe names cannot have flipped.
-        for (const record of records)
-          if (!filter.some((p) => probeMatches(p, record))) rows.delete(record.id);
+      const kept = task.held ?? null;
+      if (filter !== null || kept !== null) {
+        scope.counters.rejudgedRows += records.length;
+        // A held row still stored whose value no filter probe names, and whose kept keys no `held`
+        // probe may match, cannot have flipped (a row changed since it was sent is judged with the
+        // changes, read after this).
+        for (const record of records) {
+          const named =
+            (filter?.some((p) => probeMatches(p, record)) ?? false) ||
+            (kept?.some((p) => heldKeysMayMatch(entity, held.get(record.id)!, p)) ?? false);
+          if (!named) rows.delete(record.id);
+        }
       }
       await planJudged(scope, outbox, view, new Map([[task.entity, rows]]), { propagate: task.propagate });
       return false;

@@ -153,7 +153,7 @@ describe('what a download reads', () => {
     expect(t.counters.rejudgedRows - counters.rejudgedRows).toBe(10);
   });
 
-  it("reads the user's own rows instead when the boundary days hold more of other users'", async () => {
+  it("reads only the user's leaving rows when the boundary days hold more of other users'", async () => {
     // 600 tasks of u3 dated on the day that leaves the window: more than u1 holds and its cover finds.
     await t.tenant.applyRecordWrites(
       Array.from({ length: 600 }, (_, n) =>
@@ -177,9 +177,43 @@ describe('what a download reads', () => {
       if (step.changes === 0) break;
     }
     expect(changes).toBe(10);
-    // u1's 40 held tasks and the 50 its cover finds, not the 610 dated on the leaving day.
-    expect(rowsRead).toBeLessThanOrEqual(40 + 50);
+    // Only u1's 10 held tasks dated on the leaving day (found by the date keys its held values keep),
+    // not the 610 dated on it nor u1's other held tasks; nothing is dated on the entering day.
+    expect(rowsRead).toBe(10);
     expect(d.rows.size).toBe(20 + 30);
+  });
+
+  it("finds the entering rows among the user's cover when the entering day holds more of others'", async () => {
+    // Planned tasks dated on the day entering the window: 600 of u3's, 2 of u1's.
+    const planned = (id: string, owner: string) =>
+      row('task', id, {
+        name: id,
+        ownerid: owner,
+        owningbusinessunit: owner === 'u1' ? 'east' : 'west',
+        modifiedon: '2026-03-11T08:00:00Z',
+      });
+    await t.tenant.applyRecordWrites([
+      ...Array.from({ length: 600 }, (_, n) => planned(`f${n}`, 'u3')),
+      planned('e1', 'u1'),
+      planned('e2', 'u1'),
+    ]);
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    expect(d.rows.has('task/e1')).toBe(false);
+    t.clock.advance(12.5 * 3_600_000);
+    let rowsRead = 0;
+    let changes = 0;
+    for (let page = 0; page < 10; page++) {
+      const step = await measuredStep(d);
+      rowsRead += step.meter.rows;
+      changes += step.changes;
+      if (step.changes === 0) break;
+    }
+    // 10 leave (dated 03-07), 2 enter; read: the 10 leaving and u1's 52 tasks, not the 602 of 03-11.
+    expect(changes).toBe(12);
+    expect(rowsRead).toBe(10 + 52);
+    expect(d.rows.has('task/e1')).toBe(true);
+    expect(d.rows.size).toBe(20 + 30 + 2);
   });
 
   it('re-judges only the entity a republish changes', async () => {

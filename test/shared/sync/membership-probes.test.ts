@@ -243,10 +243,12 @@ describe('formula deltas: the rows a binding change can move', () => {
     expect(formulaDelta(ownOf(contextOf(['role-bu'])), ownOf(contextOf(['role-bu'])))).toEqual({
       structural: false,
       probes: [],
+      entering: [],
+      leaving: [],
     });
   });
 
-  it('looks up the teams added and removed', () => {
+  it('looks up the teams added (their rows can only enter) and removed (theirs can only leave)', () => {
     const before = contextOf(['role-bu']);
     const after = contextOf(['role-bu'], undefined, [
       {
@@ -257,9 +259,13 @@ describe('formula deltas: the rows a binding change can move', () => {
         roleIds: [],
       },
     ]);
+    const east = { kind: 'text', attribute: 'ownerid', values: ['team-east'] };
+    const north = { kind: 'text', attribute: 'ownerid', values: ['team-north'] };
     expect(formulaDelta(ownOf(before), ownOf(after))).toEqual({
       structural: false,
-      probes: [{ kind: 'text', attribute: 'ownerid', values: ['team-north', 'team-east'] }],
+      probes: [east, north],
+      entering: [east],
+      leaving: [north],
     });
   });
 
@@ -269,27 +275,31 @@ describe('formula deltas: the rows a binding change can move', () => {
       membershipFormulas({ rule: 'all' }, orgFilter, accountEntity, contextOf([], clock)).org;
     const delta = formulaDelta(org(day('2026-01-15T23:00:00Z')), org(day('2026-01-16T01:00:00Z')));
     const D = (iso: string) => Date.parse(iso);
+    // [01-12, 01-16) becomes [01-13, 01-17): 01-12 leaves, 01-16 enters.
+    const leaving = {
+      kind: 'time',
+      attribute: 'modifiedon',
+      from: D('2026-01-12T00:00:00Z'),
+      to: D('2026-01-13T00:00:00Z'),
+    };
+    const entering = {
+      kind: 'time',
+      attribute: 'modifiedon',
+      from: D('2026-01-16T00:00:00Z'),
+      to: D('2026-01-17T00:00:00Z'),
+    };
     expect(delta).toEqual({
       structural: false,
-      probes: [
-        {
-          kind: 'time',
-          attribute: 'modifiedon',
-          from: D('2026-01-12T00:00:00Z'),
-          to: D('2026-01-13T00:00:00Z'),
-        },
-        {
-          kind: 'time',
-          attribute: 'modifiedon',
-          from: D('2026-01-16T00:00:00Z'),
-          to: D('2026-01-17T00:00:00Z'),
-        },
-      ],
+      probes: [entering, leaving],
+      entering: [entering],
+      leaving: [leaving],
     });
     // Within one day nothing moves.
     expect(formulaDelta(org(day('2026-01-15T01:00:00Z')), org(day('2026-01-15T23:00:00Z')))).toEqual({
       structural: false,
       probes: [],
+      entering: [],
+      leaving: [],
     });
   });
 
@@ -298,16 +308,23 @@ describe('formula deltas: the rows a binding change can move', () => {
       membershipFormulas({ rule: 'all' }, [], accountEntity, contextOf(roles)).read;
     expect(formulaDelta(read(['role-user']), read(['role-org']))).toEqual({ structural: true });
     expect(formulaDelta(read(['role-user']), read([]))).toEqual({ structural: true });
+    const salesUnit = { kind: 'text', attribute: 'owningbusinessunit', values: ['bu-sales'] };
     expect(formulaDelta(read(['role-user']), read(['role-bu']))).toEqual({
       structural: false,
-      probes: [{ kind: 'text', attribute: 'owningbusinessunit', values: ['bu-sales'] }],
+      probes: [salesUnit],
+      entering: [salesUnit],
+      leaving: [],
     });
     const mine = membershipFormulas({ rule: 'other', mine: true }, [], accountEntity, contextOf([])).own;
     const team = membershipFormulas({ rule: 'other', team: true }, [], accountEntity, contextOf([])).own;
     expect(formulaDelta(mine, ownOf(contextOf([])))).toEqual({ structural: true });
+    const north = { kind: 'text', attribute: 'ownerid', values: ['team-north'] };
+    const alice = { kind: 'text', attribute: 'ownerid', values: ['user-alice'] };
     expect(formulaDelta(mine, team)).toEqual({
       structural: false,
-      probes: [{ kind: 'text', attribute: 'ownerid', values: ['user-alice', 'team-north'] }],
+      probes: [north, alice],
+      entering: [north],
+      leaving: [alice],
     });
   });
 
@@ -328,9 +345,14 @@ describe('formula deltas: the rows a binding change can move', () => {
     const was = compileFormula(formula(before), accountEntity);
     const is = compileFormula(formula(after), accountEntity);
     for (const row of rows) {
-      const flipped = was(row.attributes) !== is(row.attributes);
+      const [before, after] = [was(row.attributes), is(row.attributes)];
       const found = delta.probes.some((p: RecordProbe) => probeMatches(p, row));
-      if (flipped) expect({ row: row.id, found }).toEqual({ row: row.id, found: true });
+      // A row that became a member is found by an entering probe, one that stopped by a leaving one.
+      const entered = delta.entering.some((p: RecordProbe) => probeMatches(p, row));
+      const left = delta.leaving.some((p: RecordProbe) => probeMatches(p, row));
+      if (before !== after) expect({ row: row.id, found }).toEqual({ row: row.id, found: true });
+      if (!before && after) expect({ row: row.id, entered }).toEqual({ row: row.id, entered: true });
+      if (before && !after) expect({ row: row.id, left }).toEqual({ row: row.id, left: true });
     }
   });
 });
