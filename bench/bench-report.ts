@@ -4,7 +4,7 @@ import type { MachineInfo } from './machine';
 /** Everything one run measured, as `bench-results.json` holds it. */
 export interface BenchResults {
   startedAt: string;
-  mode: 'quick' | 'full';
+  mode: 'quick' | 'full' | 'partial';
   command: string;
   durationSeconds: number;
   machine: MachineInfo;
