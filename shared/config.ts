@@ -116,6 +116,12 @@ export const settingsSchema = z
           .filter((column) => column.length > 0),
       )
       .pipe(z.array(z.string().regex(/^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$/, 'entity.column logical names'))),
+    /**
+     * Replication messages of one tenant that one process handles at once; a message beyond it is
+     * put back on the queue a few seconds later (and its delivery completed), so one busy tenant
+     * cannot hold every handler of an instance, nor push its database into throttling alone.
+     */
+    REPLICATION_TENANT_CONCURRENCY: positiveInt.max(1000).default(8),
   })
   .superRefine((s, ctx) => {
     if (s.AUTH_ENTRA_ENABLED && s.AUTH_AUDIENCE.length === 0) {

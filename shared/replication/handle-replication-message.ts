@@ -15,11 +15,20 @@ import {
   type RecordChangedMessage,
   type ReplicationMessage,
 } from './messages';
+import {
+  BUSY_DEFERRAL_MS,
+  deferMessage,
+  isThrottling,
+  takeTenantSlot,
+  throttleDelayMs,
+  type Deferral,
+} from './backpressure';
 import { refreshMetadata, type MetadataRefreshOutcome } from './refresh-metadata';
 import { columnPolicyOf, replicatedAttributes, replicatedMetadata } from './replicated-columns';
 import {
   INVALID_MESSAGE_STATUS_ID,
   METADATA_STATUS_ID,
+  recordThrottling,
   recordTooLargeRows,
   updateReplicationStatus,
   type ReplicationError,
@@ -35,7 +44,9 @@ export type ReplicationOutcome =
         tooLarge?: number;
       })
   /** The tenant is being or has been deprovisioned: recurring work ends here. */
-  | { outcome: 'dropped'; reason: string };
+  | { outcome: 'dropped'; reason: string }
+  /** Put back on the queue for later (throttled, or the tenant at its concurrency cap); this delivery completes. */
+  | Deferral;
 
 /**
  * THE replication queue handler, the same in both hosts (Functions' Service Bus trigger and the
@@ -45,7 +56,9 @@ export type ReplicationOutcome =
  * apply), `syncEntity` reads the source's changes,
  * `metadataRefresh` re-reads metadata and directory. Any failure is recorded in the tenant's
  * replication status (last error per entity, failed deliveries, dead-letter count) and thrown again,
- * so the queue retries it or dead-letters it.
+ * so the queue retries it or dead-letters it — except throttling: a throttled message, and one whose
+ * tenant is at its concurrency cap in this process, is re-sent scheduled for later and the delivery
+ * completes (backpressure.ts), so throttling never dead-letters a message.
  */
 export async function handleReplicationMessage(
   services: AppServices,
@@ -66,9 +79,23 @@ export async function processReplicationMessage(
   const message = await parseOrRecordInvalid(services, body, delivery);
   const tenant = await getTenant(services.store, message.org);
   if (tenant === undefined) throw new PoisonMessageError(`No tenant '${message.org}' is registered.`);
+  const slot = takeTenantSlot(tenant.org, services.settings.REPLICATION_TENANT_CONCURRENCY);
+  if (slot === undefined) {
+    const wait = BUSY_DEFERRAL_MS * (1 + Math.random());
+    try {
+      return await deferMessage(services, message, delivery, 'busy', wait);
+    } catch (error) {
+      // The queue cannot take it back now: handle it here after all, over the cap.
+      console.error(`A message of '${tenant.org}' could not be deferred; handled over the cap:`, error);
+    }
+  }
   try {
     return await run(services, tenant, message, delivery, options);
   } catch (error) {
+    if (isThrottling(error)) {
+      const deferral = await deferThrottled(services, tenant, message, delivery, error);
+      if (deferral !== undefined) return deferral;
+    }
     // A deprovisioned tenant has no database to hold its status: the dead-letter queue keeps the reason.
     if (tenant.state !== 'deprovisioned') {
       for (const statusId of statusIdsOf(message, error)) {
@@ -76,7 +103,43 @@ export async function processReplicationMessage(
       }
     }
     throw error;
+  } finally {
+    slot?.release();
   }
+}
+
+/**
+ * Re-sends a throttled message for after its Retry-After and records the deferral in the status;
+ * undefined when the queue refused the re-send (the delivery then fails and is retried as usual).
+ */
+async function deferThrottled(
+  services: AppServices,
+  tenant: Tenant,
+  message: ReplicationMessage,
+  delivery: DeliveryInfo,
+  error: AppError,
+): Promise<Deferral | undefined> {
+  let deferral: Deferral;
+  try {
+    const deferrals = (message.deferred ?? 0) + 1;
+    deferral = await deferMessage(
+      services,
+      message,
+      delivery,
+      'throttled',
+      throttleDelayMs(error, deferrals),
+    );
+  } catch (sendError) {
+    console.error(`A throttled message of '${tenant.org}' could not be deferred:`, sendError);
+    return undefined;
+  }
+  if (tenant.state !== 'deprovisioned') {
+    const at = services.clock.now().toISOString();
+    for (const statusId of statusIdsOf(message, error)) {
+      await recordThrottling(services.store.tenant(tenant.org), statusId, at, deferral.retryAt.toISOString());
+    }
+  }
+  return deferral;
 }
 
 /**

@@ -14,11 +14,19 @@ import { orgSchema } from '../model/tenant';
 
 const messageVersion = z.literal(1).default(1);
 
+/**
+ * How often this message was put back on the queue instead of failing: its tenant was throttled
+ * (Cosmos DB or the source answered 429) or at its concurrency cap. Grows the wait of the next
+ * deferral; absent on a message never deferred.
+ */
+const deferred = z.number().int().positive().max(1_000_000).optional();
+
 /** A recurring work item: read an entity's changes from the source since the stored delta token. */
 export const syncEntityMessageSchema = z
   .object({
     type: z.literal('syncEntity'),
     v: messageVersion,
+    deferred,
     org: orgSchema,
     entity: logicalNameSchema,
     /** Which scheduled run this is (set by the scheduler); absent for runs started by hand. */
@@ -38,6 +46,7 @@ export const recordChangedMessageSchema = z
   .object({
     type: z.literal('recordChanged'),
     v: messageVersion,
+    deferred,
     org: orgSchema,
     entity: logicalNameSchema,
     id: z.string().min(1).max(200),
@@ -111,6 +120,7 @@ export const recordChangedBatchMessageSchema = z
   .object({
     type: z.literal('recordChangedBatch'),
     v: messageVersion,
+    deferred,
     org: orgSchema,
     origin: changeOriginSchema,
     changes: z.array(batchedChangeSchema).min(1).max(MAX_BATCH_CHANGES),
@@ -123,6 +133,7 @@ export const metadataRefreshMessageSchema = z
   .object({
     type: z.literal('metadataRefresh'),
     v: messageVersion,
+    deferred,
     org: orgSchema,
   })
   .strict();

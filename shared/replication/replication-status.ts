@@ -53,6 +53,11 @@ export const entityReplicationStatusSchema = z.object({
   failedDeliveries: z.number().int().nonnegative().default(0),
   /** Messages dead-lettered: they need an operator. */
   deadLettered: z.number().int().nonnegative().default(0),
+  /** Messages put back on the queue for later because Cosmos DB or the source was throttling. */
+  throttledDeferrals: z.number().int().nonnegative().default(0),
+  /** The last such deferral, and when its message comes back. */
+  lastThrottledAt: z.iso.datetime().nullable().default(null),
+  throttledUntil: z.iso.datetime().nullable().default(null),
   /** Row versions not stored because the row was too large (each named in `warnings`). */
   oversizeRows: z.number().int().nonnegative().default(0),
   /** The newest warnings, at most {@link MAX_STATUS_WARNINGS}. */
@@ -152,5 +157,27 @@ export async function recordTooLargeRows(
         error,
       );
     }
+  }
+}
+
+/**
+ * Records that a message was deferred because of throttling (not a failure: nothing is retried or
+ * dead-lettered). A failure to record — likely throttled too — is reported, not thrown.
+ */
+export async function recordThrottling(
+  store: DocStore,
+  statusId: string,
+  at: string,
+  until: string,
+): Promise<void> {
+  try {
+    await updateReplicationStatus(store, statusId, (s) => ({
+      ...s,
+      throttledDeferrals: s.throttledDeferrals + 1,
+      lastThrottledAt: at,
+      throttledUntil: until,
+    }));
+  } catch (error) {
+    console.error(`Replication status of '${statusId}' could not record throttling:`, error);
   }
 }
