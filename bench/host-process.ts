@@ -45,7 +45,9 @@ export async function startHostProcess(options: {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'offline-sync-bench-'));
   const script = resolve(__dirname, '..', 'local', 'host.js');
   const started = performance.now();
-  const child = spawn(process.execPath, [script], {
+  // For profiling the host: BENCH_HOST_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = (process.env.BENCH_HOST_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, script], {
     env: {
       PATH: process.env.PATH ?? '',
       DATA_DIR: dataDir,

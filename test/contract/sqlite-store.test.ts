@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -264,6 +265,23 @@ describe('SQLite store, beyond the contract', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('notices a tenant file removed outside any store of this process within a second', async () => {
+    const store = createSqliteStore({ dataDir });
+    try {
+      await store.createTenantDatabase('contoso');
+      await store.tenant('contoso').applyRecordWrites([write('1', '1')]);
+      // As another process's drop would: the files go, this process is not told.
+      for (const suffix of ['', '-wal', '-shm'])
+        rmSync(join(dataDir, 'tenants', `contoso.db${suffix}`), { force: true });
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await expect(store.tenant('contoso').getRecord('account', '1')).rejects.toMatchObject({
+        code: 'TenantNotProvisioned',
+      });
+    } finally {
+      await store.close();
     }
   });
 
