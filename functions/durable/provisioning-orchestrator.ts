@@ -48,13 +48,16 @@ export function stepRetryOptions(): df.RetryOptions {
  * the run as failed at that step. All state lives in the status document the activities write, so
  * a run can be resumed from any step (`fromStep`). Deterministic: it reads only its input, activity
  * results and `context.df.currentUtcDateTime`, so Durable's replay (and the local driver) see the
- * same sequence every time.
+ * same sequence every time. Each start and retry runs as a new instance (`instanceId` in the input,
+ * also passed to the activities); how to change this function safely: docs/durable-orchestrator-versioning.md.
  */
 export const provisioningOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
   const run = provisioningRunInputSchema.parse(context.df.getInput());
   const stepNames = stepNamesFor(run.action);
+  // Which attempt of the run this instance is: activities of a replaced attempt do nothing.
+  const attempt = run.instanceId === undefined ? {} : { instanceId: run.instanceId };
   const finish = (outcome: FinishRunInput['outcome'], step: number | null, message: string | null) => {
-    const input: FinishRunInput = { org: run.org, runId: run.runId, outcome, step, message };
+    const input: FinishRunInput = { org: run.org, runId: run.runId, outcome, step, message, ...attempt };
     return context.df.callActivityWithRetry(FINISH_RUN_ACTIVITY, stepRetryOptions(), input);
   };
 
@@ -67,7 +70,7 @@ export const provisioningOrchestrator: OrchestrationHandler = function* (context
       at: context.df.currentUtcDateTime.toISOString(),
     };
     context.df.setCustomStatus(customStatus);
-    const input: RunStepInput = { org: run.org, runId: run.runId, action: run.action, step };
+    const input: RunStepInput = { org: run.org, runId: run.runId, action: run.action, step, ...attempt };
     let raw: unknown;
     try {
       raw = yield context.df.callActivityWithRetry(RUN_STEP_ACTIVITY, stepRetryOptions(), input);

@@ -24,6 +24,8 @@ export const runStepInputSchema = z.object({
   runId: z.string().min(1),
   action: runActionSchema,
   step: z.number().int().positive(),
+  /** The orchestration instance calling (its attempt of the run); absent: any attempt of the run. */
+  instanceId: z.string().min(1).optional(),
 });
 export type RunStepInput = z.infer<typeof runStepInputSchema>;
 
@@ -48,8 +50,26 @@ export const finishRunInputSchema = z.object({
   /** The step that failed or stopped. */
   step: z.number().int().positive().nullable(),
   message: z.string().nullable(),
+  /** The orchestration instance calling; absent: any attempt of the run. */
+  instanceId: z.string().min(1).optional(),
 });
 export type FinishRunInput = z.infer<typeof finishRunInputSchema>;
+
+/**
+ * Whether the status belongs to another run, or to another attempt of this run than the calling
+ * instance's (a retry started a new instance while the old one had not yet been terminated).
+ */
+export function isSupersededBy(
+  status: ProvisioningStatus,
+  caller: { runId: string; instanceId?: string | undefined },
+): boolean {
+  if (status.runId !== caller.runId) return true;
+  return (
+    caller.instanceId !== undefined &&
+    status.orchestration !== null &&
+    status.orchestration.instanceId !== caller.instanceId
+  );
+}
 
 /** Failures that may pass on their own: thrown, so the orchestration retries them with backoff. */
 const retryableCodes: ReadonlySet<ErrorCode> = new Set([
@@ -75,7 +95,8 @@ export async function runProvisioningStep(
   services: AppServices,
   input: RunStepInput,
 ): Promise<StepActivityResult> {
-  const { org, runId, action, step } = input;
+  const { org, runId, action, step, instanceId } = input;
+  const caller = { runId, instanceId };
   const { store, clock } = services;
   const stepFunction = (action === 'provision' ? provisionSteps : deprovisionSteps)[step - 1];
   if (!stepFunction) throw new AppError('ValidationFailed', `A ${action} run has no step ${step}.`);
@@ -92,14 +113,14 @@ export async function runProvisioningStep(
   const update: StepContext['update'] = async (change) => {
     let superseded = false;
     const status = await updateProvisioningStatus(store.control, org, clock, (current) => {
-      superseded = current.runId !== runId || current.action !== action;
+      superseded = isSupersededBy(current, caller) || current.action !== action;
       return superseded ? undefined : change(current);
     });
     return superseded ? undefined : status;
   };
 
   const before = await readProvisioningStatus(store.control, org, clock);
-  if (before.runId !== runId || before.action !== action) return result('superseded', before);
+  if (isSupersededBy(before, caller) || before.action !== action) return result('superseded', before);
   if (before.steps.find((s) => s.number === step)?.status === 'succeeded') return result('succeeded', before);
   // Deprovisioning cannot be stopped (the rules refuse it; the flag is never set then).
   if (action === 'provision' && before.stopRequested) return result('stopped', before);
@@ -113,7 +134,7 @@ export async function runProvisioningStep(
     const outcome = await stepFunction({ services, tenant, runId, update });
     if (outcome.outcome === 'stopped') {
       const latest = await readProvisioningStatus(store.control, org, clock);
-      return result(latest.runId === runId ? 'stopped' : 'superseded', latest);
+      return result(isSupersededBy(latest, caller) ? 'superseded' : 'stopped', latest);
     }
     const after = await update((s) => markStepEnded(s, step, 'succeeded', clock.now(), outcome.summary));
     return after ? result('succeeded', after, outcome.summary) : result('superseded', after);
@@ -136,7 +157,7 @@ export async function finishProvisioningRun(services: AppServices, input: Finish
   const { store, clock } = services;
   let superseded = false;
   const status = await updateProvisioningStatus(store.control, input.org, clock, (current) => {
-    superseded = current.runId !== input.runId;
+    superseded = isSupersededBy(current, input);
     if (superseded) return undefined;
     const failure = input.step === null ? undefined : { step: input.step, message: input.message ?? '' };
     return finishRun(current, input.outcome, clock.now(), failure);

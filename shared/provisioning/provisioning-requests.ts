@@ -12,23 +12,35 @@ import {
   resumeRun,
   tenantStateFor,
 } from './provisioning-lifecycle';
-import type { ProvisioningRunner, ProvisioningRunInput } from './provisioning-runner';
+import {
+  provisioningInstanceId,
+  type ProvisioningRunner,
+  type ProvisioningRunInput,
+} from './provisioning-runner';
 import {
   updateProvisioningStatus,
+  type OrchestrationAttempt,
   type ProvisioningAction,
   type ProvisioningStatus,
+  type RunAction,
 } from './provisioning-status';
+import { reconcileWithOrchestration } from './reconcile-orchestration';
 
 /**
  * What the provisioning route does: answer the status, and carry out an admin action (check the
  * lifecycle rules, record the new state in the status document, hand the run to the host's runner).
  */
 
-/** The tenant's status, stamped with when it was checked (the admin page shows it). */
+/**
+ * The tenant's status, stamped with when it was checked (the admin page shows it). Where the host can
+ * inspect its orchestrations (`services.provisioning.inspect`), a run whose instance ended without
+ * finishing it is first recorded as failed (see reconcile-orchestration.ts), so it can be retried.
+ */
 export async function checkProvisioningStatus(
   services: AppServices,
   tenant: Pick<Tenant, 'org' | 'state'>,
 ): Promise<ProvisioningStatus> {
+  await reconcileWithOrchestration(services, services.provisioning, tenant.org, tenant.state);
   const now = services.clock.now().toISOString();
   return updateProvisioningStatus(
     services.store.control,
@@ -51,7 +63,10 @@ export async function requestProvisioningAction(
 ): Promise<ProvisioningStatus> {
   const { store, clock } = services;
   const { org } = tenant;
+  // A run whose instance is gone must not block the action (a retry after a terminate, say).
+  await reconcileWithOrchestration(services, runner, org, tenant.state);
   let run: ProvisioningRunInput | undefined;
+  let replaces: string | undefined;
   let refusal: AppError | undefined;
   const status = await updateProvisioningStatus(
     store.control,
@@ -60,6 +75,7 @@ export async function requestProvisioningAction(
     (current) => {
       run = undefined;
       refusal = undefined;
+      replaces = current.orchestration?.instanceId;
       const decision = decideProvisioningAction(current, action);
       const now = clock.now();
       switch (decision.kind) {
@@ -70,17 +86,23 @@ export async function requestProvisioningAction(
           return requestStop(current, now);
         case 'start': {
           const runId = randomUUID();
-          run = { org, action: decision.action, runId, fromStep: 1 };
-          return beginRun(current, decision.action, runId, now);
+          const orchestration = newAttempt(decision.action, org, now);
+          run = { org, action: decision.action, runId, fromStep: 1, instanceId: orchestration.instanceId };
+          return { ...beginRun(current, decision.action, runId, now), orchestration };
         }
-        case 'resume':
+        case 'resume': {
+          // A retry is a new attempt of the same run, in a new instance: the old one may still be
+          // winding down (Durable terminates asynchronously), and its activities then do nothing.
+          const orchestration = newAttempt(decision.action, org, now);
           run = {
             org,
             action: decision.action,
             runId: current.runId ?? randomUUID(),
             fromStep: decision.fromStep,
+            instanceId: orchestration.instanceId,
           };
-          return { ...resumeRun(current, decision.fromStep, now), runId: run.runId };
+          return { ...resumeRun(current, decision.fromStep, now), runId: run.runId, orchestration };
+        }
       }
     },
     tenant.state,
@@ -92,12 +114,12 @@ export async function requestProvisioningAction(
   }
   await setTenantState(store, clock, org, tenantStateFor(status.state));
   try {
-    await runner.start(run);
+    await runner.start(run, replaces === undefined ? {} : { replaces });
   } catch (error) {
     // Nothing runs: say so in the status rather than leave it provisioning forever.
     const message = error instanceof Error ? error.message : String(error);
     const failed = await updateProvisioningStatus(store.control, org, clock, (current) =>
-      current.runId === run!.runId
+      current.runId === run!.runId && current.orchestration?.instanceId === run!.instanceId
         ? finishRun(current, 'failed', clock.now(), {
             step: run!.fromStep,
             message: `Could not start: ${message}`,
@@ -108,4 +130,12 @@ export async function requestProvisioningAction(
     throw error;
   }
   return status;
+}
+
+/** A new attempt's orchestration instance: a fresh id, recorded in the status before the start. */
+function newAttempt(action: RunAction, org: string, now: Date): OrchestrationAttempt {
+  return {
+    instanceId: provisioningInstanceId(action, org, randomUUID()),
+    requestedAt: now.toISOString(),
+  };
 }

@@ -10,8 +10,36 @@ export const provisioningRunInputSchema = z.object({
   runId: z.string().min(1),
   /** 1 for a new run; the failed or stopped step for a retry. */
   fromStep: z.number().int().positive(),
+  /**
+   * The orchestration instance of this attempt, as the status document records it (fresh for each
+   * start and retry). Absent on runs a host resumes by itself (the local driver after a restart).
+   */
+  instanceId: z.string().min(1).max(200).optional(),
 });
 export type ProvisioningRunInput = z.infer<typeof provisioningRunInputSchema>;
+
+/** What the host knows of an orchestration instance (see {@link ProvisioningRunner.inspect}). */
+export type OrchestrationState =
+  /** Pending, running, suspended or continued as new: it may still record its outcome. */
+  | { kind: 'running' }
+  | { kind: 'completed' }
+  | { kind: 'failed'; message: string }
+  /** Terminated (or cancelled) from outside: it will record nothing more. */
+  | { kind: 'terminated'; message: string }
+  /** The host has no such instance (never started, or its history was purged). */
+  | { kind: 'missing' }
+  /** The host could not be asked. */
+  | { kind: 'unknown' };
+
+/** How a start relates to what ran before. */
+export interface StartOptions {
+  /**
+   * The instance of the run's previous attempt, which the host may terminate. Nothing waits for
+   * that termination (Durable's terminate is asynchronous): the old instance's activities find a
+   * newer attempt in the status document and do nothing.
+   */
+  replaces?: string;
+}
 
 /**
  * The ProvisioningRunner port: how the provisioning route hands a run to the host's orchestration.
@@ -21,12 +49,26 @@ export type ProvisioningRunInput = z.infer<typeof provisioningRunInputSchema>;
  */
 export interface ProvisioningRunner {
   /** Starts the run (idempotent: a run of the same instance already going is left alone). */
-  start(run: ProvisioningRunInput): Promise<void>;
+  start(run: ProvisioningRunInput, options?: StartOptions): Promise<void>;
   /** A stop was recorded in the status document; the run ends before its next step or page. */
   stop(org: string): Promise<void>;
+  /**
+   * The runtime status of an orchestration instance, for reconciling the status document with it
+   * (a terminated, failed or vanished instance leaves a run that nothing will finish). Optional: a
+   * host that resumes its runs by itself (the local driver) has nothing to answer.
+   */
+  inspect?(instanceId: string): Promise<OrchestrationState>;
 }
 
-/** The Durable instance id of a tenant's run: one per tenant and action, so a repeated start is idempotent. */
-export function provisioningInstanceId(action: ProvisioningRunInput['action'], org: string): string {
-  return `${action}-${org}`;
+/**
+ * The Durable instance id of a tenant's run: `provision-{org}` / `deprovision-{org}`, and with an
+ * attempt (each start and retry gets a fresh one) `provision-{org}-{attempt}`, so a repeated start
+ * of the same attempt is idempotent while a retry never meets the previous instance's id.
+ */
+export function provisioningInstanceId(
+  action: ProvisioningRunInput['action'],
+  org: string,
+  attempt?: string,
+): string {
+  return attempt === undefined ? `${action}-${org}` : `${action}-${org}-${attempt}`;
 }

@@ -87,6 +87,18 @@ export const statusMessageSchema = z.object({
 });
 export type StatusMessage = z.infer<typeof statusMessageSchema>;
 
+/**
+ * The orchestration instance that carries out the current attempt of a run (Durable Functions: a
+ * fresh instance per start and per retry, so a retry never waits for the previous instance's
+ * asynchronous termination). Reading the status compares it with the instance's runtime status.
+ */
+export const orchestrationAttemptSchema = z.object({
+  instanceId: z.string().min(1),
+  /** When the attempt was handed to the host (an instance not found long after is gone). */
+  requestedAt: z.iso.datetime(),
+});
+export type OrchestrationAttempt = z.infer<typeof orchestrationAttemptSchema>;
+
 /** The status document of one tenant. */
 export const provisioningStatusSchema = z.object({
   org: z.string(),
@@ -95,6 +107,11 @@ export const provisioningStatusSchema = z.object({
   action: runActionSchema.nullable(),
   /** Identifies the current or last run; step activities of an older run do nothing. */
   runId: z.string().nullable(),
+  /**
+   * The orchestration instance of the run's current attempt (null before the first run, and on
+   * hosts that name none); activities of another attempt of the same run do nothing.
+   */
+  orchestration: orchestrationAttemptSchema.nullable().default(null),
   /** The step running, or where the run stopped or failed (null when idle or finished). */
   currentStep: z.number().int().positive().nullable(),
   steps: z.array(provisioningStepSchema),
@@ -130,6 +147,7 @@ export function initialProvisioningStatus(
     state: provisioned ? 'provisioned' : 'idle',
     action: null,
     runId: null,
+    orchestration: null,
     currentStep: null,
     steps: [],
     stopRequested: false,

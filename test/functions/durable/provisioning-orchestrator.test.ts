@@ -146,6 +146,19 @@ describe('provisioning orchestrator', () => {
     expect(retry.backoffCoefficient).toBe(2);
   });
 
+  it("tells every activity which attempt (instance) of the run calls it, so a replaced attempt's calls do nothing", () => {
+    const instanceId = 'provision-contoso-2f0c1e9a-0000-4000-8000-000000000001';
+    const { calls } = drive(run({ fromStep: 6, instanceId }), () => ok);
+    expect(calls.map((c) => (c.input as { instanceId?: string }).instanceId)).toEqual([
+      instanceId,
+      instanceId,
+      instanceId,
+    ]);
+    // A run a host resumes by itself names none: its activities accept any attempt of the run.
+    const { calls: legacy } = drive(run({ fromStep: 7 }), () => ok);
+    expect(legacy.every((c) => !('instanceId' in c.input))).toBe(true);
+  });
+
   it('refuses an invalid input', () => {
     expect(() => drive({ ...run(), fromStep: 0 }, () => ok)).toThrow();
     expect(FINISH_RUN_ACTIVITY).not.toMatch(/^admin/i);
