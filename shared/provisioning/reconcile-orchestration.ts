@@ -58,20 +58,19 @@ export function endedWithoutOutcome(
 
 /**
  * Reads the tenant's status and, when its run's instance ended without finishing it, records the run
- * as failed (or stopped) and the tenant's state to match. Answers the status as it now is. Does
- * nothing without a runner that can inspect instances.
+ * as failed (or stopped) and the tenant's state to match. Answers the status as it now is, or
+ * undefined (having read nothing) without a runner that can inspect instances.
  */
 export async function reconcileWithOrchestration(
   services: AppServices,
   runner: ProvisioningRunner | undefined,
   org: string,
   tenantState?: Parameters<typeof readProvisioningStatus>[3],
-): Promise<ProvisioningStatus> {
+): Promise<ProvisioningStatus | undefined> {
   const { store, clock } = services;
+  if (runner?.inspect === undefined) return undefined;
   const status = await readProvisioningStatus(store.control, org, clock, tenantState);
-  if (runner?.inspect === undefined || !IN_FLIGHT.has(status.state) || status.orchestration === null) {
-    return status;
-  }
+  if (!IN_FLIGHT.has(status.state) || status.orchestration === null) return status;
   const { instanceId, requestedAt } = status.orchestration;
   let state: OrchestrationState;
   try {
