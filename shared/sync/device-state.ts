@@ -50,7 +50,11 @@ const HELD_KIND = 'syncHeld';
 const PLAN_KIND = 'syncPlan';
 /** Rows per held bucket the bucket count aims at: ~10,000 × ~100 bytes ≈ 1 MB per document. */
 export const BUCKET_TARGET_ROWS = 10_000;
-const MIN_BUCKETS = 16;
+/**
+ * One bucket until the set outgrows it: a small set's sync then reads and rewrites one document
+ * instead of sixteen small ones (each write its own commit on SQLite, its own request on Cosmos).
+ */
+const MIN_BUCKETS = 1;
 /** Entries per outbox or value-list chunk document. */
 export const CHUNK_SIZE = 5000;
 /** Outbox entries kept inside the state document. */
@@ -280,7 +284,11 @@ export type DeviceState = z.infer<typeof deviceStateSchema>;
 /** A segment document: what a page changes in the held set and the entries it was built from. */
 interface SegmentValue {
   delta: HeldDelta[];
-  planned: PlanEntry[];
+  /**
+   * The page's planned entries as JSON text (an array in earlier versions): read only when the page
+   * is lost, while every sync that looks at a held row reads the segments, so it is not parsed then.
+   */
+  planned: string | PlanEntry[];
 }
 type BucketValue = Record<string, Record<string, HeldValue>>;
 
@@ -373,9 +381,10 @@ export class DeviceStateStore {
  * When the segments are folded into the buckets. During a work, amortized: once they hold as many
  * rows as the buckets (at least 8 of them, 20,000 rows), so each row of a first download is rewritten
  * a logarithmic number of times, and at 64 in any case. Between works, every sync that looks at a
- * held row reads the segments whole: they are folded once there are 16 of them or a bucket's worth
- * of rows. An incremental sync's page so stays a segment (a few small documents) instead of
- * rewriting every bucket it touches (all of them, for a hundred changes over 16 buckets).
+ * held row reads the segments whole: they are folded once there are 16 of them or they hold a quarter
+ * of the buckets' rows (at least 1,000, at most a bucket's worth). An incremental sync's page so
+ * stays a segment instead of rewriting every bucket it touches (all of them, for a hundred changes
+ * over 16 buckets).
  */
 export function compactionDue(held: HeldState, idle: boolean): boolean {
   const count = held.segments.length;
@@ -383,7 +392,9 @@ export function compactionDue(held: HeldState, idle: boolean): boolean {
   const segmentRows = held.segments.reduce((sum, s) => sum + s.count, 0);
   const bucketRows = held.counts.reduce((sum, n) => sum + n, 0);
   if (count >= 64 || (count >= 8 && segmentRows >= Math.max(bucketRows, 20_000))) return true;
-  return idle && (count >= 16 || segmentRows >= BUCKET_TARGET_ROWS);
+  // Between works: a quarter of what is held (at least 1,000 rows, at most a bucket's worth).
+  const most = Math.min(BUCKET_TARGET_ROWS, Math.max(bucketRows / 4, 1000));
+  return idle && (count >= 16 || segmentRows >= most);
 }
 
 /**
@@ -515,7 +526,7 @@ export class DeviceStateTransaction {
   /** Writes the segment of page `seq`; returns its id. */
   async writeSegment(seq: number, delta: HeldDelta[], planned: PlanEntry[]): Promise<string> {
     const id = `${this.key}|s${String(seq).padStart(10, '0')}.${randomUUID().slice(0, 8)}`;
-    await this.put(HELD_KIND, id, { delta, planned } satisfies SegmentValue);
+    await this.put(HELD_KIND, id, { delta, planned: JSON.stringify(planned) } satisfies SegmentValue);
     return id;
   }
 
@@ -523,7 +534,8 @@ export class DeviceStateTransaction {
   async readSegmentPlan(segment: string): Promise<PlanEntry[]> {
     const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment);
     if (doc === undefined) throw missingDoc(this.key, segment);
-    return doc.value.planned;
+    const { planned } = doc.value;
+    return typeof planned === 'string' ? (JSON.parse(planned) as PlanEntry[]) : planned;
   }
 
   /** Marks a document to delete once the commit succeeds. */

@@ -252,7 +252,7 @@ describe('what a download writes of the held set', () => {
     expect(await segments()).toBe(0);
     for (let n = 1; n <= 16; n++) {
       const before = await heldDocs();
-      // Three of u1's accounts change: their page touches up to three of the 16 buckets.
+      // Three of u1's accounts change: their page's segment is all a sync writes of the held set.
       await t.tenant.applyRecordWrites(
         [0, 1, 2].map((k) =>
           row('account', `m${k}`, { name: `m${k}.${n}`, ownerid: 'u1', owningbusinessunit: 'east' }),
@@ -294,6 +294,10 @@ describe('compactionDue', () => {
     ['16 segments between works', Array.from({ length: 16 }, () => 10), sixteen, true, true],
     ['16 segments during a work', Array.from({ length: 16 }, () => 10), sixteen, false, false],
     ["a bucket's worth of rows between works", [6000, 4000], sixteen, true, true],
+    ['a quarter of the held rows between works', [2500, 1500], sixteen, true, true],
+    ['less than a quarter of the held rows between works', [2500, 1400], sixteen, true, false],
+    ['a small set: less than 1,000 segment rows between works', [500, 400], [300], true, false],
+    ['a small set: 1,000 segment rows between works', [600, 400], [300], true, true],
     [
       'as many rows as the buckets during a work, 8 segments',
       Array.from({ length: 8 }, () => 2500),
