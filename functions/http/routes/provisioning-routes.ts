@@ -25,6 +25,9 @@ export const provisioningStatusRoute = defineTenantRoute({
   params: paramsSchema,
   summary: 'Provisioning status: state, current step, per-step status, download progress with ETA, messages.',
   response: provisioningStatusSchema,
+  // Reading the status reconciles it with the orchestration's runtime status (a terminated or lost
+  // instance is reported failed), which needs the Durable client.
+  durableClient: true,
   handler: async ({ services, tenant }) => ({ body: await checkProvisioningStatus(services, tenant) }),
 });
 

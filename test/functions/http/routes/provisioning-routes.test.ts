@@ -114,12 +114,14 @@ describe('provisioning routes', () => {
     expect(res.status).toBe(503);
   });
 
-  it('are admin routes whose function names do not start with "admin"; the action route asks for the durable client', () => {
+  it('are admin routes whose function names do not start with "admin"; both ask for the durable client', () => {
     expect(provisioningRoutes.map((r) => [r.method, r.route, r.auth])).toEqual([
       ['GET', 'api/admin/{org}/provisioning', 'admin'],
       ['POST', 'api/admin/{org}/provisioning', 'admin'],
     ]);
     expect(provisioningRoutes.every((r) => !/^admin/i.test(r.name))).toBe(true);
     expect(provisioningActionRoute.durableClient).toBe(true);
+    // The status route reconciles the status with the orchestration it names.
+    expect(provisioningStatusRoute.durableClient).toBe(true);
   });
 });
