@@ -299,6 +299,7 @@ export function deviceKey(userId: string, deviceId: string): string {
 
 /** The bucket of a row among `count` (FNV-1a over entity and id; `count` is a power of two). */
 export function bucketOf(entity: string, id: string, count: number): number {
+  if (count === 1) return 0;
   let hash = 0x811c9dc5;
   const text = `${entity}\u0000${id}`;
   for (let i = 0; i < text.length; i++) {
