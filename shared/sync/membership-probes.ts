@@ -240,10 +240,7 @@ function collectDelta(
     case 'ids': {
       if (b.op !== 'ids' || a.attribute !== b.attribute || (a.negated === true) !== (b.negated === true))
         return false;
-      const added = difference(b.values, a.values);
-      const removed = difference(a.values, b.values);
-      // Negated, a value added to the list makes its rows fail the part: they can only leave.
-      const [entering, leaving] = a.negated === true ? [removed, added] : [added, removed];
+      const { entering, leaving } = listDelta(a.values, b.values, a.negated === true);
       if (entering.length > 0)
         sides.entering.push({ kind: 'text', attribute: a.attribute, values: entering });
       if (leaving.length > 0) sides.leaving.push({ kind: 'text', attribute: a.attribute, values: leaving });
@@ -251,10 +248,10 @@ function collectDelta(
     }
     case 'numbers': {
       if (b.op !== 'numbers' || a.attribute !== b.attribute) return false;
-      const added = difference(b.values, a.values);
-      const removed = difference(a.values, b.values);
-      if (added.length > 0) sides.entering.push({ kind: 'number', attribute: a.attribute, values: added });
-      if (removed.length > 0) sides.leaving.push({ kind: 'number', attribute: a.attribute, values: removed });
+      const { entering, leaving } = listDelta(a.values, b.values, false);
+      if (entering.length > 0)
+        sides.entering.push({ kind: 'number', attribute: a.attribute, values: entering });
+      if (leaving.length > 0) sides.leaving.push({ kind: 'number', attribute: a.attribute, values: leaving });
       return true;
     }
     case 'window': {
@@ -282,6 +279,20 @@ function collectDelta(
       return a.parts.every((part, i) => collectDelta(part, b.parts[i]!, sides));
     }
   }
+}
+
+/**
+ * The values a list gained (its rows can only enter) and lost (they can only leave); a negated list
+ * the other way round: a value added to it makes its rows fail the part.
+ */
+function listDelta<T>(
+  before: readonly T[],
+  after: readonly T[],
+  negated: boolean,
+): { entering: T[]; leaving: T[] } {
+  const added = difference(after, before);
+  const removed = difference(before, after);
+  return negated ? { entering: removed, leaving: added } : { entering: added, leaving: removed };
 }
 
 /** The values of `a` that `b` lacks. */

@@ -48,6 +48,19 @@ async function measuredStep(device: DeviceReplica): Promise<{ meter: ReadMeter; 
   return { meter, changes: response.changes.length };
 }
 
+/** The reads of a device's steps until one sends nothing (at most 10), and the changes they sent. */
+async function measuredSteps(device: DeviceReplica): Promise<{ rowsRead: number; changes: number }> {
+  let rowsRead = 0;
+  let changes = 0;
+  for (let page = 0; page < 10; page++) {
+    const step = await measuredStep(device);
+    rowsRead += step.meter.rows;
+    changes += step.changes;
+    if (step.changes === 0) break;
+  }
+  return { rowsRead, changes };
+}
+
 beforeEach(async () => {
   t = await openTestStore('sqlite');
   await configureDownloadTenant(t);
@@ -168,14 +181,7 @@ describe('what a download reads', () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
     t.clock.advance(12.5 * 3_600_000);
-    let rowsRead = 0;
-    let changes = 0;
-    for (let page = 0; page < 10; page++) {
-      const step = await measuredStep(d);
-      rowsRead += step.meter.rows;
-      changes += step.changes;
-      if (step.changes === 0) break;
-    }
+    const { rowsRead, changes } = await measuredSteps(d);
     expect(changes).toBe(10);
     // Only u1's 10 held tasks dated on the leaving day (found by the date keys its held values keep),
     // not the 610 dated on it nor u1's other held tasks; nothing is dated on the entering day.
@@ -201,14 +207,7 @@ describe('what a download reads', () => {
     await d.syncToEnd(t);
     expect(d.rows.has('task/e1')).toBe(false);
     t.clock.advance(12.5 * 3_600_000);
-    let rowsRead = 0;
-    let changes = 0;
-    for (let page = 0; page < 10; page++) {
-      const step = await measuredStep(d);
-      rowsRead += step.meter.rows;
-      changes += step.changes;
-      if (step.changes === 0) break;
-    }
+    const { rowsRead, changes } = await measuredSteps(d);
     // 10 leave (dated 03-07), 2 enter; read: the 10 leaving and u1's 52 tasks, not the 602 of 03-11.
     expect(changes).toBe(12);
     expect(rowsRead).toBe(10 + 52);
