@@ -5,7 +5,8 @@
 // No key and no secret reaches the app settings: every connection is identity-based and every
 // permission is a role assignment at the narrowest scope that works.
 //
-//   az deployment group create -g <group> -f infra/main.bicep -p infra/main.parameters.json
+//   azd up     (azure.yaml: provisions this template into one resource group, then deploys the app)
+//   az deployment group create -g <group> -f infra/main.bicep -p infra/main.parameters.json -p authAudience=…
 targetScope = 'resourceGroup'
 
 @description('Days the change sequence keeps each change (Cosmos marker TTL); a device idle longer starts over from its rows.')
@@ -235,6 +236,7 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     appSettings: appSettings
+    azdServiceName: 'api'
     tags: tags
   }
 }

@@ -46,6 +46,9 @@ param appSettings object
 @description('Tags applied to the plan and the app.')
 param tags object = {}
 
+@description('Name of the azure.yaml service deployed to this app: `azd deploy` finds the app by its azd-service-name tag.')
+param azdServiceName string = 'api'
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -63,7 +66,8 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 resource site 'Microsoft.Web/sites@2024-04-01' = {
   name: name
   location: location
-  tags: tags
+  // Only the app carries the azd tag: azd deploys to the one resource that has it.
+  tags: union(tags, { 'azd-service-name': azdServiceName })
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
@@ -107,7 +111,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
-// Deployments authenticate with Microsoft Entra ID (`az functionapp deploy`); publishing profiles
+// Deployments authenticate with Microsoft Entra ID (`azd deploy`, `az functionapp deploy`); publishing profiles
 // with basic credentials are turned off.
 resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
   parent: site
