@@ -89,7 +89,7 @@ export async function runCosmosReads(
         unit: 'items/row',
         store: STORE,
         goal: atMost(1.5, 'at most 1.5 (as SQLite)'),
-        note: `user u1 holds ${options.userRows} of ${options.tenantRows} visits (user-owned, profile "mine", modifiedon last-x-days ${WINDOW_DAYS}), written in ${writeMs.toFixed(0)} ms; in process through downloadChanges with a read meter per request: the initial download read ${formatStoreReads(initial.reads)} in ${initial.pages} page(s), ${initial.ms.toFixed(0)} ms${ru(initial)}; the nothing-changed sync after it read ${formatStoreReads(idle.reads)}. The server is an emulator: its RU (0 when it reports none) and times say nothing of Azure Cosmos DB`,
+        note: `user u1 holds ${options.userRows} of ${options.tenantRows} visits (user-owned, profile "mine", scheduledstart last-x-days ${WINDOW_DAYS}), written in ${writeMs.toFixed(0)} ms; in process through downloadChanges with a read meter per request: the initial download read ${formatStoreReads(initial.reads)} in ${initial.pages} page(s), ${initial.ms.toFixed(0)} ms${ru(initial)}; the nothing-changed sync after it read ${formatStoreReads(idle.reads)}. The server is an emulator: its RU (0 when it reports none) and times say nothing of Azure Cosmos DB`,
       }),
       figure({
         workload,

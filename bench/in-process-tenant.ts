@@ -19,7 +19,7 @@ import { addStoreReads, noStoreReads, storeReadsOfMeter, type StoreReads } from 
 /*
  * A tenant the bench configures in its own process, through the admin functions the routes call
  * (the shape of test/shared/sync/download/download-test-tenant.ts): one user-owned entity, `visit`,
- * with an org filter `modifiedon last-x-days N`; users u1…u10 reading their own visits; one profile
+ * with an org filter `scheduledstart last-x-days N`; users u1…u10 reading their own visits; one profile
  * (`mine`) for u1, the measured user; one app. For what a host in a child process cannot do: a
  * clock the bench moves (the host runs on the system clock), or a store the bench counts directly.
  */
@@ -64,6 +64,7 @@ function visitMetadata(): EntityMetadata {
       attr('ownerid', 'owner', { targets: ['systemuser', 'team'] }),
       attr('owningbusinessunit', 'lookup', { targets: ['businessunit'] }),
       attr('modifiedon', 'datetime'),
+      attr('scheduledstart', 'datetime'),
       attr('notes', 'memo', { maxLength: 2000 }),
     ],
     relationships: [],
@@ -96,7 +97,8 @@ function visitDirectory(): Directory {
 }
 
 /**
- * Declares and publishes `visit` with the org filter `modifiedon last-x-days days`, prepares the
+ * Declares and publishes `visit` with the org filter `scheduledstart last-x-days days` (when the
+ * visit is planned: a planned date, so the day the window gains holds visits already stored), prepares the
  * look-ups (as the publish routes do), and sets the directory, u1's profile and the app.
  */
 export async function configureVisitTenant(
@@ -107,7 +109,7 @@ export async function configureVisitTenant(
   await declareEntityMetadata(tenant, clock, visitMetadata());
   await setEntityOfflineSettings(tenant, clock, VISIT, {
     enabled: true,
-    orgFilter: [{ attribute: 'modifiedon', operator: 'last-x-days', value: options.days }],
+    orgFilter: [{ attribute: 'scheduledstart', operator: 'last-x-days', value: options.days }],
     required: false,
   });
   await publishCustomizations(tenant, clock);
@@ -124,8 +126,8 @@ export async function configureVisitTenant(
   await putApp(tenant, clock, APP, { name: 'Field visits', offlineEnabled: true, profiles: [PROFILE] });
 }
 
-/** One visit row of user `owner`, dated `modifiedon`, at `version`. */
-export function visitWrite(id: string, owner: number, modifiedon: Date, version: number): RecordWrite {
+/** One visit row of user `owner`, planned at `scheduledstart`, at `version`. */
+export function visitWrite(id: string, owner: number, scheduledstart: Date, version: number): RecordWrite {
   return {
     entity: VISIT,
     id,
@@ -136,7 +138,7 @@ export function visitWrite(id: string, owner: number, modifiedon: Date, version:
       name: `Visit ${id}`,
       ownerid: visitUserId(owner),
       owningbusinessunit: 'root',
-      modifiedon: modifiedon.toISOString(),
+      scheduledstart: scheduledstart.toISOString(),
       notes: `version ${version}`,
     },
   };

@@ -19,7 +19,7 @@ import { formatStoreReads } from './store-reads';
 
 const STORE = 'SQLite (in process, manual clock)';
 const DAY_MS = 24 * 60 * 60_000;
-/** The org filter: `modifiedon last-x-days 30`, the window [midnight 30 days ago, end of today). */
+/** The org filter: `scheduledstart last-x-days 30` (planned visits), the window [midnight 30 days ago, end of today). */
 const WINDOW_DAYS = 30;
 /** Rows of the measured user u1 per day, on every day of the window and on the day after it. */
 const USER_ROWS_PER_DAY = 50;
@@ -69,7 +69,7 @@ export async function runMidnight(context: BenchContext, options: { tenantSizes:
         unit: 'rows/row',
         store: STORE,
         goal: atMost(1.5, 'at most 1.5'),
-        note: `u1 holds ${r.userRows} of ${r.tenantRows} visits (modifiedon last-x-days ${WINDOW_DAYS}, ${USER_ROWS_PER_DAY} of u1's a day); the tenant holds ${r.tenantBoundaryRows} rows dated on the day leaving the window and on the day entering it; 30 s past midnight u1's sync sent ${r.midnight.upserts} upserts and ${r.midnight.removals} removals in ${r.midnight.pages} page(s) and read ${formatStoreReads(r.midnight.reads)} in ${r.midnight.ms.toFixed(1)} ms (in process, no HTTP); the nothing-changed sync before it read ${formatStoreReads(r.idle.reads)} in ${r.idle.ms.toFixed(1)} ms; the initial download read ${formatStoreReads(r.initial.reads)} for ${r.initial.upserts} rows. Goal 1.5: each row on a boundary day read once to be judged (1.0), half again for what else the sync reads`,
+        note: `u1 holds ${r.userRows} of ${r.tenantRows} visits (scheduledstart last-x-days ${WINDOW_DAYS}, ${USER_ROWS_PER_DAY} of u1's a day); the tenant holds ${r.tenantBoundaryRows} rows dated on the day leaving the window and on the day entering it; 30 s past midnight u1's sync sent ${r.midnight.upserts} upserts and ${r.midnight.removals} removals in ${r.midnight.pages} page(s) and read ${formatStoreReads(r.midnight.reads)} in ${r.midnight.ms.toFixed(1)} ms (in process, no HTTP); the nothing-changed sync before it read ${formatStoreReads(r.idle.reads)} in ${r.idle.ms.toFixed(1)} ms; the initial download read ${formatStoreReads(r.initial.reads)} for ${r.initial.upserts} rows. Goal 1.5: each row on a boundary day read once to be judged (1.0), half again for what else the sync reads`,
       }),
       figure({
         workload,

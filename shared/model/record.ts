@@ -22,6 +22,15 @@ export const OWNER_TYPE_ATTRIBUTE = 'owneridtype';
 export const OWNING_BUSINESS_UNIT_ATTRIBUTE = 'owningbusinessunit';
 export const MODIFIED_ON_ATTRIBUTE = 'modifiedon';
 
+/**
+ * Dates the source stamps when it writes a row (as Dataverse does): a stored row is never dated after
+ * its write, so a date window over one of them gains no stored rows when the day changes (a row
+ * dated in the new day is written in it, and arrives as a change).
+ */
+export function isWriteStamp(attribute: string): boolean {
+  return attribute === MODIFIED_ON_ATTRIBUTE || attribute === 'createdon';
+}
+
 export type Attributes = Record<string, unknown>;
 
 /** A row as the tenant store holds it: latest state, its source version, and a tombstone flag. */

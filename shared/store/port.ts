@@ -87,18 +87,31 @@ export interface RecordWriteResult {
 export type RecordProbe =
   /** Every live row of the entity. */
   | { kind: 'all' }
-  /** Rows whose attribute (null: the row id) holds one of `values` as case-insensitive text. */
-  | { kind: 'text'; attribute: string | null; values: readonly string[] }
+  /**
+   * Rows whose attribute (null: the row id) holds one of `values` as case-insensitive text; with
+   * `within`, only those whose `within.attribute`, read as an instant, also lies in its range (an
+   * owner's rows of one day: a composite look-up, prepared with a spec naming `within`).
+   */
+  | { kind: 'text'; attribute: string | null; values: readonly string[]; within?: TimeRange }
   /** Rows whose attribute, read as a number, equals one of `values`. */
   | { kind: 'number'; attribute: string; values: readonly number[] }
   /** Rows whose attribute, read as an instant (epoch ms), lies in [from, to) (null: unbounded). */
   | { kind: 'time'; attribute: string; from: number | null; to: number | null };
+
+/** A date attribute's range: epoch ms in [from, to) (null: unbounded). */
+export interface TimeRange {
+  attribute: string;
+  from: number | null;
+  to: number | null;
+}
 
 /** What a probe's attributes need indexed: adapters build what serves probes of this kind. */
 export interface LookupSpec {
   /** null: the row id (text probes only). */
   attribute: string | null;
   kind: 'text' | 'number' | 'time';
+  /** Text probes with a `within` range on this date attribute (a composite index). */
+  within?: string;
 }
 
 /** A page of rows a probe found. */

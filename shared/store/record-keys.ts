@@ -66,7 +66,10 @@ export function probeMatches(probe: RecordProbe, record: StoredRecord): boolean 
   switch (probe.kind) {
     case 'text': {
       const key = textKey(value);
-      return key !== undefined && probe.values.includes(key);
+      if (key === undefined || !probe.values.includes(key)) return false;
+      if (probe.within === undefined) return true;
+      const time = timeKey(record.attributes[probe.within.attribute]);
+      return time !== undefined && timeKeyInRange(time, probe.within);
     }
     case 'number': {
       const key = numberKey(value);
@@ -93,8 +96,12 @@ export function normalizeProbe(probe: RecordProbe): RecordProbe {
 
 /** True when a probe can match no row at all (an empty value list or an empty range). */
 export function probeIsEmpty(probe: RecordProbe): boolean {
-  if (probe.kind === 'text' || probe.kind === 'number') return probe.values.length === 0;
-  if (probe.kind === 'time') return probe.from !== null && probe.to !== null && probe.from >= probe.to;
+  const emptyRange = (range: { from: number | null; to: number | null }): boolean =>
+    range.from !== null && range.to !== null && range.from >= range.to;
+  if (probe.kind === 'text')
+    return probe.values.length === 0 || (probe.within !== undefined && emptyRange(probe.within));
+  if (probe.kind === 'number') return probe.values.length === 0;
+  if (probe.kind === 'time') return emptyRange(probe);
   return false;
 }
 

@@ -133,6 +133,9 @@ const probeSchema = z.union([
     kind: z.literal('text'),
     attribute: z.string().nullable(),
     values: z.array(z.string()).readonly(),
+    within: z
+      .object({ attribute: z.string(), from: z.number().nullable(), to: z.number().nullable() })
+      .optional(),
   }),
   z.object({ kind: z.literal('number'), attribute: z.string(), values: z.array(z.number()).readonly() }),
   z.object({

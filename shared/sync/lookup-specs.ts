@@ -5,7 +5,7 @@ import type { Condition } from '../model/condition';
 import type { EntityMetadata } from '../model/entity';
 import type { FilterTree } from '../model/filter-tree';
 import type { PublishedProfile } from '../model/profile';
-import { OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../model/record';
+import { isWriteStamp, OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE } from '../model/record';
 import { resolveAssociation } from '../profiles/resolve-association';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
 import type { LookupSpec, TenantStore } from '../store/port';
@@ -21,8 +21,12 @@ export function lookupSpecsFor(
   configured: readonly ConfiguredEntity[],
 ): LookupSpec[] {
   const specs = new Map<string, LookupSpec>();
-  const add = (attribute: string | null, kind: LookupSpec['kind']): void => {
-    specs.set(`${kind}\u0000${attribute ?? ''}`, { attribute, kind });
+  const add = (attribute: string | null, kind: LookupSpec['kind'], within?: string): void => {
+    specs.set(`${kind}\u0000${attribute ?? ''}\u0000${within ?? ''}`, {
+      attribute,
+      kind,
+      ...(within === undefined ? {} : { within }),
+    });
   };
   const byName = new Map(configured.map((e) => [e.metadata.logicalName, e]));
   const metadata = configured.map((e) => e.metadata);
@@ -33,9 +37,18 @@ export function lookupSpecsFor(
       if (config === undefined || !config.offline.enabled) continue;
       add(OWNER_ATTRIBUTE, 'text');
       add(OWNING_BUSINESS_UNIT_ATTRIBUTE, 'text');
-      for (const condition of config.offline.orgFilter) addCondition(add, condition, config.metadata);
-      if (item.customFilter !== undefined)
-        visitTree(item.customFilter, (c) => addCondition(add, c, config.metadata));
+      const conditions = [...config.offline.orgFilter];
+      if (item.customFilter !== undefined) visitTree(item.customFilter, (c) => conditions.push(c));
+      for (const condition of conditions) {
+        addCondition(add, condition, config.metadata);
+        // The day a window gains, among an owner's or a business unit's rows (sync-work.ts
+        // `withinCover`); not for a write stamp, whose gained day holds no stored rows.
+        const attribute = condition.attribute.toLowerCase();
+        if (condition.operator === 'last-x-days' && !isWriteStamp(attribute)) {
+          add(OWNER_ATTRIBUTE, 'text', attribute);
+          add(OWNING_BUSINESS_UNIT_ATTRIBUTE, 'text', attribute);
+        }
+      }
       for (const association of item.associations) {
         const resolved = resolveAssociation(config.metadata, association.relationship, metadata);
         const link = resolved === undefined ? undefined : linkOf(item.entity, resolved.relationship);

@@ -100,9 +100,9 @@ function conditionProbe(condition: Condition, entity: EntityMetadata): RecordPro
   }
 }
 
-/** Text probes of one attribute merged into one (fewer queries). */
+/** Text probes of one attribute (and one `within` range, or none) merged into one (fewer queries). */
 export function mergeProbes(probes: readonly RecordProbe[]): RecordProbe[] {
-  const text = new Map<string, Set<string>>();
+  const text = new Map<string, { probe: Extract<RecordProbe, { kind: 'text' }>; values: Set<string> }>();
   const other = new Map<string, RecordProbe>();
   for (const probe of probes) {
     if (probe.kind !== 'text') {
@@ -110,20 +110,16 @@ export function mergeProbes(probes: readonly RecordProbe[]): RecordProbe[] {
       other.set(JSON.stringify(probe), probe);
       continue;
     }
-    const key = probe.attribute ?? '\u0000id';
-    let values = text.get(key);
-    if (values === undefined) {
-      values = new Set();
-      text.set(key, values);
+    const key = JSON.stringify([probe.attribute, probe.within ?? null]);
+    let group = text.get(key);
+    if (group === undefined) {
+      group = { probe, values: new Set() };
+      text.set(key, group);
     }
-    for (const v of probe.values) values.add(v);
+    for (const v of probe.values) group.values.add(v);
   }
   return [
-    ...[...text].map(([key, values]): RecordProbe => ({
-      kind: 'text',
-      attribute: key === '\u0000id' ? null : key,
-      values: [...values],
-    })),
+    ...[...text.values()].map(({ probe, values }): RecordProbe => ({ ...probe, values: [...values] })),
     ...other.values(),
   ];
 }
@@ -133,9 +129,11 @@ export function lookupSpecsOf(probes: readonly RecordProbe[]): LookupSpec[] {
   const specs = new Map<string, LookupSpec>();
   for (const probe of probes) {
     if (probe.kind === 'all') continue;
-    specs.set(`${probe.kind}\u0000${probe.attribute ?? ''}`, {
+    const within = probe.kind === 'text' ? probe.within?.attribute : undefined;
+    specs.set(`${probe.kind}\u0000${probe.attribute ?? ''}\u0000${within ?? ''}`, {
       attribute: probe.attribute,
       kind: probe.kind,
+      ...(within === undefined ? {} : { within }),
     });
   }
   return [...specs.values()];

@@ -1,6 +1,11 @@
 import { AppError } from '../errors';
 import { allOf } from '../filters/row-formula';
-import type { StoredRecord } from '../model/record';
+import {
+  isWriteStamp,
+  OWNER_ATTRIBUTE,
+  OWNING_BUSINESS_UNIT_ATTRIBUTE,
+  type StoredRecord,
+} from '../model/record';
 import type { ChangePage, ChangeScope, RecordProbe, TenantStore } from '../store/port';
 import { probeMatches } from '../store/record-keys';
 import { intersectPair, sourceValueIsId, targetsProbe } from './associations';
@@ -333,12 +338,41 @@ async function rejudgeTasks(scope: WorkScope, entity: CompiledEntity, delta: Ent
 
   if (delta.entering.length > 0) {
     const cover = await chooseCover(store, entity);
-    if (cover === undefined || (await count(delta.entering, cover.estimate)) <= cover.estimate)
+    const narrowed = cover === undefined ? undefined : withinCover(cover.probes, delta.entering);
+    if (narrowed !== undefined)
+      // The cover's rows in the entering ranges, looked up as such: fewer than either alone.
+      tasks.push(judge(narrowed, null));
+    else if (cover === undefined || (await count(delta.entering, cover.estimate)) <= cover.estimate)
       direct.push(...delta.entering);
     else tasks.push(judge(cover.probes, delta.entering));
   }
   if (direct.length > 0) tasks.unshift(judge(mergeProbes(direct), null));
   return tasks;
+}
+
+/**
+ * A cover of owners or business units narrowed to date ranges (each cover probe within each range):
+ * the rows of the cover that lie in them, as composite look-ups (`lookupSpecsFor` prepares them).
+ * Undefined unless every cover probe is an owner or business-unit look-up and every range a date range
+ * on an attribute that is not a write stamp (`isWriteStamp`: its gained day holds no stored rows, so
+ * the direct look-up costs nothing, and an index kept for it would cost every write).
+ */
+export function withinCover(
+  cover: readonly RecordProbe[],
+  ranges: readonly RecordProbe[],
+): RecordProbe[] | undefined {
+  const narrowed: RecordProbe[] = [];
+  for (const probe of cover) {
+    if (probe.kind !== 'text' || probe.within !== undefined) return undefined;
+    if (probe.attribute !== OWNER_ATTRIBUTE && probe.attribute !== OWNING_BUSINESS_UNIT_ATTRIBUTE)
+      return undefined;
+    for (const range of ranges) {
+      // A write stamp's gained day holds (almost) no stored rows: no composite index is kept for it.
+      if (range.kind !== 'time' || isWriteStamp(range.attribute)) return undefined;
+      narrowed.push({ ...probe, within: { attribute: range.attribute, from: range.from, to: range.to } });
+    }
+  }
+  return narrowed.length > 0 ? narrowed : undefined;
 }
 
 /** The work of a device whose judgement holds and whose profile's entities changed: the changes. */

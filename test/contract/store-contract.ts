@@ -678,6 +678,34 @@ export function describeStoreContract(
           [{ kind: 'time', attribute: 'at', from: null, to: null }, ['B9', 'a1', 'a2', 'a3', 'a4']],
           [{ kind: 'time', attribute: 'at', from: day('2026-01-11'), to: day('2026-01-10') }, []],
           [{ kind: 'all' }, ['B9', 'a1', 'a10', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7']],
+          // A text key within a date range: both hold (a composite look-up).
+          [
+            {
+              kind: 'text',
+              attribute: 'name',
+              values: ['alpha', 'école'],
+              within: { attribute: 'at', from: day('2026-01-10T00:00:00Z'), to: day('2026-01-10T10:00:00Z') },
+            },
+            ['a1', 'a4'],
+          ],
+          [
+            {
+              kind: 'text',
+              attribute: 'name',
+              values: ['alpha'],
+              within: { attribute: 'at', from: day('2026-01-10T06:00:00Z'), to: null },
+            },
+            ['a2'],
+          ],
+          [
+            {
+              kind: 'text',
+              attribute: 'name',
+              values: ['alpha'],
+              within: { attribute: 'at', from: day('2026-01-11'), to: day('2026-01-10') },
+            },
+            [],
+          ],
         ];
         for (const [probe, want] of cases) {
           const found = await findAll(tenant, 'account', probe, 2);
@@ -720,7 +748,15 @@ export function describeStoreContract(
           { kind: 'number', attribute: 'n', values: [0, 3] },
           { kind: 'time', attribute: 'at', from: day('2026-02-01'), to: day('2026-02-03') },
           { kind: 'all' },
+          {
+            kind: 'text',
+            attribute: 'ownerid',
+            values: ['u-1', 'U-2', 'u-3'],
+            within: { attribute: 'at', from: day('2026-02-02'), to: day('2026-02-04') },
+          },
         ];
+        // Prepared as configuration publishes do (the composite one included); unprepared ones are built on first use.
+        await tenant.prepareLookups([{ attribute: 'ownerid', kind: 'text', within: 'at' }]);
         for (const probe of probes) {
           const first = await findAll(tenant, 'account', probe, 4);
           expect(first.pages.length).toBeGreaterThan(3);

@@ -37,7 +37,20 @@ export function probeQueries(probe: RecordProbe): ProbeQueries | undefined {
       const field = normalized.attribute === null ? 'c.k.id' : keyField('t', normalized.attribute);
       // A value longer than the limit has no stored key to compare with.
       if (field === undefined || normalized.values.some((v) => v.length > MAX_TEXT_KEY_LENGTH)) return scan;
-      return valueChunks(normalized, field, normalized.values);
+      const keyed = valueChunks(normalized, field, normalized.values);
+      const { within } = normalized;
+      if (within === undefined) return keyed;
+      const timeField = keyField('d', within.attribute);
+      if (timeField === undefined) return scan;
+      // The range narrows each chunk in the query: only the rows in it are read.
+      const range = timeRange(timeField, within.from, within.to, '@wfrom', '@wto');
+      return {
+        ...keyed,
+        chunks: keyed.chunks.map((chunk) => ({
+          condition: `${chunk.condition} AND ${range.condition}`,
+          parameters: [...chunk.parameters, ...range.parameters],
+        })),
+      };
     }
     case 'number': {
       const field = keyField('n', normalized.attribute);
@@ -46,18 +59,31 @@ export function probeQueries(probe: RecordProbe): ProbeQueries | undefined {
     case 'time': {
       const field = keyField('d', normalized.attribute);
       if (field === undefined) return scan;
-      const bounds: string[] = [];
-      const parameters: SqlParameter[] = [];
-      // Without a lower bound, any stored (finite) time key: an index range rather than IS_DEFINED.
-      bounds.push(`${field} >= @from`);
-      parameters.push({ name: '@from', value: normalized.from ?? -Number.MAX_VALUE });
-      if (normalized.to !== null) {
-        bounds.push(`${field} < @to`);
-        parameters.push({ name: '@to', value: normalized.to });
-      }
-      return { kind: 'keyed', probe: normalized, chunks: [{ condition: bounds.join(' AND '), parameters }] };
+      return {
+        kind: 'keyed',
+        probe: normalized,
+        chunks: [timeRange(field, normalized.from, normalized.to, '@from', '@to')],
+      };
     }
   }
+}
+
+/** A time key field in [from, to) as a query condition (null bounds: open). */
+function timeRange(
+  field: string,
+  from: number | null,
+  to: number | null,
+  fromName: string,
+  toName: string,
+): { condition: string; parameters: SqlParameter[] } {
+  // Without a lower bound, any stored (finite) time key: an index range rather than IS_DEFINED.
+  const bounds = [`${field} >= ${fromName}`];
+  const parameters: SqlParameter[] = [{ name: fromName, value: from ?? -Number.MAX_VALUE }];
+  if (to !== null) {
+    bounds.push(`${field} < ${toName}`);
+    parameters.push({ name: toName, value: to });
+  }
+  return { condition: bounds.join(' AND '), parameters };
 }
 
 /**
@@ -66,12 +92,24 @@ export function probeQueries(probe: RecordProbe): ProbeQueries | undefined {
  */
 function sanitize(probe: RecordProbe): RecordProbe | undefined {
   if (probe.kind === 'number') return { ...probe, values: probe.values.filter((v) => Number.isFinite(v)) };
+  if (probe.kind === 'text') {
+    if (probe.within === undefined) return probe;
+    const within = sanitizeRange(probe.within);
+    return within === undefined ? undefined : { ...probe, within: { ...probe.within, ...within } };
+  }
   if (probe.kind !== 'time') return probe;
-  const { from, to } = probe;
+  const range = sanitizeRange(probe);
+  return range === undefined ? undefined : { ...probe, ...range };
+}
+
+function sanitizeRange(range: {
+  from: number | null;
+  to: number | null;
+}): { from: number | null; to: number | null } | undefined {
+  const { from, to } = range;
   if ((from !== null && Number.isNaN(from)) || (to !== null && Number.isNaN(to))) return undefined;
   if (from === Infinity || to === -Infinity) return undefined;
   return {
-    ...probe,
     from: from === null || from === -Infinity ? null : from,
     to: to === null || to === Infinity ? null : to,
   };

@@ -3,7 +3,13 @@ import { AppError } from '../../errors';
 import type { StoredRecord } from '../../model/record';
 import type { LookupSpec, ProbePage, ReadMeter, RecordProbe } from '../port';
 import { normalizeProbe, probeIsEmpty, probeMatches } from '../record-keys';
-import { isIndexable, keyExpression, lookupIndex, valueKeyExpression } from './sqlite-record-keys';
+import {
+  isIndexable,
+  keyExpression,
+  lookupIndex,
+  valueKeyExpression,
+  withinExpression,
+} from './sqlite-record-keys';
 import { RECORD_COLUMNS, toRecords, type RecordRow } from './sqlite-record-rows';
 
 /**
@@ -24,24 +30,38 @@ type Key = string | number;
 /** Where a page continues: after (key, id) on a key index, after id on a scan. */
 type After = { key: Key; id: string } | { id: string } | undefined;
 
-/** The statements of one key index. */
+/**
+ * The statements of one key index. Each takes first the live rows' parameters — the entity, and for a
+ * text probe `within` a date range, its bounds (see {@link liveParameters}) — then those listed here.
+ */
 interface KeyedStatements {
-  /** Rows of one key after an id. */
-  restOfKey: Database.Statement<[string, Key, string, number], KeyedRow>;
+  /** Rows of one key after an id: key, id, limit. */
+  restOfKey: Database.Statement<unknown[], KeyedRow>;
   /** Text and number: rows whose key is one of the JSON-listed values (of those after a key). */
-  ofValues?: Database.Statement<[string, string, number], KeyedRow>;
-  ofValuesAfter?: Database.Statement<[string, string, Key, number], KeyedRow>;
-  countOfValues?: Database.Statement<[string, string, number], { count: number }>;
+  ofValues?: Database.Statement<unknown[], KeyedRow>;
+  ofValuesAfter?: Database.Statement<unknown[], KeyedRow>;
+  countOfValues?: Database.Statement<unknown[], { count: number }>;
   /** Time: rows whose key lies in [from, to), and in (key, to) to continue after a key. */
-  inRange?: Database.Statement<[string, number, number, number], KeyedRow>;
-  afterInRange?: Database.Statement<[string, number, number, number], KeyedRow>;
-  countInRange?: Database.Statement<[string, number, number, number], { count: number }>;
+  inRange?: Database.Statement<unknown[], KeyedRow>;
+  afterInRange?: Database.Statement<unknown[], KeyedRow>;
+  countInRange?: Database.Statement<unknown[], { count: number }>;
+}
+
+/** The parameters every statement of a key index starts with: the entity, and a `within` range's bounds. */
+function liveParameters(entity: string, probe: RecordProbe): unknown[] {
+  if (probe.kind !== 'text' || probe.within === undefined) return [entity];
+  return [entity, probe.within.from ?? Number.NEGATIVE_INFINITY, probe.within.to ?? Number.POSITIVE_INFINITY];
 }
 
 /** The SQL of a key index's statements: exported so a test can ask SQLite how it runs them. */
 export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedStatements]?: string } {
   const key = keyExpression(spec);
-  const live = 'FROM records WHERE entity = ? AND deleted = 0';
+  // A composite index is named: without statistics SQLite would rather walk the key's index in
+  // order, reading every row of the key to test its date.
+  const live =
+    spec.within === undefined
+      ? 'FROM records WHERE entity = ? AND deleted = 0'
+      : `FROM records INDEXED BY ${lookupIndex(spec).name} WHERE entity = ? AND deleted = 0 AND ${withinExpression(spec.within)} >= ? AND ${withinExpression(spec.within)} < ?`;
   const select = `SELECT ${RECORD_COLUMNS}, ${key} AS probe_key ${live}`;
   const order = `ORDER BY ${key}, id LIMIT ?`;
   const restOfKey = `${select} AND ${key} = ? AND id > ? ORDER BY id LIMIT ?`;
@@ -97,11 +117,13 @@ function decodeAfter(after: string | undefined, keyKind: 'string' | 'number' | u
 }
 
 function specOf(probe: Exclude<RecordProbe, { kind: 'all' }>): LookupSpec {
-  return { attribute: probe.attribute, kind: probe.kind };
+  return probe.kind === 'text' && probe.within !== undefined
+    ? { attribute: probe.attribute, kind: probe.kind, within: probe.within.attribute }
+    : { attribute: probe.attribute, kind: probe.kind };
 }
 
 function specKey(spec: LookupSpec): string {
-  return `${spec.kind}\u0000${spec.attribute ?? ''}`;
+  return `${spec.kind}\u0000${spec.attribute ?? ''}\u0000${spec.within ?? ''}`;
 }
 
 /** Values travel to `json_each` as JSON strings (see valueKeyExpression). */
@@ -161,11 +183,12 @@ export class SqliteLookups {
     if (probeIsEmpty(probe)) return { records: [], next: undefined };
     const normalized = normalizeProbe(probe);
     const statements = this.statementsOf(specOf(probe));
+    const live = liveParameters(entity, normalized);
     // One more row than the page: tells whether there is a next page without an empty last one.
     const wanted = limit + 1;
     const from = after !== undefined && 'key' in after ? after.key : undefined;
     let rows: KeyedRow[] =
-      from === undefined ? [] : statements.restOfKey.all(entity, from, after!.id, wanted);
+      from === undefined ? [] : statements.restOfKey.all(...live, from, after!.id, wanted);
     if (rows.length < wanted) {
       const rest = wanted - rows.length;
       let following: KeyedRow[];
@@ -173,14 +196,14 @@ export class SqliteLookups {
         const upper = normalized.to ?? Number.POSITIVE_INFINITY;
         following =
           from === undefined
-            ? statements.inRange!.all(entity, normalized.from ?? Number.NEGATIVE_INFINITY, upper, rest)
-            : statements.afterInRange!.all(entity, from as number, upper, rest);
+            ? statements.inRange!.all(...live, normalized.from ?? Number.NEGATIVE_INFINITY, upper, rest)
+            : statements.afterInRange!.all(...live, from, upper, rest);
       } else {
         const values = valuesJson(normalized);
         following =
           from === undefined
-            ? statements.ofValues!.all(entity, values, rest)
-            : statements.ofValuesAfter!.all(entity, values, from, rest);
+            ? statements.ofValues!.all(...live, values, rest)
+            : statements.ofValuesAfter!.all(...live, values, from, rest);
       }
       // concat, not push(...): a page of many thousand rows would overflow the argument stack.
       rows = rows.length === 0 ? following : rows.concat(following);
@@ -202,12 +225,13 @@ export class SqliteLookups {
       return upTo < 0 ? count : Math.min(count, upTo);
     }
     const statements = this.statementsOf(specOf(probe));
+    const live = liveParameters(entity, normalized);
     if (normalized.kind === 'time') {
       const lower = normalized.from ?? Number.NEGATIVE_INFINITY;
       const upper = normalized.to ?? Number.POSITIVE_INFINITY;
-      return statements.countInRange!.get(entity, lower, upper, upTo)!.count;
+      return statements.countInRange!.get(...live, lower, upper, upTo)!.count;
     }
-    return statements.countOfValues!.get(entity, valuesJson(normalized), upTo)!.count;
+    return statements.countOfValues!.get(...live, valuesJson(normalized), upTo)!.count;
   }
 
   private scanEntity(entity: string, meter: ReadMeter | undefined): StoredRecord[] {

@@ -43,8 +43,14 @@ export function registerRecordKeyFunctions(db: Database.Database): void {
 
 /** Whether a look-up can be served by an index (odd attribute names cannot be written into SQL). */
 export function isIndexable(spec: LookupSpec): boolean {
+  if (spec.within !== undefined && (spec.kind !== 'text' || !isPlainAttributeName(spec.within))) return false;
   if (spec.attribute === null) return spec.kind === 'text';
   return isPlainAttributeName(spec.attribute);
+}
+
+/** The time key of a composite look-up's date attribute, as SQL over `records`. */
+export function withinExpression(attribute: string): string {
+  return keyExpression({ attribute, kind: 'time' });
 }
 
 /**
@@ -72,6 +78,18 @@ export function valueKeyExpression(kind: 'text' | 'number'): string {
  * it SQLite answers counts from the index alone (it does not infer it from the partial condition).
  */
 export function lookupIndex(spec: LookupSpec): { name: string; ddl: string } {
+  if (spec.within !== undefined) {
+    // (key, date, id): a key's rows of a date range are one stretch of the index.
+    const digest = createHash('sha256')
+      .update(`${spec.kind}\u0000${spec.attribute ?? ''}\u0000${spec.within}`)
+      .digest('hex')
+      .slice(0, 16);
+    const name = `records_${spec.kind}_within_key_${digest}`;
+    return {
+      name,
+      ddl: `CREATE INDEX IF NOT EXISTS ${name} ON records (entity, ${keyExpression(spec)}, ${withinExpression(spec.within)}, id, deleted) WHERE deleted = 0`,
+    };
+  }
   const digest = createHash('sha256')
     .update(`${spec.kind}\u0000${spec.attribute ?? ''}`)
     .digest('hex')

@@ -1,5 +1,11 @@
 import { replaceDirectory } from '../../../shared/admin/directory-store';
-import { publishProfile, updateProfile } from '../../../shared/admin/profile-service';
+import {
+  loadEntities,
+  publishCustomizations,
+  setEntityOfflineSettings,
+} from '../../../shared/admin/entity-config';
+import { listPublishedProfiles, publishProfile, updateProfile } from '../../../shared/admin/profile-service';
+import { lookupSpecsFor } from '../../../shared/sync/lookup-specs';
 import type { ReadMeter, RecordWrite } from '../../../shared/store/port';
 import { newReadMeter } from '../../../shared/store/port';
 import { compactionDue, type HeldState } from '../../../shared/sync/device-state';
@@ -213,6 +219,46 @@ describe('what a download reads', () => {
     expect(rowsRead).toBe(10 + 52);
     expect(d.rows.has('task/e1')).toBe(true);
     expect(d.rows.size).toBe(20 + 30 + 2);
+  });
+
+  it("looks up the user's rows of a planned date's entering day, not the tenant's nor all the user's", async () => {
+    // Tasks due in the last 3 days (a planned date, not a write stamp): the entering day can hold rows.
+    await setEntityOfflineSettings(t.tenant, t.clock, 'task', {
+      enabled: true,
+      orgFilter: [{ attribute: 'scheduledend', operator: 'last-x-days', value: 3 }],
+      required: false,
+    });
+    await publishCustomizations(t.tenant, t.clock);
+    // Publishing prepared the composite look-ups of owners and units by that date (not by a write stamp).
+    const specs = lookupSpecsFor(await listPublishedProfiles(t.tenant), await loadEntities(t.tenant));
+    expect(specs.filter((s) => s.within !== undefined)).toEqual([
+      { attribute: 'ownerid', kind: 'text', within: 'scheduledend' },
+      { attribute: 'owningbusinessunit', kind: 'text', within: 'scheduledend' },
+    ]);
+    const due = (id: string, owner: string, iso: string) =>
+      row('task', id, {
+        name: id,
+        ownerid: owner,
+        owningbusinessunit: owner === 'u1' ? 'east' : 'west',
+        scheduledend: iso,
+      });
+    await t.tenant.applyRecordWrites([
+      // 600 of u3's and 2 of u1's due on the day entering the window, 30 of u1's due within it.
+      ...Array.from({ length: 600 }, (_, n) => due(`f${n}`, 'u3', '2026-03-11T08:00:00Z')),
+      due('e1', 'u1', '2026-03-11T08:00:00Z'),
+      due('e2', 'u1', '2026-03-11T09:00:00Z'),
+      ...Array.from({ length: 30 }, (_, n) => due(`w${n}`, 'u1', '2026-03-09T08:00:00Z')),
+    ]);
+    const d = new DeviceReplica('d1', 1);
+    await d.syncToEnd(t);
+    expect(d.rows.has('task/e1')).toBe(false);
+    expect(d.rows.has('task/w1')).toBe(true);
+    t.clock.advance(12.5 * 3_600_000);
+    const { rowsRead, changes } = await measuredSteps(d);
+    // Nothing of u1's is due on the leaving day (03-07); the 2 entering are read, and only they.
+    expect(changes).toBe(2);
+    expect(rowsRead).toBe(2);
+    expect(d.rows.has('task/e1')).toBe(true);
   });
 
   it('re-judges only the entity a republish changes', async () => {

@@ -7,6 +7,7 @@ import { buildUserContext } from '../../../shared/security/user-context';
 import type { RecordProbe } from '../../../shared/store/port';
 import { probeMatches } from '../../../shared/store/record-keys';
 import { formulaCovers, formulaDelta, ownershipCover } from '../../../shared/sync/membership-probes';
+import { withinCover } from '../../../shared/sync/sync-work';
 import { accountEntity, syncDirectory } from '../security/sync-security-fixture';
 
 /**
@@ -355,4 +356,51 @@ describe('formula deltas: the rows a binding change can move', () => {
       if (before && !after) expect({ row: row.id, left }).toEqual({ row: row.id, left: true });
     }
   });
+});
+
+describe('withinCover: a cover narrowed to the date ranges a window gained', () => {
+  const owners: RecordProbe = { kind: 'text', attribute: 'ownerid', values: ['u1', 't1'] };
+  const units: RecordProbe = { kind: 'text', attribute: 'owningbusinessunit', values: ['east'] };
+  const day: RecordProbe = { kind: 'time', attribute: 'scheduledend', from: 10, to: 20 };
+  it.each([
+    [
+      'owners within a planned date',
+      [owners],
+      [day],
+      [{ ...owners, within: { attribute: 'scheduledend', from: 10, to: 20 } }],
+    ],
+    [
+      'owners and units within it',
+      [owners, units],
+      [day],
+      [
+        { ...owners, within: { attribute: 'scheduledend', from: 10, to: 20 } },
+        { ...units, within: { attribute: 'scheduledend', from: 10, to: 20 } },
+      ],
+    ],
+    [
+      'a write stamp (its gained day holds no stored row)',
+      [owners],
+      [{ ...day, attribute: 'modifiedon' }],
+      undefined,
+    ],
+    [
+      'a cover of another attribute',
+      [{ kind: 'text', attribute: 'parentid', values: ['a'] }],
+      [day],
+      undefined,
+    ],
+    ['a cover of every row', [{ kind: 'all' }], [day], undefined],
+    [
+      'a range that is not of dates',
+      [owners],
+      [{ kind: 'text', attribute: 'ownerid', values: ['t2'] }],
+      undefined,
+    ],
+  ] as [string, RecordProbe[], RecordProbe[], RecordProbe[] | undefined][])(
+    '%s',
+    (_name, cover, ranges, expected) => {
+      expect(withinCover(cover, ranges)).toEqual(expected);
+    },
+  );
 });

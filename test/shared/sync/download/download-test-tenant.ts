@@ -110,7 +110,7 @@ export function downloadTestEntities(): EntityMetadata[] {
       attr('accountid', 'lookup', { targets: ['account'] }),
       attr('tagid', 'lookup', { targets: ['tag'] }),
     ]),
-    entity('task', 'user', [...owner, attr('modifiedon', 'datetime')]),
+    entity('task', 'user', [...owner, attr('modifiedon', 'datetime'), attr('scheduledend', 'datetime')]),
     entity('lead', 'business', [
       attr('owningbusinessunit', 'lookup', { targets: ['businessunit'] }),
       attr('score', 'integer'),
