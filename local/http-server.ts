@@ -8,6 +8,30 @@ import { AppError, toErrorResponse } from '../shared/errors';
 import { createRouteMatcher } from './route-matcher';
 
 /**
+ * How long the host keeps an idle keep-alive connection open after its last answer (announced as
+ * `Keep-Alive: timeout=75`). A client sending on a connection at the moment the host closes it gets
+ * ECONNRESET: the request meets a closed socket, or lies unread in one being closed. Node's default
+ * of 5 s (closing at about 6 s) did that once in ~20,000 requests in the bench's 50-device loop,
+ * whose http.Agent reuses pooled connections however long they were idle (a pool of 54 for 50
+ * devices leaves some idle for seconds, and a paced phase most of them). Clients that honour the
+ * announcement (fetch/undici, the SDK; an http.Agent with a `timeout`) close a second before it;
+ * 75 s outlasts the gaps in a bench phase and the 60 s idle timeout of common proxies and agents.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 75_000;
+/**
+ * Time for a request's headers: past the keep-alive timeout, the usual pairing for a long keep-alive
+ * (Node before 18 timed an idle connection's next headers from its last answer, so a shorter headers
+ * timeout cut idle connections first).
+ */
+export const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1_000;
+/**
+ * Time to receive a whole request (at most MAX_BODY_BYTES, a 4 MiB upload by default) once it has
+ * started: 2 minutes, not Node's 5, so a stalled upload does not hold a connection that long; it must
+ * be at least the headers timeout. Answers are not bounded by it (a large download streams longer).
+ */
+export const REQUEST_TIMEOUT_MS = 120_000;
+
+/**
  * Serves the route table over node:http, building the same `HttpRequest` and `InvocationContext`
  * objects the Functions host would, and calling the same adapter (`handleRequest`).
  */
@@ -19,13 +43,21 @@ export function createLocalHttpServer(
   const match = createRouteMatcher(routes);
   const maxBytes = runtime.services.settings.MAX_BODY_BYTES;
 
-  return createServer((req, res) => {
-    void serve(req, res).catch((error: unknown) => {
-      log(`request failed: ${error instanceof Error ? error.stack : String(error)}`);
-      if (!res.headersSent) sendJson(res, 500, toErrorResponse(error).body);
-      else res.destroy();
-    });
-  });
+  const server = createServer(
+    {
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+    },
+    (req, res) => {
+      void serve(req, res).catch((error: unknown) => {
+        log(`request failed: ${error instanceof Error ? error.stack : String(error)}`);
+        if (!res.headersSent) sendJson(res, 500, toErrorResponse(error).body);
+        else res.destroy();
+      });
+    },
+  );
+  return server;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Errors the router answers itself carry a trace id like those of the adapter.
