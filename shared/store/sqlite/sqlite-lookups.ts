@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors';
-import type { StoredRecord } from '../../model/record';
+import type { Attributes, StoredRecord } from '../../model/record';
 import type { LookupSpec, ProbePage, ReadMeter, RecordProbe } from '../port';
-import { normalizeProbe, probeIsEmpty, probeMatches } from '../record-keys';
+import { normalizeProbe, numberKey, probeIsEmpty, probeMatches, textKey, timeKey } from '../record-keys';
 import {
   isIndexable,
   keyExpression,
@@ -21,9 +21,8 @@ import { RECORD_COLUMNS, toRecords, type RecordRow } from './sqlite-record-rows'
  * cannot be written into SQL, page the entity by id; the latter filter in JavaScript.
  */
 
-interface KeyedRow extends RecordRow {
-  probe_key: string | number;
-}
+/** A row a key index found (its key is computed from the last row of a page only, in JavaScript). */
+type KeyedRow = RecordRow;
 
 type Key = string | number;
 
@@ -62,7 +61,9 @@ export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedState
     spec.within === undefined
       ? 'FROM records WHERE entity = ? AND deleted = 0'
       : `FROM records INDEXED BY ${lookupIndex(spec).name} WHERE entity = ? AND deleted = 0 AND ${withinExpression(spec.within)} >= ? AND ${withinExpression(spec.within)} < ?`;
-  const select = `SELECT ${RECORD_COLUMNS}, ${key} AS probe_key ${live}`;
+  // Not the key itself: computing it in SQL for every row cost a third of a page's read; the page's
+  // position needs the last row's only (`keyOfRow`).
+  const select = `SELECT ${RECORD_COLUMNS} ${live}`;
   const order = `ORDER BY ${key}, id LIMIT ?`;
   const restOfKey = `${select} AND ${key} = ? AND id > ? ORDER BY id LIMIT ?`;
   if (spec.kind === 'time') {
@@ -114,6 +115,20 @@ function decodeAfter(after: string | undefined, keyKind: 'string' | 'number' | u
   const keyFits = keyKind === 'string' ? typeof key === 'string' : Number.isFinite(key);
   if (value.length !== 2 || !keyFits || typeof id !== 'string') throw invalidAfter();
   return { key: key as Key, id };
+}
+
+/**
+ * The key a found row has in its probe's index: the same function of the same value as the index's
+ * expression (`keyExpression`: the attribute's JSON fragment, or the id, through record-keys.ts).
+ */
+function keyOfRow(probe: Exclude<RecordProbe, { kind: 'all' }>, row: RecordRow): Key {
+  const value =
+    probe.attribute === null ? row.id : (JSON.parse(row.attributes) as Attributes)[probe.attribute];
+  const key =
+    probe.kind === 'text' ? textKey(value) : probe.kind === 'number' ? numberKey(value) : timeKey(value);
+  // A row an index found by its key has one.
+  if (key === undefined) throw new AppError('Internal', `A row found by its ${probe.kind} key has none.`);
+  return key;
 }
 
 function specOf(probe: Exclude<RecordProbe, { kind: 'all' }>): LookupSpec {
@@ -208,8 +223,9 @@ export class SqliteLookups {
       // concat, not push(...): a page of many thousand rows would overflow the argument stack.
       rows = rows.length === 0 ? following : rows.concat(following);
     }
+    const keyed = probe;
     return this.page(rows, limit, meter, normalized, (last) => ({
-      key: (last as KeyedRow).probe_key,
+      key: keyOfRow(keyed, last),
       id: last.id,
     }));
   }
