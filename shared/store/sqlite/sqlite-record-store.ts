@@ -341,6 +341,8 @@ export class SqliteRecordStore implements RecordStore {
     nowMs: number,
   ): ChangePage {
     if (after < s.changeLog.horizon()) throw changeCursorExpired('its changes were compacted');
+    // Nothing written since: no scope's entries are read (an idle device's sync, most syncs).
+    if (after === head) return { records: [], cursor: formatChangeCursor(head, nowMs), more: false };
     const changed = s.changeLog.readScoped(scopes, after, head, limit, limit * ENTRIES_PER_ROW, this.meter);
     const idsByEntity = new Map<string, string[]>();
     for (const row of changed.rows) {
