@@ -55,7 +55,10 @@ async function runModel(t: TestStore, seed: number, rounds: number, stepsPerRoun
   const rnd = (): number => generator.next();
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   const chance = (p: number): boolean => rnd() < p;
-  await configureDownloadTenant(t);
+  // Odd seeds date tasks by a write stamp (modifiedon), even ones by a planned date (scheduledend),
+  // whose window's gained day holds stored rows and is looked up through the composite index.
+  const taskWindow = seed % 2 === 0 ? 'scheduledend' : 'modifiedon';
+  await configureDownloadTenant(t, { taskWindow });
   let version = 0;
   const live = new Map<string, Set<string>>([...ENTITIES, OUTSIDE].map((e) => [e, new Set<string>()]));
   let nextId = 0;
@@ -101,9 +104,11 @@ async function runModel(t: TestStore, seed: number, rounds: number, stepsPerRoun
       base.tagid = someId('tag');
     }
     if (entity === 'task') {
-      // Dated up to five days back, and sometimes later today: the 3-day window moves over them.
-      const offset = chance(0.1) ? -Math.floor(rnd() * 12 * HOUR) : Math.floor(rnd() * 5 * 86_400_000);
-      base.modifiedon = new Date(t.clock.now().getTime() - offset).toISOString();
+      // Dated up to five days back, and sometimes later today (a planned date up to two days ahead):
+      // the 3-day window moves over them.
+      const ahead = taskWindow === 'scheduledend' ? 2 * 86_400_000 : 12 * HOUR;
+      const offset = chance(0.1) ? -Math.floor(rnd() * ahead) : Math.floor(rnd() * 5 * 86_400_000);
+      base[taskWindow] = new Date(t.clock.now().getTime() - offset).toISOString();
     }
     if (entity === 'lead') {
       base.owningbusinessunit = pick(BUS);

@@ -319,14 +319,23 @@ export async function openTestStore(kind: 'sqlite' | 'cosmos'): Promise<TestStor
 /** Declares and publishes the entities, the directory, settings, profiles P1 (u1, u2, u4, u5) and P2 (u3), and the app. */
 export async function configureDownloadTenant(
   t: TestStore,
-  options: { settings?: TenantSettingsUpdate; directory?: Directory } = {},
+  options: {
+    settings?: TenantSettingsUpdate;
+    directory?: Directory;
+    /** The date attribute of task's 3-day window (default `modifiedon`, a write stamp). */
+    taskWindow?: 'modifiedon' | 'scheduledend';
+  } = {},
 ): Promise<void> {
   const { tenant, clock } = t;
   for (const metadata of downloadTestEntities()) {
     await declareEntityMetadata(tenant, clock, metadata);
+    const orgFilter =
+      metadata.logicalName === 'task' && options.taskWindow !== undefined
+        ? [{ attribute: options.taskWindow, operator: 'last-x-days' as const, value: 3 }]
+        : (orgFilters[metadata.logicalName] ?? []);
     await setEntityOfflineSettings(tenant, clock, metadata.logicalName, {
       enabled: true,
-      orgFilter: orgFilters[metadata.logicalName] ?? [],
+      orgFilter,
       required: false,
     });
   }
