@@ -255,20 +255,18 @@ function collectDelta(
     case 'window': {
       if (b.op !== 'window' || a.attribute !== b.attribute) return false;
       // The lower bound rising loses [a.from, b.from); the upper bound rising gains [a.to, b.to).
-      if (a.from !== b.from)
-        (b.from > a.from ? sides.leaving : sides.entering).push({
+      const moved = (x: number, y: number, rising: RecordProbe[], falling: RecordProbe[]): void => {
+        if (x === y) return;
+        const probe: RecordProbe = {
           kind: 'time',
           attribute: a.attribute,
-          from: Math.min(a.from, b.from),
-          to: Math.max(a.from, b.from),
-        });
-      if (a.to !== b.to)
-        (b.to > a.to ? sides.entering : sides.leaving).push({
-          kind: 'time',
-          attribute: a.attribute,
-          from: Math.min(a.to, b.to),
-          to: Math.max(a.to, b.to),
-        });
+          from: Math.min(x, y),
+          to: Math.max(x, y),
+        };
+        (y > x ? rising : falling).push(probe);
+      };
+      moved(a.from, b.from, sides.leaving, sides.entering);
+      moved(a.to, b.to, sides.entering, sides.leaving);
       return true;
     }
     case 'and':
