@@ -4,6 +4,7 @@ import { adminConfigRoutes } from './http/routes/admin-config-routes';
 import { apiViewerRoutes } from './http/routes/api-viewer-routes';
 import { ingestRoutes } from './http/routes/ingest-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
+import { replicationRoutes } from './http/routes/replication-routes';
 import { syncDownloadRoutes } from './http/routes/sync-download-routes';
 import { syncUploadRoutes } from './http/routes/sync-upload-routes';
 import { healthRoute, openApiRoute } from './http/routes/system-routes';
@@ -20,6 +21,7 @@ const featureRoutes: RouteDefinition[] = [
   registerTenantRoute,
   ...adminConfigRoutes,
   ...provisioningRoutes,
+  ...replicationRoutes,
   ...syncDownloadRoutes,
   ...syncUploadRoutes,
   ...ingestRoutes,

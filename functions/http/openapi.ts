@@ -99,6 +99,11 @@ const tags: { name: string; description: string; pattern: RegExp }[] = [
     pattern: /^api\/admin\/\{org\}\/provisioning\b/,
   },
   {
+    name: 'Replication',
+    description: 'Replication health per entity: last run, lag, errors, dead-lettered messages.',
+    pattern: /^api\/admin\/\{org\}\/replication\b/,
+  },
+  {
     name: 'Sync errors',
     description: "The tenant's sync error log; retry an operation as its user.",
     pattern: /^api\/admin\/\{org\}\/sync-errors\b/,
