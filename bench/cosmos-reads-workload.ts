@@ -7,6 +7,7 @@ import { ORG, type BenchContext } from './bench-context';
 import { EMULATOR_KEY, startCosmosServer } from './cosmos-server';
 import {
   configureVisitTenant,
+  DAY_MS,
   syncVisits,
   VISIT_USERS,
   visitWrite,
@@ -16,7 +17,6 @@ import {
 import { formatStoreReads } from './store-reads';
 
 const STORE = 'Cosmos adapter vs @vercel/cosmosdb-server (emulator)';
-const DAY_MS = 24 * 60 * 60_000;
 /** Wide enough that every generated row is in the window: this workload is about look-ups and changes. */
 const WINDOW_DAYS = 365;
 /** Changed rows of u1 in the incremental round, and as many of other users' (which concern u1 not at all). */

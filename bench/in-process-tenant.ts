@@ -24,6 +24,9 @@ import { addStoreReads, noStoreReads, storeReadsOfMeter, type StoreReads } from 
  * clock the bench moves (the host runs on the system clock), or a store the bench counts directly.
  */
 
+/** A day, in ms (the tenants' dates are spread over days). */
+export const DAY_MS = 24 * 60 * 60_000;
+
 /** The entity of the in-process tenants. */
 export const VISIT = 'visit';
 /** Users of the in-process tenants: u1 is the measured one, the others own the rest of the tenant. */

@@ -9,6 +9,7 @@ import { ORG, type BenchContext } from './bench-context';
 import { removeDataDir } from './host-process';
 import {
   configureVisitTenant,
+  DAY_MS,
   syncVisits,
   VISIT_USERS,
   visitWrite,
@@ -18,7 +19,6 @@ import {
 import { formatStoreReads } from './store-reads';
 
 const STORE = 'SQLite (in process, manual clock)';
-const DAY_MS = 24 * 60 * 60_000;
 /** The org filter: `scheduledstart last-x-days 30` (planned visits), the window [midnight 30 days ago, end of today). */
 const WINDOW_DAYS = 30;
 /** Rows of the measured user u1 per day, on every day of the window and on the day after it. */

@@ -1,8 +1,8 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { AppServices } from '../../shared/app-services';
 import type { Principal } from '../../shared/auth/principal';
 import type { ErrorCode } from '../../shared/errors';
-import type { Tenant } from '../../shared/model/tenant';
+import { orgSchema, type Tenant } from '../../shared/model/tenant';
 import type { TenantStore } from '../../shared/store/port';
 
 /**
@@ -144,3 +144,6 @@ export function defineTenantRoute<
     handler: (ctx) => def.handler(ctx as TenantRouteContext<Infer<P>, Infer<Q>, Infer<B>>),
   };
 }
+
+/** Path parameters of a route whose only parameter is `{org}`. */
+export const orgParamsSchema = z.object({ org: orgSchema });

@@ -83,7 +83,7 @@ export function probeMatches(probe: RecordProbe, record: StoredRecord): boolean 
 }
 
 /** A probe with its values de-duplicated (text values lower-cased), for adapters to query with. */
-export function normalizeProbe(probe: RecordProbe): RecordProbe {
+export function normalizeProbe<P extends RecordProbe>(probe: P): P {
   switch (probe.kind) {
     case 'text':
       return { ...probe, values: [...new Set(probe.values.map((v) => v.toLowerCase()))].sort() };

@@ -11,6 +11,19 @@ import type { ConfiguredEntity } from '../profiles/validate-profile';
 import type { LookupSpec, TenantStore } from '../store/port';
 import { linkOf } from './associations';
 
+/** The cover attributes a date window's gained day is looked up within (composite look-ups). */
+const NARROWED_COVERS = [OWNER_ATTRIBUTE, OWNING_BUSINESS_UNIT_ATTRIBUTE] as const;
+
+/**
+ * Whether the rows of a cover attribute (owner, business unit) are looked up within a day of a date
+ * attribute — the one rule publishing (which prepares the composite index) and the engine (which asks
+ * for it) share. Not for a write stamp (`isWriteStamp`): its gained day holds no stored rows, so the
+ * direct look-up costs nothing and an index kept for it would cost every write.
+ */
+export function narrowsByDate(coverAttribute: string, dateAttribute: string): boolean {
+  return (NARROWED_COVERS as readonly string[]).includes(coverAttribute) && !isWriteStamp(dateAttribute);
+}
+
 /**
  * The look-ups the sync engine can ask for under these published profiles and entities (store
  * `prepareLookups`): the row id, ownership, the attributes of filter conditions an index can serve,
@@ -41,13 +54,11 @@ export function lookupSpecsFor(
       if (item.customFilter !== undefined) visitTree(item.customFilter, (c) => conditions.push(c));
       for (const condition of conditions) {
         addCondition(add, condition, config.metadata);
-        // The day a window gains, among an owner's or a business unit's rows (sync-work.ts
-        // `withinCover`); not for a write stamp, whose gained day holds no stored rows.
+        // The day a window gains, among an owner's or a business unit's rows (sync-work.ts `withinCover`).
         const attribute = condition.attribute.toLowerCase();
-        if (condition.operator === 'last-x-days' && !isWriteStamp(attribute)) {
-          add(OWNER_ATTRIBUTE, 'text', attribute);
-          add(OWNING_BUSINESS_UNIT_ATTRIBUTE, 'text', attribute);
-        }
+        if (condition.operator !== 'last-x-days') continue;
+        for (const cover of NARROWED_COVERS)
+          if (narrowsByDate(cover, attribute)) add(cover, 'text', attribute);
       }
       for (const association of item.associations) {
         const resolved = resolveAssociation(config.metadata, association.relationship, metadata);

@@ -1,11 +1,6 @@
 import { AppError } from '../errors';
 import { allOf } from '../filters/row-formula';
-import {
-  isWriteStamp,
-  OWNER_ATTRIBUTE,
-  OWNING_BUSINESS_UNIT_ATTRIBUTE,
-  type StoredRecord,
-} from '../model/record';
+import type { StoredRecord } from '../model/record';
 import type { ChangePage, ChangeScope, RecordProbe, TenantStore } from '../store/port';
 import { probeMatches } from '../store/record-keys';
 import { intersectPair, sourceValueIsId, targetsProbe } from './associations';
@@ -22,6 +17,7 @@ import {
   type Task,
   type Work,
 } from './device-state';
+import { narrowsByDate } from './lookup-specs';
 import {
   findAll,
   heldKeysMayMatch,
@@ -132,6 +128,24 @@ function coverRank(cover: ProbeCover): number {
 }
 
 /**
+ * The rows some probes find, as the store counts them, up to `limit`: past it, some number above
+ * `limit` (the counting stops there, so a wide look-up costs no more than the limit).
+ */
+async function countUpTo(
+  store: TenantStore,
+  entity: string,
+  probes: readonly RecordProbe[],
+  limit: number,
+): Promise<number> {
+  let rows = 0;
+  for (const probe of probes) {
+    rows += await store.countRecords(entity, probe, Number.isFinite(limit) ? { upTo: limit - rows + 1 } : {});
+    if (rows > limit) break;
+  }
+  return rows;
+}
+
+/**
  * The cover of an entity's direct members the store answers with the fewest rows: each cover's
  * look-ups counted by the store (index counts), the likely smallest first, later ones only up to the
  * best so far — so comparing costs what the chosen cover holds, not what a wide one would.
@@ -146,12 +160,7 @@ async function chooseCover(
   let best: { probes: RecordProbe[]; estimate: number } | undefined;
   for (const cover of covers) {
     const probes: RecordProbe[] = cover === 'all' ? [{ kind: 'all' }] : [...cover];
-    let estimate = 0;
-    for (const probe of probes) {
-      const upTo = best === undefined ? undefined : best.estimate - estimate + 1;
-      estimate += await store.countRecords(entity.name, probe, upTo === undefined ? {} : { upTo });
-      if (best !== undefined && estimate > best.estimate) break;
-    }
+    const estimate = await countUpTo(store, entity.name, probes, best?.estimate ?? Infinity);
     if (best === undefined || estimate < best.estimate) best = { probes, estimate };
   }
   if (best !== undefined && best.probes.length === 0) return undefined;
@@ -229,23 +238,18 @@ export async function judgementWork(
       continue;
     }
     if (old.hidden !== now.hidden) resend.add(name);
-    const found: EntityDelta = { all: [], entering: [], leaving: [] };
+    const found: EntityDelta = { entering: [], leaving: [] };
     for (const part of ['own', 'org', 'read'] as const) {
       const delta = formulaDelta(old.formulas[part], now.formulas[part]);
       if (delta.structural) {
         recompute.add(name);
         break;
       }
-      found.all.push(...delta.probes);
       found.entering.push(...delta.entering);
       found.leaving.push(...delta.leaving);
     }
-    if (!recompute.has(name) && found.all.length > 0)
-      probes.set(name, {
-        all: mergeProbes(found.all),
-        entering: mergeProbes(found.entering),
-        leaving: mergeProbes(found.leaving),
-      });
+    if (!recompute.has(name) && found.entering.length + found.leaving.length > 0)
+      probes.set(name, { entering: mergeProbes(found.entering), leaving: mergeProbes(found.leaving) });
   }
   // Rows reached from an entity judged again may be reached no more, or anew: their entities too.
   for (const name of profile.order) {
@@ -271,9 +275,8 @@ export async function judgementWork(
   return work;
 }
 
-/** The rows of an entity whose verdict can have flipped: all of them, and which way each can flip. */
+/** The rows of an entity whose verdict can have flipped, by which way they can flip. */
 interface EntityDelta {
-  all: RecordProbe[];
   /** Rows that can only become members: none is held. */
   entering: RecordProbe[];
   /** Rows that can only stop being members: only held ones matter. */
@@ -300,17 +303,10 @@ async function rejudgeTasks(scope: WorkScope, entity: CompiledEntity, delta: Ent
     after: null,
     filter,
   });
-  if (entity.incoming.length > 0) return [judge(delta.all, null)];
+  if (entity.incoming.length > 0) return [judge(mergeProbes([...delta.entering, ...delta.leaving]), null)];
   const { store } = scope;
-  /** Rows the probes find, counted up to `limit` (past it: more than `limit`). */
-  const count = async (probes: readonly RecordProbe[], limit: number): Promise<number> => {
-    let rows = 0;
-    for (const probe of probes) {
-      rows += await store.countRecords(entity.name, probe, { upTo: limit - rows + 1 });
-      if (rows > limit) break;
-    }
-    return rows;
-  };
+  const count = (probes: readonly RecordProbe[], limit: number): Promise<number> =>
+    countUpTo(store, entity.name, probes, limit);
   const direct: RecordProbe[] = [];
   const tasks: Task[] = [];
 
@@ -353,9 +349,7 @@ async function rejudgeTasks(scope: WorkScope, entity: CompiledEntity, delta: Ent
 /**
  * A cover of owners or business units narrowed to date ranges (each cover probe within each range):
  * the rows of the cover that lie in them, as composite look-ups (`lookupSpecsFor` prepares them).
- * Undefined unless every cover probe is an owner or business-unit look-up and every range a date range
- * on an attribute that is not a write stamp (`isWriteStamp`: its gained day holds no stored rows, so
- * the direct look-up costs nothing, and an index kept for it would cost every write).
+ * Undefined unless every pair of cover probe and date range is one `narrowsByDate` allows.
  */
 export function withinCover(
   cover: readonly RecordProbe[],
@@ -363,12 +357,10 @@ export function withinCover(
 ): RecordProbe[] | undefined {
   const narrowed: RecordProbe[] = [];
   for (const probe of cover) {
-    if (probe.kind !== 'text' || probe.within !== undefined) return undefined;
-    if (probe.attribute !== OWNER_ATTRIBUTE && probe.attribute !== OWNING_BUSINESS_UNIT_ATTRIBUTE)
-      return undefined;
+    if (probe.kind !== 'text' || probe.within !== undefined || probe.attribute === null) return undefined;
     for (const range of ranges) {
-      // A write stamp's gained day holds (almost) no stored rows: no composite index is kept for it.
-      if (range.kind !== 'time' || isWriteStamp(range.attribute)) return undefined;
+      // Only the pairs publishing prepares an index for.
+      if (range.kind !== 'time' || !narrowsByDate(probe.attribute, range.attribute)) return undefined;
       narrowed.push({ ...probe, within: { attribute: range.attribute, from: range.from, to: range.to } });
     }
   }

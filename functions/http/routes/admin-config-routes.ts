@@ -45,9 +45,8 @@ import type { Tenant } from '../../../shared/model/tenant';
 import { safeIdSchema } from '../../../shared/model/safe-text';
 import { orgSchema } from '../../../shared/model/tenant';
 import { prepareSyncLookups } from '../../../shared/sync/lookup-specs';
-import { defineTenantRoute, type RouteDefinition } from '../route-definition';
+import { defineTenantRoute, orgParamsSchema, type RouteDefinition } from '../route-definition';
 
-const orgParams = z.object({ org: orgSchema });
 const entityParams = z.object({ org: orgSchema, entity: logicalNameSchema });
 const profileParams = z.object({ org: orgSchema, id: profileIdSchema });
 const appParams = z.object({ org: orgSchema, appId: appIdSchema });
@@ -86,7 +85,7 @@ const entitiesList = defineTenantRoute({
   method: 'GET',
   route: 'api/admin/{org}/entities',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   summary:
     'Entity metadata with offline settings (drafts, with whether each is published) and the metadata version.',
   response: z.object({ metadataVersion: metadataVersionSchema, entities: z.array(entityListItemSchema) }),
@@ -139,7 +138,7 @@ const customizationsPublish = defineTenantRoute({
   method: 'POST',
   route: 'api/admin/{org}/customizations/publish',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   summary: 'Publish entity changes: 200 with the new metadata version, or 422 with every violation.',
   response: metadataVersionSchema,
   errors: ['Unprocessable'],
@@ -155,7 +154,7 @@ const directoryReplace = defineTenantRoute({
   method: 'PUT',
   route: 'api/admin/{org}/directory',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   body: directoryInputSchema,
   summary: 'Replace business units, users, teams and roles (local sources); 422 with every violation.',
   response: z.object({ version: z.number().int(), updatedAt: z.iso.datetime() }),
@@ -171,7 +170,7 @@ const profilesList = defineTenantRoute({
   method: 'GET',
   route: 'api/admin/{org}/profiles',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   summary: 'List offline profiles (drafts, with their latest published version number).',
   response: z.object({ profiles: z.array(profileDraftSchema) }),
   handler: async ({ store }) => ({ body: { profiles: await listProfiles(store) } }),
@@ -182,7 +181,7 @@ const profileCreate = defineTenantRoute({
   method: 'POST',
   route: 'api/admin/{org}/profiles',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   body: profileCreateSchema,
   summary: 'Create an empty, unpublished profile: { name, description, id? }.',
   response: profileResponseSchema,
@@ -290,7 +289,7 @@ const configurationExport = defineTenantRoute({
   method: 'GET',
   route: 'api/admin/{org}/export',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   summary: 'Export profiles (without users) and the entity offline settings they use, as one JSON document.',
   response: exportDocumentSchema,
   handler: async ({ store, tenant, services }) => ({
@@ -303,7 +302,7 @@ const configurationImport = defineTenantRoute({
   method: 'POST',
   route: 'api/admin/{org}/import',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   body: exportDocumentSchema,
   summary:
     'Import an export document: validated whole first (422, nothing changed); profiles arrive unpublished.',
@@ -324,7 +323,7 @@ const settingsGet = defineTenantRoute({
   method: 'GET',
   route: 'api/admin/{org}/settings',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   summary: 'Tenant settings: conflict detection, sync interval, row limits, association limits.',
   response: tenantSettingsSchema,
   handler: async ({ store }) => ({ body: await getTenantSettings(store) }),
@@ -335,7 +334,7 @@ const settingsUpdate = defineTenantRoute({
   method: 'PUT',
   route: 'api/admin/{org}/settings',
   auth: 'admin',
-  params: orgParams,
+  params: orgParamsSchema,
   body: tenantSettingsUpdateSchema,
   summary: 'Change tenant settings (any subset); 422 when soft row limit > hard row limit.',
   response: tenantSettingsSchema,

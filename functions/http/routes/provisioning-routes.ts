@@ -8,10 +8,7 @@ import {
   provisioningActionSchema,
   provisioningStatusSchema,
 } from '../../../shared/provisioning/provisioning-status';
-import { orgSchema } from '../../../shared/model/tenant';
-import { defineTenantRoute, type RouteDefinition } from '../route-definition';
-
-const paramsSchema = z.object({ org: orgSchema });
+import { defineTenantRoute, orgParamsSchema, type RouteDefinition } from '../route-definition';
 
 /** Body of `POST admin/{org}/provisioning`. */
 export const provisioningRequestSchema = z.object({ action: provisioningActionSchema }).strict();
@@ -22,7 +19,7 @@ export const provisioningStatusRoute = defineTenantRoute({
   method: 'GET',
   route: 'api/admin/{org}/provisioning',
   auth: 'admin',
-  params: paramsSchema,
+  params: orgParamsSchema,
   summary: 'Provisioning status: state, current step, per-step status, download progress with ETA, messages.',
   response: provisioningStatusSchema,
   // Reading the status reconciles it with the orchestration's runtime status (a terminated or lost
@@ -38,7 +35,7 @@ export const provisioningActionRoute = defineTenantRoute({
   route: 'api/admin/{org}/provisioning',
   auth: 'admin',
   durableClient: true,
-  params: paramsSchema,
+  params: orgParamsSchema,
   body: provisioningRequestSchema,
   summary: 'Provision, stop, deprovision or retry; answers 202 with the status, or 409 with the reason.',
   response: provisioningStatusSchema,

@@ -4,8 +4,7 @@ import {
   readReplicationStatus,
   replicationErrorSchema,
 } from '../../../shared/replication/replication-status';
-import { orgSchema } from '../../../shared/model/tenant';
-import { defineTenantRoute, type RouteDefinition } from '../route-definition';
+import { defineTenantRoute, orgParamsSchema, type RouteDefinition } from '../route-definition';
 
 /** One entity's replication health: its status, and how long since its last run finished. */
 const entityHealthSchema = entityReplicationStatusSchema.extend({
@@ -38,7 +37,7 @@ export const replicationHealthRoute = defineTenantRoute({
   method: 'GET',
   route: 'api/admin/{org}/replication',
   auth: 'admin',
-  params: z.object({ org: orgSchema }),
+  params: orgParamsSchema,
   summary: 'Replication health per entity: last run, lag, overdue runs, last error, dead-lettered messages.',
   response: replicationHealthSchema,
   handler: async ({ services, store }) => {

@@ -1,6 +1,5 @@
 import { newReadMeter, type ReadMeter } from '../../../shared/store/port';
 import { z } from 'zod';
-import { orgSchema } from '../../../shared/model/tenant';
 import { downloadChanges } from '../../../shared/sync/download';
 import { toTablesResponse } from '../../../shared/sync/download-tables';
 import { getSyncMetadata } from '../../../shared/sync/metadata';
@@ -11,9 +10,7 @@ import {
   metadataQuerySchema,
   syncMetadataResponseSchema,
 } from '../../../shared/sync/sync-protocol';
-import { defineTenantRoute, type RouteDefinition } from '../route-definition';
-
-const orgParams = z.object({ org: orgSchema });
+import { defineTenantRoute, orgParamsSchema, type RouteDefinition } from '../route-definition';
 
 /** `GET api/sync/{org}/metadata?app=`: the device's profile entities, versions and sync interval. */
 export const syncMetadataRoute = defineTenantRoute({
@@ -22,7 +19,7 @@ export const syncMetadataRoute = defineTenantRoute({
   route: 'api/sync/{org}/metadata',
   auth: 'device',
   requireActiveTenant: true,
-  params: orgParams,
+  params: orgParamsSchema,
   query: metadataQuerySchema,
   summary:
     "The entities, attributes and relationships of the caller's offline profile; versions; sync interval.",
@@ -54,7 +51,7 @@ export const syncDownloadRoute = defineTenantRoute({
   route: 'api/sync/{org}/download',
   auth: 'device',
   requireActiveTenant: true,
-  params: orgParams,
+  params: orgParamsSchema,
   body: downloadRequestSchema,
   summary:
     'Download the rows the device may hold: all of them first, then only changes since the checkpoint.',

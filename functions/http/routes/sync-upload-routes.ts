@@ -14,9 +14,13 @@ import {
 } from '../../../shared/sync/upload/upload-protocol';
 import { findDirectoryUser } from '../../../shared/sync/device-identity';
 import type { UploadDependencies } from '../../../shared/sync/upload/upload-session';
-import { defineTenantRoute, type RouteDefinition, type TenantRouteContext } from '../route-definition';
+import {
+  defineTenantRoute,
+  orgParamsSchema,
+  type RouteDefinition,
+  type TenantRouteContext,
+} from '../route-definition';
 
-const orgParams = z.object({ org: orgSchema });
 const errorParams = z.object({
   org: orgSchema,
   errorId: z.string().regex(/^[0-9]{15}-[0-9a-f-]{36}$/, 'a sync error id'),
@@ -39,7 +43,7 @@ export const syncUploadRoutes: RouteDefinition[] = [
     route: 'api/sync/{org}/upload',
     auth: 'device',
     requireActiveTenant: true,
-    params: orgParams,
+    params: orgParamsSchema,
     body: uploadRequestSchema,
     // Rows are free-form and each is bounded per operation (uploadRowContentSchema): a row nested too
     // deep is rejected alone, so the batch around it must get through the adapter.
@@ -64,7 +68,7 @@ export const syncUploadRoutes: RouteDefinition[] = [
     route: 'api/sync/{org}/errors',
     auth: 'device',
     requireActiveTenant: true,
-    params: orgParams,
+    params: orgParamsSchema,
     query: deviceSyncErrorsQuerySchema,
     response: syncErrorsResponseSchema,
     summary: "The sync error log entries of the caller's own operations from this device, newest first.",
@@ -83,7 +87,7 @@ export const syncUploadRoutes: RouteDefinition[] = [
     method: 'GET',
     route: 'api/admin/{org}/sync-errors',
     auth: 'admin',
-    params: orgParams,
+    params: orgParamsSchema,
     query: syncErrorsListQuerySchema,
     response: syncErrorsResponseSchema,
     summary: "The tenant's sync error log, newest first, filtered by user and entity.",

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { orgSchema, tenantRegistrationSchema, tenantSchema } from '../../../shared/model/tenant';
+import { tenantRegistrationSchema, tenantSchema } from '../../../shared/model/tenant';
 import { listTenants, registerTenant } from '../../../shared/tenants/tenant-registry';
-import { defineRoute } from '../route-definition';
+import { defineRoute, orgParamsSchema } from '../route-definition';
 
 /** `PUT api/admin/tenants/{org}`: register a tenant or update its registration (operator). */
 export const registerTenantRoute = defineRoute({
@@ -9,7 +9,7 @@ export const registerTenantRoute = defineRoute({
   method: 'PUT',
   route: 'api/admin/tenants/{org}',
   auth: 'operator',
-  params: z.object({ org: orgSchema }),
+  params: orgParamsSchema,
   body: tenantRegistrationSchema,
   summary: 'Register a tenant: display name, Entra tenant id, source (local, or dataverse with its URL).',
   response: tenantSchema,

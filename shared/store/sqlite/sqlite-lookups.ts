@@ -21,9 +21,6 @@ import { RECORD_COLUMNS, toRecords, type RecordRow } from './sqlite-record-rows'
  * cannot be written into SQL, page the entity by id; the latter filter in JavaScript.
  */
 
-/** A row a key index found (its key is computed from the last row of a page only, in JavaScript). */
-type KeyedRow = RecordRow;
-
 type Key = string | number;
 
 /** Where a page continues: after (key, id) on a key index, after id on a scan. */
@@ -35,14 +32,14 @@ type After = { key: Key; id: string } | { id: string } | undefined;
  */
 interface KeyedStatements {
   /** Rows of one key after an id: key, id, limit. */
-  restOfKey: Database.Statement<unknown[], KeyedRow>;
+  restOfKey: Database.Statement<unknown[], RecordRow>;
   /** Text and number: rows whose key is one of the JSON-listed values (of those after a key). */
-  ofValues?: Database.Statement<unknown[], KeyedRow>;
-  ofValuesAfter?: Database.Statement<unknown[], KeyedRow>;
+  ofValues?: Database.Statement<unknown[], RecordRow>;
+  ofValuesAfter?: Database.Statement<unknown[], RecordRow>;
   countOfValues?: Database.Statement<unknown[], { count: number }>;
   /** Time: rows whose key lies in [from, to), and in (key, to) to continue after a key. */
-  inRange?: Database.Statement<unknown[], KeyedRow>;
-  afterInRange?: Database.Statement<unknown[], KeyedRow>;
+  inRange?: Database.Statement<unknown[], RecordRow>;
+  afterInRange?: Database.Statement<unknown[], RecordRow>;
   countInRange?: Database.Statement<unknown[], { count: number }>;
 }
 
@@ -202,11 +199,11 @@ export class SqliteLookups {
     // One more row than the page: tells whether there is a next page without an empty last one.
     const wanted = limit + 1;
     const from = after !== undefined && 'key' in after ? after.key : undefined;
-    let rows: KeyedRow[] =
+    let rows: RecordRow[] =
       from === undefined ? [] : statements.restOfKey.all(...live, from, after!.id, wanted);
     if (rows.length < wanted) {
       const rest = wanted - rows.length;
-      let following: KeyedRow[];
+      let following: RecordRow[];
       if (normalized.kind === 'time') {
         const upper = normalized.to ?? Number.POSITIVE_INFINITY;
         following =
@@ -223,9 +220,8 @@ export class SqliteLookups {
       // concat, not push(...): a page of many thousand rows would overflow the argument stack.
       rows = rows.length === 0 ? following : rows.concat(following);
     }
-    const keyed = probe;
     return this.page(rows, limit, meter, normalized, (last) => ({
-      key: keyOfRow(keyed, last),
+      key: keyOfRow(normalized, last),
       id: last.id,
     }));
   }
