@@ -574,14 +574,14 @@ export async function runTaskStep(
       for (const record of records) rows.set(record.id, record);
       const { filter } = task;
       const kept = task.held ?? null;
-      if (filter !== null || kept !== null) {
-        scope.counters.rejudgedRows += records.length;
+      if (filter !== null || kept !== null) scope.counters.rejudgedRows += records.length;
+      if (filter !== null) {
         // A held row still stored whose value no filter probe names, and whose kept keys no `held`
         // probe may match, cannot have flipped (a row changed since it was sent is judged with the
-        // changes, read after this).
+        // changes, read after this). Without a filter the ids were chosen by their kept keys already.
         for (const record of records) {
           const named =
-            (filter?.some((p) => probeMatches(p, record)) ?? false) ||
+            filter.some((p) => probeMatches(p, record)) ||
             (kept?.some((p) => heldKeysMayMatch(entity, held.get(record.id)!, p)) ?? false);
           if (!named) rows.delete(record.id);
         }
