@@ -5,6 +5,7 @@ import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
 import { handleRequest, type HttpRuntime } from '../functions/http/handle-request';
 import type { RouteDefinition } from '../functions/http/route-definition';
 import { AppError, toErrorResponse } from '../shared/errors';
+import { createRequestGate } from './request-gate';
 import { createRouteMatcher } from './route-matcher';
 
 /**
@@ -31,6 +32,9 @@ export const HEADERS_TIMEOUT_MS = KEEP_ALIVE_TIMEOUT_MS + 1_000;
  */
 export const REQUEST_TIMEOUT_MS = 120_000;
 
+/** The routes of device syncs, served through the sync gate (`LOCAL_SYNC_CONCURRENCY`). */
+const SYNC_ROUTES: ReadonlySet<string> = new Set(['syncDownload', 'syncUpload']);
+
 /**
  * Serves the route table over node:http, building the same `HttpRequest` and `InvocationContext`
  * objects the Functions host would, and calling the same adapter (`handleRequest`).
@@ -42,6 +46,7 @@ export function createLocalHttpServer(
 ): Server {
   const match = createRouteMatcher(routes);
   const maxBytes = runtime.services.settings.MAX_BODY_BYTES;
+  const syncGate = createRequestGate(runtime.services.settings.LOCAL_SYNC_CONCURRENCY);
 
   const server = createServer(
     {
@@ -105,14 +110,20 @@ export function createLocalHttpServer(
         if (level === 'error' || level === 'warning') log(`[${level}] ${args.map(String).join(' ')}`);
       },
     });
-    const started = performance.now();
-    const init = await handleRequest(found.route, request, context, runtime);
-    const response = new HttpResponse(init);
+    // server-timing is the time spent answering, from the moment the gate let the request in.
+    const answer = async (): Promise<{ response: HttpResponse; bytes: Buffer; ms: number }> => {
+      const started = performance.now();
+      const response = new HttpResponse(await handleRequest(found.route, request, context, runtime));
+      const bytes = Buffer.from(await response.arrayBuffer());
+      return { response, bytes, ms: performance.now() - started };
+    };
+    const { response, bytes, ms } = SYNC_ROUTES.has(found.route.name)
+      ? await syncGate.run(answer)
+      : await answer();
     res.statusCode = response.status;
     response.headers.forEach((value, name) => res.setHeader(name, value));
-    const bytes = Buffer.from(await response.arrayBuffer());
     res.setHeader('content-length', bytes.length);
-    res.setHeader('server-timing', `app;dur=${(performance.now() - started).toFixed(1)}`);
+    res.setHeader('server-timing', `app;dur=${ms.toFixed(1)}`);
     res.end(bytes);
   }
 }

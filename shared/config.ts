@@ -86,6 +86,12 @@ export const settingsSchema = z
      * has not synced for longer starts over from its rows (what its user holds), not from changes.
      */
     CHANGE_RETENTION_DAYS: positiveInt.max(365).default(14),
+    /**
+     * Device syncs (download and upload pages) the local host serves at once; later ones wait their
+     * turn in arrival order (`local/request-gate.ts`). Its SQLite store answers synchronously, so
+     * running more side by side adds no throughput and makes every one of them finish late.
+     */
+    LOCAL_SYNC_CONCURRENCY: positiveInt.max(64).default(4),
     /** Create the demo tenant `contoso` on first start (local host). */
     DEMO_TENANT: flag.default(true),
     /** How many business rows the demo tenant gets. */
