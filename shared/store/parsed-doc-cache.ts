@@ -126,7 +126,8 @@ function sameEtags(known: Map<string, string>, tags: readonly { id: string; etag
   return true;
 }
 
-function deepFreeze<V>(value: V): V {
+/** Freezes a value and everything it holds, so callers that share it cannot change it. */
+export function deepFreeze<V>(value: V): V {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value as object)) deepFreeze(child);

@@ -4,6 +4,7 @@ import { AppError } from '../errors';
 import { conditionSchema } from '../model/condition';
 import type { DocStore } from '../store/port';
 import { unchangedSince } from '../store/port';
+import { deepFreeze } from '../store/parsed-doc-cache';
 import type { RowFormula } from '../filters/row-formula';
 import type { EntityJudgement } from './compile-device-profile';
 
@@ -55,6 +56,13 @@ export const BUCKET_TARGET_ROWS = 10_000;
  * instead of sixteen small ones (each write its own commit on SQLite, its own request on Cosmos).
  */
 const MIN_BUCKETS = 1;
+/** Segment or bucket documents a compaction reads (and buckets it folds) at once. */
+const COMPACTION_READS_AT_ONCE = 4;
+/**
+ * Segment rows that make a fold due during a work whatever the buckets hold: a fold keeps the
+ * segments' rows in memory, so they stay bounded (about 30-50 MB) however large the set grows.
+ */
+const MAX_SEGMENT_ROWS = 100_000;
 /** Entries per outbox or value-list chunk document. */
 export const CHUNK_SIZE = 5000;
 /** Outbox entries kept inside the state document. */
@@ -362,12 +370,24 @@ export interface LoadedDeviceState {
  * a {@link DeviceStateTransaction}.
  */
 export class DeviceStateStore {
-  constructor(private readonly store: DocStore) {}
+  /**
+   * `store` reads and writes (a request's metered handle); `cacheOwner` keys the validated-state
+   * cache (the tenant's own handle, which outlives requests; `store` when absent).
+   */
+  constructor(
+    private readonly store: DocStore,
+    private readonly cacheOwner: object = store,
+  ) {}
 
   async load(key: string): Promise<LoadedDeviceState> {
     const doc = await this.store.getDoc(STATE_KIND, key);
     if (doc === undefined) return { key, state: undefined, etag: undefined };
-    return { key, state: deviceStateSchema.parse(doc.value), etag: doc.etag };
+    const states = validatedStatesOf(this.cacheOwner);
+    const known = states.get(key);
+    if (known !== undefined && known.etag === doc.etag) return { key, state: known.state, etag: doc.etag };
+    const state = deepFreeze(deviceStateSchema.parse(doc.value));
+    rememberState(states, key, doc.etag, state);
+    return { key, state, etag: doc.etag };
   }
 
   /** A reader of the held set as the state records it. */
@@ -377,14 +397,52 @@ export class DeviceStateStore {
 
   /** A transaction for one request on a loaded state. */
   begin(loaded: LoadedDeviceState): DeviceStateTransaction {
-    return new DeviceStateTransaction(this.store, loaded);
+    return new DeviceStateTransaction(this.store, loaded, this.cacheOwner);
   }
+}
+
+/** Validated states a tenant handle keeps (at most this many devices, the oldest dropped first). */
+const VALIDATED_STATES_CAPACITY = 2000;
+const validatedStates = new WeakMap<object, Map<string, { etag: string; state: DeviceState }>>();
+
+/**
+ * The device states this process last validated or committed, per tenant handle and state id, with
+ * the etag of the document they are. A load whose document still has that etag skips validating it
+ * again (a device's state is read and parsed on every sync, a few milliseconds for a large one).
+ * Safe across instances and requests: every write gives the document a new etag, so an entry answers
+ * only for exactly the document it was made from, and another writer's document never matches it.
+ * States are frozen: a request clones the state it loaded before changing it.
+ */
+function validatedStatesOf(owner: object): Map<string, { etag: string; state: DeviceState }> {
+  let states = validatedStates.get(owner);
+  if (states === undefined) {
+    states = new Map();
+    validatedStates.set(owner, states);
+  }
+  return states;
+}
+
+function rememberState(
+  states: Map<string, { etag: string; state: DeviceState }>,
+  key: string,
+  etag: string,
+  state: DeviceState,
+): void {
+  // Oldest first out: the map keeps insertion order.
+  states.delete(key);
+  while (states.size >= VALIDATED_STATES_CAPACITY) {
+    const oldest = states.keys().next();
+    if (oldest.done === true) break;
+    states.delete(oldest.value);
+  }
+  states.set(key, { etag, state });
 }
 
 /**
  * When the segments are folded into the buckets. During a work, amortized: once they hold as many
  * rows as the buckets (at least 8 of them, 20,000 rows), so each row of a first download is rewritten
- * a logarithmic number of times, and at 64 in any case. Between works, every sync that looks at a
+ * a logarithmic number of times, and at 64 segments or {@link MAX_SEGMENT_ROWS} rows in any case
+ * (a fold holds the segments' rows in memory). Between works, every sync that looks at a
  * held row reads the segments whole: they are folded once there are 16 of them or they hold a quarter
  * of the buckets' rows (at least 1,000, at most a bucket's worth). An incremental sync's page so
  * stays a segment instead of rewriting every bucket it touches (all of them, for a hundred changes
@@ -395,7 +453,8 @@ export function compactionDue(held: HeldState, idle: boolean): boolean {
   if (count === 0) return false;
   const segmentRows = held.segments.reduce((sum, s) => sum + s.count, 0);
   const bucketRows = held.counts.reduce((sum, n) => sum + n, 0);
-  if (count >= 64 || (count >= 8 && segmentRows >= Math.max(bucketRows, 20_000))) return true;
+  if (count >= 64 || segmentRows >= MAX_SEGMENT_ROWS) return true;
+  if (count >= 8 && segmentRows >= Math.max(bucketRows, 20_000)) return true;
   // Between works: a quarter of what is held (at least 1,000 rows, at most a bucket's worth).
   const most = Math.min(BUCKET_TARGET_ROWS, Math.max(bucketRows / 4, 1000));
   return idle && (count >= 16 || segmentRows >= most);
@@ -516,6 +575,7 @@ export class DeviceStateTransaction {
   constructor(
     private readonly store: DocStore,
     readonly loaded: LoadedDeviceState,
+    private readonly cacheOwner: object = store,
   ) {}
 
   get key(): string {
@@ -623,82 +683,88 @@ export class DeviceStateTransaction {
 
   /**
    * Folds the segments into the buckets: copy-on-write of the buckets they touch (under one new
-   * generation), or every bucket when the set's size calls for another bucket count. Returns the new
-   * held state (no segments, exact size).
+   * generation), and, when the set outgrows its bucket count, every bucket split into its share of a
+   * larger count. Returns the new held state (no segments, exact size).
+   *
+   * Memory holds the segments' rows and a few buckets at a time, never the whole set: bucket counts
+   * are powers of two, so under a multiple of the current count a row of bucket `b` lands in a
+   * bucket congruent to `b`, and each bucket is read, folded, split and written on its own (a 500,000
+   * row first download's last fold held every row, about 250 MB). The count follows the set's size
+   * as the segments could make it at most (rows they add); it only grows: a set that shrank keeps
+   * its (smaller) buckets.
    */
   async compact(held: HeldState): Promise<HeldState> {
     if (held.segments.length === 0) return held;
-    const segments = await Promise.all(
-      held.segments.map(async (segment) => {
-        const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment.id);
-        if (doc === undefined) throw missingDoc(this.key, segment.id);
-        return doc.value.delta;
-      }),
-    );
-    const delta = segments.flat();
-    const touched = new Set(delta.map(([entity, id]) => bucketOf(entity, id, held.buckets)));
-    const folded = new Map<number, BucketValue>();
-    await Promise.all(
-      [...touched].map(async (bucket) => {
-        folded.set(bucket, structuredClone(await this.readBucket(held, bucket)));
-      }),
-    );
-    for (const [entity, id, value] of delta) {
-      const bucket = folded.get(bucketOf(entity, id, held.buckets))!;
-      const rows = bucket[entity] ?? {};
-      bucket[entity] = rows;
-      if (value === null) delete rows[id];
-      else rows[id] = value;
-    }
-    const counts = [...held.counts];
-    for (const [bucket, value] of folded) counts[bucket] = countRows([value]);
-    const size = counts.reduce((sum, n) => sum + n, 0);
-    const buckets = bucketCountFor(size);
-    const generation = randomUUID().slice(0, 8);
-    for (const segment of held.segments) this.discardAfterCommit('held', segment.id);
-    if (buckets === held.buckets) {
-      const generations = [...held.generations];
-      await Promise.all(
-        [...folded].map(async ([bucket, value]) => {
-          const previous = held.generations[bucket] ?? null;
-          if (previous !== null) this.discardAfterCommit('held', bucketDocId(this.key, bucket, previous));
-          if (countRows([value]) === 0) {
-            generations[bucket] = null;
-            return;
-          }
-          await this.put(HELD_KIND, bucketDocId(this.key, bucket, generation), value);
-          generations[bucket] = generation;
+    // The segments' changes by the bucket they fall in now, in order (a later change of a row wins).
+    const changes = new Map<number, HeldDelta[]>();
+    let added = 0;
+    for (let i = 0; i < held.segments.length; i += COMPACTION_READS_AT_ONCE) {
+      const deltas = await Promise.all(
+        held.segments.slice(i, i + COMPACTION_READS_AT_ONCE).map(async (segment) => {
+          const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment.id);
+          if (doc === undefined) throw missingDoc(this.key, segment.id);
+          return doc.value.delta;
         }),
       );
-      return { buckets, generations, counts, segments: [], size };
-    }
-    // Another bucket count: every row moves. Read the untouched buckets too and write all anew.
-    const all: BucketValue[] = [...folded.values()];
-    await Promise.all(
-      held.generations.map(async (previous, bucket) => {
-        if (previous !== null) this.discardAfterCommit('held', bucketDocId(this.key, bucket, previous));
-        if (!touched.has(bucket) && previous !== null) all.push(await this.readBucket(held, bucket));
-      }),
-    );
-    const rebucketed: BucketValue[] = Array.from({ length: buckets }, () => ({}));
-    for (const value of all) {
-      for (const [entity, rows] of Object.entries(value)) {
-        for (const [id, held] of Object.entries(rows)) {
-          const target = rebucketed[bucketOf(entity, id, buckets)]!;
-          (target[entity] ??= {})[id] = held;
+      for (const delta of deltas) {
+        for (const change of delta) {
+          const bucket = bucketOf(change[0], change[1], held.buckets);
+          let list = changes.get(bucket);
+          if (list === undefined) changes.set(bucket, (list = []));
+          list.push(change);
+          if (change[2] !== null) added += 1;
         }
       }
     }
-    const generations: (string | null)[] = Array.from({ length: buckets }, () => null);
-    const newCounts = rebucketed.map((value) => countRows([value]));
-    await Promise.all(
-      rebucketed.map(async (value, bucket) => {
-        if (newCounts[bucket] === 0) return;
-        await this.put(HELD_KIND, bucketDocId(this.key, bucket, generation), value);
-        generations[bucket] = generation;
-      }),
-    );
-    return { buckets, generations, counts: newCounts, segments: [], size };
+    const current = held.counts.reduce((sum, n) => sum + n, 0);
+    const buckets = Math.max(held.buckets, bucketCountFor(current + added));
+    const split = buckets !== held.buckets;
+    const generation = randomUUID().slice(0, 8);
+    for (const segment of held.segments) this.discardAfterCommit('held', segment.id);
+    const generations: (string | null)[] = split
+      ? Array.from({ length: buckets }, () => null)
+      : [...held.generations];
+    const counts = split ? Array.from({ length: buckets }, () => 0) : [...held.counts];
+
+    const fold = async (bucket: number): Promise<void> => {
+      const list = changes.get(bucket);
+      const previous = held.generations[bucket] ?? null;
+      // Untouched under the same count: kept as it is. Empty and untouched: nothing to split.
+      if (list === undefined && (!split || previous === null)) return;
+      const value = structuredClone(await this.readBucket(held, bucket));
+      for (const [entity, id, heldValue] of list ?? []) {
+        const rows = (value[entity] ??= {});
+        if (heldValue === null) delete rows[id];
+        else rows[id] = heldValue;
+      }
+      changes.delete(bucket);
+      if (previous !== null) this.discardAfterCommit('held', bucketDocId(this.key, bucket, previous));
+      const parts = new Map<number, BucketValue>();
+      if (!split) parts.set(bucket, value);
+      else {
+        for (const [entity, rows] of Object.entries(value)) {
+          for (const [id, heldValue] of Object.entries(rows)) {
+            const target = bucketOf(entity, id, buckets);
+            let part = parts.get(target);
+            if (part === undefined) parts.set(target, (part = {}));
+            (part[entity] ??= {})[id] = heldValue;
+          }
+        }
+      }
+      for (const [target, part] of parts) {
+        const count = countRows([part]);
+        counts[target] = count;
+        generations[target] = count === 0 ? null : generation;
+        if (count > 0) await this.put(HELD_KIND, bucketDocId(this.key, target, generation), part);
+      }
+    };
+    for (let first = 0; first < held.buckets; first += COMPACTION_READS_AT_ONCE) {
+      const batch: number[] = [];
+      for (let b = first; b < Math.min(first + COMPACTION_READS_AT_ONCE, held.buckets); b++) batch.push(b);
+      await Promise.all(batch.map(fold));
+    }
+    const size = counts.reduce((sum, n) => sum + n, 0);
+    return { buckets, generations, counts, segments: [], size };
   }
 
   /**
@@ -709,7 +775,9 @@ export class DeviceStateTransaction {
     try {
       // Written as built: the state is this module's own (parsed when loaded), and parsing a large
       // one again on every commit cost milliseconds per request.
-      await this.store.putDoc(STATE_KIND, this.key, state, unchangedSince(this.loaded.etag));
+      const stored = await this.store.putDoc(STATE_KIND, this.key, state, unchangedSince(this.loaded.etag));
+      // The next sync of this device loads exactly this document: it needs no validation then.
+      rememberState(validatedStatesOf(this.cacheOwner), this.key, stored.etag, deepFreeze(state));
     } catch (error) {
       await Promise.all(this.written.map(({ kind, id }) => this.store.deleteDoc(kind, id)));
       if (error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict')) {

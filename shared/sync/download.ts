@@ -101,7 +101,7 @@ export async function downloadChanges(
     caller.context,
     ctx.clock,
   );
-  const states = new DeviceStateStore(store);
+  const states = new DeviceStateStore(store, tenant);
   const loaded = await states.load(deviceKey(caller.user.id, request.deviceId));
   const tx = states.begin(loaded);
   const counters = ctx.counters ?? newDownloadCounters();

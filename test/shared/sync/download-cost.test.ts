@@ -372,6 +372,20 @@ describe('compactionDue', () => {
       false,
     ],
     ['64 segments during a work', Array.from({ length: 64 }, () => 1), sixteen, false, true],
+    [
+      'a large first download: 100,000 segment rows over 320,000 held, 20 segments',
+      Array.from({ length: 20 }, () => 5000),
+      Array.from({ length: 32 }, () => 10_000),
+      false,
+      true,
+    ],
+    [
+      'a large first download: 95,000 segment rows over 320,000 held, 19 segments',
+      Array.from({ length: 19 }, () => 5000),
+      Array.from({ length: 32 }, () => 10_000),
+      false,
+      false,
+    ],
   ])('%s', (_name, segments, buckets, idle, due) => {
     expect(compactionDue(held(segments, buckets), idle)).toBe(due);
   });

@@ -1,0 +1,130 @@
+import {
+  BUCKET_TARGET_ROWS,
+  bucketCountFor,
+  DeviceStateStore,
+  HeldSet,
+  newDeviceState,
+  type HeldDelta,
+  type HeldState,
+  type HeldValue,
+} from '../../../shared/sync/device-state';
+import { openTestStore, type TestStore } from './download/download-test-tenant';
+
+const KEY = 'device-under-test';
+const ENTITIES = ['account', 'contact'];
+
+/** What the held set must answer: the changes applied in order. */
+class Oracle {
+  readonly rows = new Map<string, HeldValue>();
+  apply(delta: readonly HeldDelta[]): void {
+    for (const [entity, id, value] of delta) {
+      if (value === null) this.rows.delete(`${entity}/${id}`);
+      else this.rows.set(`${entity}/${id}`, value);
+    }
+  }
+}
+
+const rows = (from: number, to: number, version: string): HeldDelta[] =>
+  Array.from({ length: to - from }, (_, i) => {
+    const n = from + i;
+    return [ENTITIES[n % 2]!, `row-${n}`, [version, `owner-${n % 7}`]] as HeldDelta;
+  });
+
+/**
+ * Compaction folds a device's segments into its buckets, splitting every bucket into its share of a
+ * larger count when the set outgrows its buckets, one bucket at a time. Here against the real SQLite
+ * store: after each fold the held set reads back exactly what the segments said, the counts are
+ * exact, no bucket is much larger than the target, and the documents of earlier generations are gone
+ * once the state is committed.
+ */
+describe('held set compaction', () => {
+  let t: TestStore;
+  let seq = 0;
+
+  beforeAll(async () => {
+    t = await openTestStore('sqlite');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** Writes `pages` as segments of the device's held set, folds them and commits; returns the new held state. */
+  async function foldPages(held: HeldState, pages: HeldDelta[][]): Promise<HeldState> {
+    const states = new DeviceStateStore(t.tenant);
+    const loaded = await states.load(KEY);
+    const tx = states.begin(loaded);
+    const state = loaded.state === undefined ? newDeviceState('user') : structuredClone(loaded.state);
+    const next: HeldState = structuredClone(held);
+    for (const page of pages) {
+      seq += 1;
+      const id = await tx.writeSegment(seq, page, []);
+      next.segments.push({ id, count: page.length });
+    }
+    state.held = await tx.compact(next);
+    await tx.commit(state);
+    return state.held;
+  }
+
+  async function expectHeld(held: HeldState, oracle: Oracle): Promise<void> {
+    const set = new HeldSet(t.tenant, KEY, held);
+    await set.ensureAll();
+    const actual = new Map<string, HeldValue>();
+    for (const entity of ENTITIES) {
+      for (const [id, value] of set.entriesOf(entity)) actual.set(`${entity}/${id}`, value);
+    }
+    expect(actual.size).toBe(oracle.rows.size);
+    expect(actual).toEqual(oracle.rows);
+    expect(held.size).toBe(oracle.rows.size);
+    expect(held.counts.reduce((a, b) => a + b, 0)).toBe(oracle.rows.size);
+    expect(held.segments).toEqual([]);
+    expect(held.buckets).toBe(Math.max(1, bucketCountFor(oracle.rows.size)));
+    for (const count of held.counts) expect(count).toBeLessThanOrEqual(BUCKET_TARGET_ROWS * 1.2);
+    // Only the current generation's buckets (and the state) are left.
+    const docs = await t.tenant.listDocEtags('syncHeld', { prefix: `${KEY}|` });
+    expect(docs).toHaveLength(held.generations.filter((g) => g !== null).length);
+  }
+
+  it('grows from one bucket to four, then eight, splitting each bucket on its own', async () => {
+    const oracle = new Oracle();
+    let held = newDeviceState('user').held;
+    const first = [rows(0, 9000, '1'), rows(9000, 18_000, '1'), rows(18_000, 25_000, '1')];
+    for (const page of first) oracle.apply(page);
+    held = await foldPages(held, first);
+    expect(held.buckets).toBe(4);
+    await expectHeld(held, oracle);
+
+    // Updates of old rows, removals, and 20,000 new rows: 45,000 - 1,000 removed = 44,000 → 8 buckets.
+    const removals: HeldDelta[] = rows(0, 1000, '1').map(([entity, id]) => [entity, id, null]);
+    const second = [rows(5000, 8000, '2'), removals, rows(25_000, 45_000, '1')];
+    for (const page of second) oracle.apply(page);
+    held = await foldPages(held, second);
+    expect(held.buckets).toBe(8);
+    await expectHeld(held, oracle);
+  });
+
+  it('under the same count, rewrites only the buckets the segments touch', async () => {
+    const oracle = new Oracle();
+    for (const [entity, id, value] of rows(0, 30_000, '1')) oracle.rows.set(`${entity}/${id}`, value!);
+    // Start over on a fresh device key's worth of state: the first fold builds 4 buckets.
+    await t.tenant.deleteDoc('syncDevice', KEY);
+    for (const doc of await t.tenant.listDocEtags('syncHeld', { prefix: `${KEY}|` })) {
+      await t.tenant.deleteDoc('syncHeld', doc.id);
+    }
+    let held = await foldPages(newDeviceState('user').held, [rows(0, 30_000, '1')]);
+    expect(held.buckets).toBe(4);
+    const before = [...held.generations];
+
+    // Two rows change: only their buckets get the new generation.
+    const change: HeldDelta[] = [
+      ['account', 'row-0', ['2', 'owner-0']],
+      ['contact', 'row-1', null],
+    ];
+    oracle.apply(change);
+    held = await foldPages(held, [change]);
+    expect(held.buckets).toBe(4);
+    const rewritten = held.generations.filter((g, i) => g !== before[i]).length;
+    expect(rewritten).toBeGreaterThanOrEqual(1);
+    expect(rewritten).toBeLessThanOrEqual(2);
+    await expectHeld(held, oracle);
+  });
+});
