@@ -48,11 +48,17 @@ export function createDemoSource(
     async *readChanges(
       entity: EntityMetadata,
       deltaToken: string | undefined,
+      resumeAt?: string,
     ): AsyncIterable<SourceChangePage> {
       if (deltaToken !== undefined) return;
+      // A position is the count of the entity's rows already read (the generator is deterministic).
+      const skip = resumeAt === undefined ? 0 : rowsReadAt(resumeAt);
+      let seen = 0;
       let changes: SourceChange[] = [];
       for (const write of generate()) {
         if (write.entity !== entity.logicalName) continue;
+        seen += 1;
+        if (seen <= skip) continue;
         changes.push({
           entity: write.entity,
           id: write.id,
@@ -63,13 +69,19 @@ export function createDemoSource(
         if (changes.length >= pageSize) {
           // Not `full`: a full read would delete stored rows it did not yield, such as rows
           // ingested or uploaded since the demo was seeded.
-          yield { changes, full: false };
+          yield { changes, full: false, resumeAt: `rows:${seen}` };
           changes = [];
         }
       }
       yield { changes, full: false, deltaToken: DEMO_DELTA_TOKEN };
     },
   };
+}
+
+/** The rows a demo read position says were read; anything else starts the read over (0). */
+function rowsReadAt(resumeAt: string): number {
+  const match = /^rows:(\d+)$/.exec(resumeAt);
+  return match === null ? 0 : Number(match[1]);
 }
 
 /**
