@@ -67,6 +67,12 @@ export const DIRECTORY_ENTITIES: ReadonlySet<string> = new Set([
   'teamroles',
 ]);
 
+/**
+ * Rows step 5 writes per store call, with a yield to the event loop between calls: a SQLite write of
+ * 100 rows holds the local host for a few tens of ms, not the few hundred a whole page would.
+ */
+const WRITES_PER_CALL = 100;
+
 const succeeded = (summary: string): StepOutcome => ({ outcome: 'succeeded', summary });
 
 /** Step 1: the registration is complete and the source answers. */
@@ -228,6 +234,7 @@ export const downloadData: StepFunction = async (ctx) => {
       const applied = await applySourcePage(store, page, {
         maxRowBytes: services.settings.REPLICATION_MAX_ROW_BYTES,
         now: services.clock.now(),
+        chunkSize: WRITES_PER_CALL,
       });
       rows += applied.rows;
       deltaToken = page.deltaToken ?? deltaToken;

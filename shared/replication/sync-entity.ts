@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { AppServices } from '../app-services';
 import { getTenantSettings } from '../admin/settings-store';
 import type { Tenant, TenantState } from '../model/tenant';
@@ -190,6 +191,8 @@ export async function runSyncEntity(
         break;
       }
       progress = { ...progress, resumeAt: page.resumeAt };
+      // Other work of this process (the local host's requests) gets its turn between pages.
+      await yieldToEventLoop();
       etag = await saveReadProgress(
         store,
         message.entity,
@@ -288,5 +291,6 @@ async function tombstoneRowsNotSeen(
     }
     if (rows.length < SCAN_PAGE) return removed;
     afterId = rows[rows.length - 1]!.id;
+    await yieldToEventLoop();
   }
 }
