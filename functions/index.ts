@@ -2,6 +2,7 @@ import { app, type HttpRequest, type InvocationContext } from '@azure/functions'
 import { loadSettings } from '../shared/config';
 import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
 import { handleReplicationMessage } from '../shared/replication';
+import { healReplication } from '../shared/replication/heal-replication';
 import { durableClientInputs, registerProvisioning, withDurableProvisioning } from './durable';
 import { handleRequest } from './http/handle-request';
 import { routes } from './routes';
@@ -55,5 +56,22 @@ app.serviceBusQueue('replicationQueue', {
       maxDeliveryCount: services.settings.REPLICATION_QUEUE_MAX_DELIVERY_COUNT,
       poisonDeadLettersAtOnce: false,
     });
+  },
+});
+
+/**
+ * Every 5 minutes: revives dead replication chains, starts chains for entities enabled after
+ * provisioning, and sends a metadataRefresh after publishes (shared/replication/heal-replication.ts).
+ * The local host runs the same handler on an interval.
+ */
+app.timer('replicationHealing', {
+  schedule: '0 */5 * * * *',
+  handler: async (_timer: unknown, context: InvocationContext) => {
+    const { services } = await getRuntime();
+    const healed = await healReplication(services);
+    for (const tenant of healed) {
+      if (tenant.revived.length + tenant.started.length > 0 || tenant.metadataRefreshFor !== undefined)
+        context.log(`Replication healing of '${tenant.org}': ${JSON.stringify(tenant)}`);
+    }
   },
 });

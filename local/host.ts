@@ -6,6 +6,7 @@ import type { Clock } from '../shared/clock';
 import { ConfigError, loadSettings, type Settings } from '../shared/config';
 import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
 import { handleReplicationMessage } from '../shared/replication';
+import { HEALING_SLACK_MS, healReplication } from '../shared/replication/heal-replication';
 import { withMessage, updateProvisioningStatus } from '../shared/provisioning/provisioning-status';
 import type { ProvisioningRunInput } from '../shared/provisioning/provisioning-runner';
 import { createSourceFor, type SourceFactory } from '../shared/sources/create-source';
@@ -76,6 +77,7 @@ export async function startLocalHost(
     sourceFor: options.sourceFor ?? demoAwareSourceFor(createSourceFor),
   });
   let server: Server | undefined;
+  let healing: NodeJS.Timeout | undefined;
   // The same provisioning orchestrator Durable Functions runs, driven in-process; it resumes a run the
   // last process left mid-way.
   const provisioning = createLocalProvisioningDriver(runtime.services, {
@@ -98,6 +100,13 @@ export async function startLocalHost(
         pollMs: options.workerPollMs ?? 250,
       },
     );
+    // The same healing the Functions timer trigger runs, on the same 5-minute period.
+    healing = setInterval(() => {
+      healReplication(runtime.services).catch((error: unknown) =>
+        log(`Replication healing failed: ${String(error)}`),
+      );
+    }, HEALING_SLACK_MS);
+    healing.unref();
     server = createLocalHttpServer(routes, runtime, log);
     const port = await listen(server, settings.PORT);
     const url = `http://127.0.0.1:${port}`;
@@ -110,6 +119,7 @@ export async function startLocalHost(
       async close() {
         if (closed) return;
         closed = true;
+        clearInterval(healing);
         server!.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
         await provisioning.close();
@@ -117,6 +127,7 @@ export async function startLocalHost(
       },
     };
   } catch (error) {
+    clearInterval(healing);
     server?.close();
     await provisioning.close();
     await runtime.close();

@@ -128,6 +128,17 @@ export const settingsSchema = z
      * cannot hold every handler of an instance, nor push its database into throttling alone.
      */
     REPLICATION_TENANT_CONCURRENCY: positiveInt.max(1000).default(8),
+    /**
+     * Most source pages one replication message reads: a longer read saves its position and goes on
+     * in a new message (the message's lock, its lease and the function timeout are never outlasted).
+     */
+    REPLICATION_READ_MAX_PAGES: positiveInt.max(10_000).default(100),
+    /**
+     * Most seconds one replication message reads before it saves its position and goes on in a new
+     * message (checked after each page). At most 480: a page in hand finishes well inside the
+     * 10-minute lock renewal and function timeout of host.json.
+     */
+    REPLICATION_READ_MAX_SECONDS: positiveInt.max(480).default(240),
   })
   .superRefine((s, ctx) => {
     if (s.AUTH_ENTRA_ENABLED && s.AUTH_AUDIENCE.length === 0) {

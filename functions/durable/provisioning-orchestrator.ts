@@ -5,6 +5,7 @@ import {
   stepActivityResultSchema,
   type FinishRunInput,
   type RunStepInput,
+  type StepActivityResult,
 } from '../../shared/provisioning/provisioning-activities';
 import { provisioningRunInputSchema } from '../../shared/provisioning/provisioning-runner';
 
@@ -70,16 +71,29 @@ export const provisioningOrchestrator: OrchestrationHandler = function* (context
       at: context.df.currentUtcDateTime.toISOString(),
     };
     context.df.setCustomStatus(customStatus);
-    const input: RunStepInput = { org: run.org, runId: run.runId, action: run.action, step, ...attempt };
-    let raw: unknown;
-    try {
-      raw = yield context.df.callActivityWithRetry(RUN_STEP_ACTIVITY, stepRetryOptions(), input);
-    } catch (error) {
-      // Retries exhausted: the run fails at this step.
-      yield finish('failed', step, error instanceof Error ? error.message : String(error));
-      return { outcome: 'failed', step } satisfies ProvisioningRunOutcome;
+    let result: StepActivityResult;
+    // A step that runs in chunks (step 5) answers `continued` until it is done: one activity per
+    // chunk, each within the function timeout, each resuming where the previous one saved.
+    for (let chunk = 0; ; chunk++) {
+      const input: RunStepInput = {
+        org: run.org,
+        runId: run.runId,
+        action: run.action,
+        step,
+        ...attempt,
+        ...(chunk === 0 ? {} : { chunk }),
+      };
+      let raw: unknown;
+      try {
+        raw = yield context.df.callActivityWithRetry(RUN_STEP_ACTIVITY, stepRetryOptions(), input);
+      } catch (error) {
+        // Retries exhausted: the run fails at this step.
+        yield finish('failed', step, error instanceof Error ? error.message : String(error));
+        return { outcome: 'failed', step } satisfies ProvisioningRunOutcome;
+      }
+      result = stepActivityResultSchema.parse(raw);
+      if (result.outcome !== 'continued') break;
     }
-    const result = stepActivityResultSchema.parse(raw);
     if (result.outcome === 'superseded')
       return { outcome: 'superseded', step } satisfies ProvisioningRunOutcome;
     if (result.outcome === 'failed') {

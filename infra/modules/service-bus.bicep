@@ -31,6 +31,9 @@ param maxDeliveryCount int = 10
 @description('How long an undelivered message lives before it expires into the dead-letter queue (ISO 8601).')
 param defaultMessageTimeToLive string = 'P14D'
 
+@description('How long the queue remembers message ids to drop a resent duplicate (ISO 8601, PT20S to P7D). The app sends deterministic ids (scheduled runs, continuations, healing, deferrals).')
+param duplicateDetectionWindow string = 'PT10M'
+
 @description('Principal id of the managed identity that sends and receives replication work.')
 param principalId string
 
@@ -65,8 +68,11 @@ resource queue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' = {
     defaultMessageTimeToLive: defaultMessageTimeToLive
     // An expired message is kept for inspection rather than silently dropped.
     deadLetteringOnMessageExpiration: true
-    // Replication is idempotent, so duplicate detection and sessions are not needed.
-    requiresDuplicateDetection: false
+    // Handlers are idempotent anyway; duplicate detection drops the messages sent twice under one
+    // deterministic id (a scheduled run, a continuation, a healer's revival) before they cost a run.
+    // It can only be set when the queue is created: an existing queue must be re-created to get it.
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
     requiresSession: false
   }
 }

@@ -54,6 +54,22 @@ const SHARES: ReadonlyArray<[entity: string, share: number]> = [
   ['task', 0.3],
 ];
 
+/** The business rows of an entity out of `rows` (at least one each). */
+const rowsOf = (rows: number, share: number): number => Math.max(1, Math.round(rows * share));
+
+/**
+ * How many rows {@link generateDemoRecords} yields per entity, without generating them (a 200,000-row
+ * tenant takes seconds to generate). Each entity's rows come in one block, in this map's order.
+ */
+export function demoRecordCounts(directory: Directory, rows: number): Map<string, number> {
+  return new Map<string, number>([
+    ['businessunit', directory.businessUnits.length],
+    ['systemuser', directory.users.length],
+    ['team', directory.teams.length],
+    ...SHARES.map(([entity, share]): [string, number] => [entity, rowsOf(rows, share)]),
+  ]);
+}
+
 function sentence(random: SeededRandom, words: number): string {
   return Array.from({ length: words }, () => random.pick(WORDS)).join(' ');
 }
@@ -126,7 +142,7 @@ export function* generateDemoRecords(
   }
 
   for (const [entity, share] of SHARES) {
-    const count = Math.max(1, Math.round(options.rows * share));
+    const count = rowsOf(options.rows, share);
     const list: string[] = (ids[entity] = []);
     for (let i = 0; i < count; i++) {
       const id = random.uuid();

@@ -1,13 +1,17 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Clock } from '../../shared/clock';
 import type { EntityMetadata } from '../../shared/model/entity';
 import type { RecordWrite } from '../../shared/store/port';
 import type { Source, SourceChange, SourceChangePage } from '../../shared/sources/port';
 import type { SourceFactory } from '../../shared/sources/create-source';
 import { buildDemoDirectory, DEMO_ORG } from './demo-directory';
-import { generateDemoRecords } from './demo-records';
+import { demoRecordCounts, generateDemoRecords } from './demo-records';
 
 /** The delta token the demo source hands out: after its one full read there is nothing new to read. */
 export const DEMO_DELTA_TOKEN = 'demo-generated';
+
+/** Rows generated between two yields to the event loop. */
+const GENERATED_PER_YIELD = 100;
 
 /** Rows per page of a demo full read (step 5 records progress and ETA after each page). */
 export const DEMO_PAGE_SIZE = 500;
@@ -29,7 +33,7 @@ export function createDemoSource(
   const directory = buildDemoDirectory(options.seed);
   const generate = (): Iterable<RecordWrite> =>
     generateDemoRecords(directory, { seed: options.seed, rows: options.rows, now: options.clock.now() });
-  let counts: Map<string, number> | undefined;
+  const counts = demoRecordCounts(directory, options.rows);
 
   return {
     kind: local.kind,
@@ -38,21 +42,30 @@ export function createDemoSource(
     writeChange: (change, entity) => local.writeChange(change, entity),
 
     async countRows(entity: EntityMetadata): Promise<number> {
-      if (!counts) {
-        counts = new Map();
-        for (const write of generate()) counts.set(write.entity, (counts.get(write.entity) ?? 0) + 1);
-      }
       return counts.get(entity.logicalName) ?? 0;
     },
 
     async *readChanges(
       entity: EntityMetadata,
       deltaToken: string | undefined,
+      resumeAt?: string,
     ): AsyncIterable<SourceChangePage> {
       if (deltaToken !== undefined) return;
+      // A position is the count of the entity's rows already read (the generator is deterministic).
+      const skip = resumeAt === undefined ? 0 : rowsReadAt(resumeAt);
+      let seen = 0;
+      let generated = 0;
       let changes: SourceChange[] = [];
       for (const write of generate()) {
-        if (write.entity !== entity.logicalName) continue;
+        // Generating is slow (tens of µs a row): the host answers other requests in between.
+        if (++generated % GENERATED_PER_YIELD === 0) await yieldToEventLoop();
+        if (write.entity !== entity.logicalName) {
+          // Each entity's rows come in one block: past it, nothing more of it follows.
+          if (seen > 0) break;
+          continue;
+        }
+        seen += 1;
+        if (seen <= skip) continue;
         changes.push({
           entity: write.entity,
           id: write.id,
@@ -63,13 +76,19 @@ export function createDemoSource(
         if (changes.length >= pageSize) {
           // Not `full`: a full read would delete stored rows it did not yield, such as rows
           // ingested or uploaded since the demo was seeded.
-          yield { changes, full: false };
+          yield { changes, full: false, resumeAt: `rows:${seen}` };
           changes = [];
         }
       }
       yield { changes, full: false, deltaToken: DEMO_DELTA_TOKEN };
     },
   };
+}
+
+/** The rows a demo read position says were read; anything else starts the read over (0). */
+function rowsReadAt(resumeAt: string): number {
+  const match = /^rows:(\d+)$/.exec(resumeAt);
+  return match === null ? 0 : Number(match[1]);
 }
 
 /**

@@ -38,13 +38,15 @@ export function planDownload(entities: readonly PlannedEntity[], now: Date): Dow
 }
 
 /**
- * Progress to resume from after a restart: finished entities keep their counts; unfinished ones
- * start over (their rows are read again, which is safe: writes are upsert-if-newer); the rate window
- * restarts now, so the time spent down does not count as slowness.
+ * Progress to resume from after a restart, a retry or the step's next chunk: finished entities keep
+ * their counts; an entity with a saved position (`resumeAt`) keeps the rows stored up to it and goes
+ * on from there; other unfinished ones start over (their rows are read again, which is safe: writes
+ * are upsert-if-newer); the rate window restarts now, so the time spent down does not count as
+ * slowness.
  */
 export function resumeDownload(progress: DownloadProgress, now: Date): DownloadProgress {
   const entities = progress.entities.map((e) =>
-    e.done ? e : { ...e, rowsDone: 0, percent: 0, etaSeconds: null },
+    e.done || e.resumeAt !== undefined ? e : { ...e, rowsDone: 0, percent: 0, etaSeconds: null },
   );
   const rowsDone = entities.reduce((sum, e) => sum + e.rowsDone, 0);
   return recomputeProgress(
@@ -53,18 +55,26 @@ export function resumeDownload(progress: DownloadProgress, now: Date): DownloadP
   );
 }
 
-/** Records rows done for one entity (and whether it is finished) and recomputes every figure. */
+/**
+ * Records rows done for one entity (and whether it is finished, or where its read goes on) and
+ * recomputes every figure.
+ */
 export function recordEntityProgress(
   progress: DownloadProgress,
   entity: string,
   rowsDone: number,
   done: boolean,
   now: Date,
+  resumeAt?: string,
 ): DownloadProgress {
   return recomputeProgress(
     {
       ...progress,
-      entities: progress.entities.map((e) => (e.entity === entity ? { ...e, rowsDone, done } : e)),
+      entities: progress.entities.map((e) => {
+        if (e.entity !== entity) return e;
+        const { resumeAt: _previous, ...rest } = e;
+        return { ...rest, rowsDone, done, ...(done || resumeAt === undefined ? {} : { resumeAt }) };
+      }),
     },
     now,
   );

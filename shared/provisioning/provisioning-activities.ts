@@ -26,16 +26,22 @@ export const runStepInputSchema = z.object({
   step: z.number().int().positive(),
   /** The orchestration instance calling (its attempt of the run); absent: any attempt of the run. */
   instanceId: z.string().min(1).optional(),
+  /**
+   * Which chunk of a step that runs in chunks (step 5) this call is, from 0; a later chunk goes on
+   * with the step in hand rather than starting it.
+   */
+  chunk: z.number().int().nonnegative().optional(),
 });
 export type RunStepInput = z.infer<typeof runStepInputSchema>;
 
 /** What a step activity reports to the orchestrator. */
 export const stepActivityResultSchema = z.object({
   /**
-   * `succeeded`; `stopped` (a stop was requested: the step did not run or ended cleanly);
-   * `superseded` (a newer run owns the status: end quietly); `failed` (an error retrying cannot fix).
+   * `succeeded`; `continued` (one chunk of the step is done and saved: call it again, next chunk);
+   * `stopped` (a stop was requested: the step did not run or ended cleanly); `superseded` (a newer
+   * run owns the status: end quietly); `failed` (an error retrying cannot fix).
    */
-  outcome: z.enum(['succeeded', 'stopped', 'superseded', 'failed']),
+  outcome: z.enum(['succeeded', 'continued', 'stopped', 'superseded', 'failed']),
   /** The stop flag as the step left it: the orchestrator checks it before the next step. */
   stopRequested: z.boolean(),
   message: z.string().nullable(),
@@ -127,7 +133,10 @@ export async function runProvisioningStep(
 
   const tenant = await getTenant(store, org);
   if (!tenant) return result('failed', before, `No tenant '${org}' is registered.`);
-  const running = await update((s) => markStepRunning(s, step, clock.now()));
+  // A later chunk goes on with the step in hand: it is running already, since its first chunk.
+  const continuing =
+    (input.chunk ?? 0) > 0 && before.steps.find((s) => s.number === step)?.status === 'running';
+  const running = continuing ? before : await update((s) => markStepRunning(s, step, clock.now()));
   if (!running) return result('superseded', before);
 
   try {
@@ -135,6 +144,11 @@ export async function runProvisioningStep(
     if (outcome.outcome === 'stopped') {
       const latest = await readProvisioningStatus(store.control, org, clock);
       return result(isSupersededBy(latest, caller) ? 'superseded' : 'stopped', latest);
+    }
+    if (outcome.outcome === 'continued') {
+      const latest = await readProvisioningStatus(store.control, org, clock);
+      if (isSupersededBy(latest, caller)) return result('superseded', latest);
+      return result('continued', latest, outcome.summary);
     }
     const after = await update((s) => markStepEnded(s, step, 'succeeded', clock.now(), outcome.summary));
     return after ? result('succeeded', after, outcome.summary) : result('superseded', after);

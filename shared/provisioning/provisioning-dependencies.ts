@@ -97,10 +97,11 @@ export async function checkPublishedProfiles(store: TenantStore): Promise<SyncCo
 export async function applySourcePage(
   store: TenantStore,
   page: SourceChangePage,
-  options: { maxRowBytes: number; now: Date },
+  options: { maxRowBytes: number; now: Date; chunkSize?: number },
 ): Promise<{ rows: number; tooLarge: readonly TooLargeRow[] }> {
   const { tooLarge = [] } = await applySourceChanges(store, page.changes, {
     maxRowBytes: options.maxRowBytes,
+    ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
   });
   if (tooLarge.length > 0) await recordTooLargeRows(store, tooLarge, options.now, options.maxRowBytes);
   return { rows: page.changes.length, tooLarge };

@@ -61,6 +61,11 @@ export const entityProgressSchema = z.object({
   etaSeconds: z.number().nonnegative().nullable(),
   /** Downloaded completely (a resumed step skips it). */
   done: z.boolean(),
+  /**
+   * Where the entity's read goes on (the source's position after its last stored page), while it is
+   * partly downloaded: the next chunk, a retry or a restart continues there instead of at page 1.
+   */
+  resumeAt: z.string().min(1).optional(),
   /** Downloaded before the tenant is activated early (directory, security and required entities). */
   priority: z.boolean(),
 });

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { prepareSyncLookups } from '../sync/lookup-specs';
 import type { AppServices } from '../app-services';
 import { AppError } from '../errors';
@@ -44,8 +45,14 @@ export interface StepContext {
   ) => Promise<ProvisioningStatus | undefined>;
 }
 
-/** How a step ended: done (with a summary), or stopped cleanly because a stop was requested. */
-export type StepOutcome = { outcome: 'succeeded'; summary: string } | { outcome: 'stopped' };
+/**
+ * How a step ended: done (with a summary); stopped cleanly because a stop was requested; or one
+ * chunk done (`continued`: the step saved where it stands and is called again, as a new activity).
+ */
+export type StepOutcome =
+  | { outcome: 'succeeded'; summary: string }
+  | { outcome: 'stopped' }
+  | { outcome: 'continued'; summary: string };
 
 export type StepFunction = (ctx: StepContext) => Promise<StepOutcome>;
 
@@ -59,6 +66,12 @@ export const DIRECTORY_ENTITIES: ReadonlySet<string> = new Set([
   'systemuserroles',
   'teamroles',
 ]);
+
+/**
+ * Rows step 5 writes per store call, with a yield to the event loop between calls: a SQLite write of
+ * 100 rows holds the local host for a few tens of ms, not the few hundred a whole page would.
+ */
+const WRITES_PER_CALL = 100;
 
 const succeeded = (summary: string): StepOutcome => ({ outcome: 'succeeded', summary });
 
@@ -148,8 +161,12 @@ export const configureSync: StepFunction = async ({ services, tenant, update }) 
 /**
  * Step 5: every offline entity, page by page, into the tenant store; directory, security and
  * required entities first, after which the tenant is activated early so devices may start (SPEC §8)
- * while the rest continues. Progress and ETA are written after every page; a stop request ends the
- * step after the page in hand. Finished entities are skipped when the step runs again.
+ * while the rest continues. Progress, ETA and each unfinished entity's read position are written
+ * after every page; a stop request ends the step after the page in hand. The step runs in chunks:
+ * after `REPLICATION_READ_MAX_PAGES` pages or `REPLICATION_READ_MAX_SECONDS` it answers `continued`
+ * and is called again (a new activity), so no activity outlasts the function timeout. Each call — the
+ * next chunk, a retry, a restart — skips finished entities and goes on at the saved page of the one in
+ * hand. Between pages it yields to the event loop, so the local host keeps answering while it runs.
  */
 export const downloadData: StepFunction = async (ctx) => {
   const { services, tenant } = ctx;
@@ -157,6 +174,9 @@ export const downloadData: StepFunction = async (ctx) => {
   const source = services.sourceFor(tenant);
   const entities = await loadOfflineEntities(store);
   const byName = new Map(entities.map((e) => [e.metadata.logicalName, e]));
+  const chunkStartedAt = services.clock.now().getTime();
+  const maxPages = services.settings.REPLICATION_READ_MAX_PAGES;
+  const maxMs = services.settings.REPLICATION_READ_MAX_SECONDS * 1000;
 
   const initial = await ctx.update((s) => s);
   if (!initial) return { outcome: 'stopped' };
@@ -203,22 +223,41 @@ export const downloadData: StepFunction = async (ctx) => {
 
   if (await save()) return { outcome: 'stopped' };
   await activateEarlyIfReady();
+  let pages = 0;
   for (const planned of progress.entities) {
     if (planned.done) continue;
     const entity = byName.get(planned.entity)!;
-    let rows = 0;
+    let rows = planned.resumeAt === undefined ? 0 : planned.rowsDone;
     let deltaToken: string | undefined;
     const read = replicationReadOf(entity.metadata, services.settings);
-    for await (const page of source.readChanges(read.metadata, undefined)) {
+    for await (const page of source.readChanges(read.metadata, undefined, planned.resumeAt)) {
       const applied = await applySourcePage(store, page, {
         maxRowBytes: services.settings.REPLICATION_MAX_ROW_BYTES,
         now: services.clock.now(),
+        chunkSize: WRITES_PER_CALL,
       });
       rows += applied.rows;
       deltaToken = page.deltaToken ?? deltaToken;
-      progress = recordEntityProgress(progress, planned.entity, rows, false, services.clock.now());
+      progress = recordEntityProgress(
+        progress,
+        planned.entity,
+        rows,
+        false,
+        services.clock.now(),
+        page.resumeAt,
+      );
       const skipped = tooLargeMessage(planned.entity, applied.tooLarge);
       if (await save(skipped)) return { outcome: 'stopped' };
+      pages += 1;
+      // Other requests (health, status, stop, devices) get their turn between pages.
+      await yieldToEventLoop();
+      const chunkUsed = pages >= maxPages || services.clock.now().getTime() - chunkStartedAt >= maxMs;
+      if (chunkUsed && page.resumeAt !== undefined) {
+        return {
+          outcome: 'continued',
+          summary: `${progress.rowsDone} of about ${progress.rowsExpected} rows downloaded; going on at ${planned.entity}.`,
+        };
+      }
     }
     // The token goes in before the entity counts as done, so replication never re-reads it whole.
     if (deltaToken !== undefined) await saveDeltaToken(store, planned.entity, deltaToken, read.columns);
@@ -227,6 +266,13 @@ export const downloadData: StepFunction = async (ctx) => {
       return { outcome: 'stopped' };
     }
     await activateEarlyIfReady();
+    const more = progress.entities.some((e) => !e.done);
+    if (more && (pages >= maxPages || services.clock.now().getTime() - chunkStartedAt >= maxMs)) {
+      return {
+        outcome: 'continued',
+        summary: `${progress.rowsDone} of about ${progress.rowsExpected} rows downloaded.`,
+      };
+    }
   }
   return succeeded(`${progress.rowsDone} rows of ${progress.entities.length} entities downloaded.`);
 };

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AppError } from '../errors';
 import { compareVersions, versionSchema } from '../model/record';
 import type { SourceChange } from '../sources/port';
@@ -96,7 +97,8 @@ function rowBytesAtMost(value: unknown): number {
  * Applies source changes to a tenant store, idempotently: each write is upsert-if-newer, so a
  * duplicate, a replay or an older version arriving after a newer one leaves the same end state, and a
  * delete leaves a tombstone that an older update cannot bring back. Partial changes merge onto the
- * stored row. Changes are written in order, `chunkSize` per `applyRecordWrites` call.
+ * stored row. Changes are written in order, `chunkSize` per `applyRecordWrites` call, yielding to the
+ * event loop between calls.
  *
  * **Rows too large to store** (over `maxRowBytes`, or refused by the store with `PayloadTooLarge`)
  * are left out and listed in `tooLarge`, so the caller can warn about them by name; the rest of the
@@ -137,6 +139,8 @@ export async function applySourceChanges(
       return false;
     });
     await applyChunk(store, chunk, summary, tooLarge);
+    // A synchronous store (SQLite) holds the event loop for a whole chunk: let requests in between.
+    if (start + chunkSize < changes.length) await yieldToEventLoop();
   }
   return tooLarge.length === 0 ? summary : { ...summary, tooLarge };
 }

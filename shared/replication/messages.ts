@@ -31,6 +31,11 @@ export const syncEntityMessageSchema = z
     entity: logicalNameSchema,
     /** Which scheduled run this is (set by the scheduler); absent for runs started by hand. */
     runId: z.string().min(1).max(200).optional(),
+    /**
+     * The read in progress this message goes on with (sent by a run that used its budget, see
+     * `runSyncEntity`): it schedules nothing, and does nothing once that read has finished.
+     */
+    continues: z.string().min(1).max(200).optional(),
   })
   .strict();
 export type SyncEntityMessage = z.infer<typeof syncEntityMessageSchema>;
@@ -151,6 +156,11 @@ export type ReplicationMessage = z.infer<typeof replicationMessageSchema>;
 /** Builds a `syncEntity` message (what provisioning and the scheduler send). */
 export function syncEntityMessage(org: string, entity: string, runId?: string): SyncEntityMessage {
   return { type: 'syncEntity', v: 1, org, entity, ...(runId === undefined ? {} : { runId }) };
+}
+
+/** Builds the `syncEntity` message that goes on with the read `readId` of an entity. */
+export function continueReadMessage(org: string, entity: string, readId: string): SyncEntityMessage {
+  return { type: 'syncEntity', v: 1, org, entity, continues: readId };
 }
 
 /** Builds a `metadataRefresh` message. */

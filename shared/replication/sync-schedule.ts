@@ -10,6 +10,20 @@ const SCHEDULE_KIND = 'replication-schedule';
 
 const scheduleSchema = z.object({ nextRunId: z.string(), nextRunAt: z.iso.datetime() });
 
+/** An entity's next scheduled run, as the last run that scheduled it recorded it. */
+export interface SyncSchedule {
+  nextRunId: string;
+  nextRunAt: Date;
+}
+
+/** The entity's next scheduled run; undefined when no chain was ever started for it. */
+export async function readSyncSchedule(store: DocStore, entity: string): Promise<SyncSchedule | undefined> {
+  const doc = await store.getDoc(SCHEDULE_KIND, entity);
+  if (doc === undefined) return undefined;
+  const { nextRunId, nextRunAt } = scheduleSchema.parse(doc.value);
+  return { nextRunId, nextRunAt: new Date(nextRunAt) };
+}
+
 /** What {@link scheduleNextSyncRun} did. */
 export type ScheduleOutcome =
   | { scheduled: true; nextRunAt: Date; messageId: string }
@@ -19,7 +33,7 @@ export type ScheduleOutcome =
 /**
  * Schedules the next `syncEntity` of an entity, `intervalMs` from now, so each entity is re-read
  * forever at the tenant's interval. Exactly one chain of scheduled runs survives per entity, even
- * without the broker's duplicate detection (the Service Bus queue has none): a document names the
+ * without the broker's duplicate detection (on in Bicep, but its window is minutes): a document names the
  * run that is scheduled next; a message that is not that run while a later one is pending schedules
  * nothing, so a retried message, a second provisioning run or a run started by hand never multiplies
  * the schedule. The message is sent before the document is written, so a failure in between can

@@ -26,6 +26,13 @@ export interface SourceChangePage {
   /** Set on the last page only: the token to read the next changes from. */
   deltaToken?: string;
   /**
+   * Set on every page but the last: where this read goes on after this page (Dataverse: the
+   * `@odata.nextLink`; a generated source: the rows read so far). Opaque to callers: passed back as
+   * `readChanges`' `resumeAt`, with the same delta token, it continues the read with the next page,
+   * in another process or minutes later, so a long read can be split into bounded runs.
+   */
+  resumeAt?: string;
+  /**
    * True when this read is a full read (no token, or the token expired and the source started
    * over): after the last page, stored rows of the entity not seen in the read are deleted.
    */
@@ -59,9 +66,16 @@ export interface Source {
   /**
    * Pages of changes since `deltaToken` (undefined: a full read), with the columns of `entity`'s
    * attributes (a source that selects columns reads only those; replication passes the metadata
-   * without the columns it leaves out).
+   * without the columns it leaves out). With `resumeAt` (a page's {@link SourceChangePage.resumeAt}
+   * of the read from this same `deltaToken`), the read goes on from the page after that one; a source
+   * that no longer honours the position starts the read over (its pages are applied again, which
+   * changes nothing: writes are upsert-if-newer).
    */
-  readChanges(entity: EntityMetadata, deltaToken: string | undefined): AsyncIterable<SourceChangePage>;
+  readChanges(
+    entity: EntityMetadata,
+    deltaToken: string | undefined,
+    resumeAt?: string,
+  ): AsyncIterable<SourceChangePage>;
   /**
    * The rows with these ids as the source holds them now, as upserts at their current versions (the
    * columns `readChanges` reads); ids the source does not have are left out. For a webhook change too

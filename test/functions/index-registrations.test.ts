@@ -16,6 +16,11 @@ const queueRegistrations: {
   };
 }[] = [];
 
+const timerRegistrations: {
+  name: string;
+  options: { schedule: string; handler: (timer: unknown, context: InvocationContext) => Promise<void> };
+}[] = [];
+
 jest.mock('@azure/functions', () => {
   const actual = jest.requireActual<typeof AzureFunctions>('@azure/functions');
   return {
@@ -26,6 +31,8 @@ jest.mock('@azure/functions', () => {
         httpRegistrations.push({ name, options }),
       serviceBusQueue: (name: string, options: (typeof queueRegistrations)[number]['options']) =>
         queueRegistrations.push({ name, options }),
+      timer: (name: string, options: (typeof timerRegistrations)[number]['options']) =>
+        timerRegistrations.push({ name, options }),
     },
   };
 });
@@ -49,6 +56,10 @@ const handleReplicationMessage = jest.fn(async () => undefined);
 jest.mock('../../shared/replication', () => ({
   ...jest.requireActual<object>('../../shared/replication'),
   handleReplicationMessage: (...args: unknown[]) => handleReplicationMessage(...(args as [])),
+}));
+const healReplication = jest.fn(async () => [{ org: 'contoso', revived: ['account'], started: [] }]);
+jest.mock('../../shared/replication/heal-replication', () => ({
+  healReplication: (...args: unknown[]) => healReplication(...(args as [])),
 }));
 jest.mock('../../shared/config', () => ({
   ...jest.requireActual<object>('../../shared/config'),
@@ -122,5 +133,13 @@ describe('functions/index.ts registrations', () => {
   it('registers the provisioning orchestrator and its activities', () => {
     expect(orchestrations).toHaveLength(1);
     expect(activities.length).toBeGreaterThan(0);
+  });
+
+  it('registers the replication healing timer every 5 minutes, running the shared healer', async () => {
+    expect(timerRegistrations.map((r) => [r.name, r.options.schedule])).toEqual([
+      ['replicationHealing', '0 */5 * * * *'],
+    ]);
+    await timerRegistrations[0]!.options.handler({}, new InvocationContext({ invocationId: 'inv-2' }));
+    expect(healReplication).toHaveBeenCalledWith({ settings: { REPLICATION_QUEUE_MAX_DELIVERY_COUNT: 7 } });
   });
 });

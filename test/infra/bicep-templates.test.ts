@@ -257,6 +257,13 @@ describe('secure defaults', () => {
     expect(serviceBus).toMatch(/maxDeliveryCount: maxDeliveryCount/);
     expect(serviceBus).toMatch(/lockDuration: lockDuration/);
   });
+
+  it('turns duplicate detection on, with a 10-minute window by default', () => {
+    const serviceBus = template('modules/service-bus.bicep');
+    expect(serviceBus).toMatch(/requiresDuplicateDetection: true/);
+    expect(serviceBus).toMatch(/duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow/);
+    expect(serviceBus).toMatch(/param duplicateDetectionWindow string = 'PT10M'/);
+  });
 });
 
 describe('no secret material in infra/', () => {

@@ -1,17 +1,30 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { settingsSchema } from '../../shared/config';
 import { repoRoot } from './bicep-source';
 
 /**
  * host.json as the Functions host needs it for this app: the extension bundle that carries Durable
  * Functions and the Service Bus extension, an empty route prefix (the route table writes `api/`
  * itself, because Functions refuses routes starting with `admin` under the default prefix), a
- * Durable task hub name, bounded Service Bus concurrency, and sampling that never drops requests.
+ * Durable task hub name, bounded Service Bus concurrency, and sampling that never drops requests;
+ * an explicit function timeout that Service Bus lock renewal covers, and that one replication
+ * message's read budget fits inside.
  */
+
+/** A host.json time span, `hh:mm:ss`, in seconds. */
+const timeSpan = z
+  .string()
+  .regex(/^\d{2}:\d{2}:\d{2}$/)
+  .transform((span) => {
+    const [h, m, s] = span.split(':').map(Number) as [number, number, number];
+    return h * 3600 + m * 60 + s;
+  });
 
 const hostJsonSchema = z.object({
   version: z.literal('2.0'),
+  functionTimeout: timeSpan,
   extensionBundle: z.object({
     id: z.literal('Microsoft.Azure.Functions.ExtensionBundle'),
     version: z.string(),
@@ -26,6 +39,7 @@ const hostJsonSchema = z.object({
       maxConcurrentCalls: z.number().int().positive(),
       prefetchCount: z.number().int().min(0),
       autoCompleteMessages: z.boolean(),
+      maxAutoLockRenewalDuration: timeSpan,
     }),
   }),
   logging: z.object({
@@ -64,5 +78,25 @@ describe('host.json', () => {
     expect(hostJson.logging.applicationInsights.samplingSettings.excludedTypes.split(';')).toContain(
       'Request',
     );
+  });
+
+  it('sets the function timeout explicitly, with Service Bus lock renewal at or above it', () => {
+    // Flex Consumption's default is 30 min, and a timeout restarts the whole Node worker: every
+    // invocation is split to end well before the explicit one instead (REPLICATION_READ_MAX_SECONDS,
+    // provisioning's chunks).
+    expect(hostJson.functionTimeout).toBe(600);
+    // A message whose handler may still run keeps its lock: it is never redelivered beside itself.
+    expect(hostJson.extensions.serviceBus.maxAutoLockRenewalDuration).toBeGreaterThanOrEqual(
+      hostJson.functionTimeout,
+    );
+  });
+
+  it('keeps one replication message’s read budget inside the function timeout, with a page to spare', () => {
+    const budget = settingsSchema.shape.REPLICATION_READ_MAX_SECONDS;
+    const defaultSeconds = budget.parse(undefined);
+    expect(defaultSeconds).toBeLessThanOrEqual(hostJson.functionTimeout / 2);
+    // The largest budget the settings accept still leaves two minutes for the page in hand.
+    expect(budget.safeParse(String(hostJson.functionTimeout - 120)).success).toBe(true);
+    expect(budget.safeParse(String(hostJson.functionTimeout - 119)).success).toBe(false);
   });
 });

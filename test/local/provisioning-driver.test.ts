@@ -153,6 +153,13 @@ describe('local provisioning driver (SQLite store, fake source)', () => {
     expect(source.readsOf('readChanges', 'account')).toBe(1);
     expect(source.readsOf('readChanges', 'systemuser')).toBe(1);
     expect(source.readsOf('readChanges', 'contact')).toBe(2);
+    // Contact goes on at the page after the last one stored before the stop: no page is read twice.
+    expect(source.resumedAt('contact')).toEqual([undefined, 'page:2']);
+    expect(source.served.filter((p) => p.startsWith('contact:'))).toEqual([
+      'contact:0',
+      'contact:1',
+      'contact:2',
+    ]);
     expect(await rowCount()).toBe(15);
   });
 
@@ -250,6 +257,9 @@ describe('local provisioning driver (SQLite store, fake source)', () => {
     expect(source2.readsOf('readChanges', 'systemuser')).toBe(0);
     expect(source2.readsOf('readChanges', 'account')).toBe(0);
     expect(source2.readsOf('readChanges', 'contact')).toBe(1);
+    // The new host goes on at contact's second page: the first was stored before the crash.
+    expect(source2.resumedAt('contact')).toEqual(['page:1']);
+    expect(source2.served.filter((p) => p.startsWith('contact:'))).toEqual(['contact:1', 'contact:2']);
     let total = 0;
     for (const name of ENABLED) total += await second.store.tenant(ORG).countRecords(name);
     expect(total).toBe(15);
@@ -258,5 +268,33 @@ describe('local provisioning driver (SQLite store, fake source)', () => {
     expect(changes.length).toBe(15);
     expect(changesBefore).toBeLessThan(15);
     expect(await driver2.resumeInterrupted()).toEqual([]);
+  });
+
+  it('runs step 5 in chunks of N pages, each a new activity going on at the saved page; the row count is exact', async () => {
+    const chunked: AppServices = {
+      ...services,
+      settings: { ...services.settings, REPLICATION_READ_MAX_PAGES: 2 },
+    };
+    const calls: unknown[] = [];
+    const chunkDriver = createLocalProvisioningDriver(chunked, { sleep: noWait, log: () => undefined });
+    driver = chunkDriver;
+    source.onPage = async () => {
+      calls.push((await status()).steps[4]!.status);
+    };
+    await requestProvisioningAction(chunked, chunkDriver, (await getTenant(store, ORG))!, 'provision');
+    await chunkDriver.whenIdle();
+
+    const done = await status();
+    expect(done.state).toBe('provisioned');
+    expect(await rowCount()).toBe(15);
+    // 9 pages in all (systemuser 2, account 2, contact 3, lead 2), each handed out once.
+    expect(source.served).toHaveLength(9);
+    expect(new Set(source.served).size).toBe(9);
+    // Contact's 3 pages span two chunks: the second goes on at its third page.
+    expect(source.resumedAt('contact')).toEqual([undefined, 'page:2']);
+    expect(done.progress!.entities.every((e) => e.done && e.resumeAt === undefined)).toBe(true);
+    // One step 5, started once, running through every chunk.
+    expect(done.messages.filter((m) => m.text.startsWith('Step 5 started')).length).toBe(1);
+    expect(calls.every((c) => c === 'running')).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { AppError } from '../../errors';
 import type { EntityMetadata } from '../../model/entity';
 import { OWNER_TYPE_ATTRIBUTE } from '../../model/record';
@@ -28,6 +29,10 @@ import { parseCollectionPage, webApiFailure } from './web-api-client';
  * - A table without change tracking answers no deltaLink: its last page has no token, and the next
  *   read is a full read again.
  * - No annotations are requested: the deltaLink has been seen to go missing with them.
+ * - Every page but the last carries `resumeAt`: its `@odata.nextLink` (with whether the read is a
+ *   full read and whether its rows are trimmed to the metadata's columns). A read given it GETs that
+ *   link first, so a long read goes on where an earlier run stopped. A link the service refuses
+ *   (a 4xx but 401/403/429: its paging cookie is no longer honoured) starts the read over.
  */
 
 export const EXPIRED_VERSION_STAMP = '0x80044352';
@@ -38,14 +43,63 @@ export interface ChangeReaderOptions {
   maxPageSize: number;
 }
 
-/** Pages of changes of `entity` since `deltaToken` (undefined: a full read). */
+/** Where a read goes on: the next page's link, and how the read that handed it out was made. */
+const readPositionSchema = z.object({
+  link: z.string().min(1),
+  full: z.boolean(),
+  /** The service refused every `$select`: rows carry every column and keep the metadata's only. */
+  trimmed: z.boolean(),
+});
+type ReadPosition = z.infer<typeof readPositionSchema>;
+
+function encodePosition(position: ReadPosition): string {
+  return JSON.stringify(position);
+}
+
+/** A position this reader handed out, or undefined for anything else (the read then starts over). */
+function decodePosition(resumeAt: string): ReadPosition | undefined {
+  try {
+    const parsed = readPositionSchema.safeParse(JSON.parse(resumeAt));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pages of changes of `entity` since `deltaToken` (undefined: a full read); with `resumeAt`, from the
+ * page after the one that handed it out.
+ */
 export async function* readEntityChanges(
   options: ChangeReaderOptions,
   entity: EntityMetadata,
   deltaToken: string | undefined,
+  resumeAt?: string,
 ): AsyncGenerator<SourceChangePage> {
   const { client, maxPageSize } = options;
   const entitySet = await options.catalog.entitySetName(entity.logicalName);
+  const trackingPrefer = `odata.track-changes,odata.maxpagesize=${maxPageSize}`;
+  const preferOf = (full: boolean): string => (full ? trackingPrefer : `odata.maxpagesize=${maxPageSize}`);
+
+  const position = resumeAt === undefined ? undefined : decodePosition(resumeAt);
+  if (position !== undefined) {
+    let resumed: unknown;
+    try {
+      resumed = (await client.send({ path: position.link, headers: { Prefer: preferOf(position.full) } }))
+        .body;
+    } catch (error) {
+      if (!isRejectedDeltaToken(error)) throw error;
+    }
+    if (resumed !== undefined) {
+      yield* readPages(client, entity, preferOf(position.full), {
+        path: position.link,
+        body: resumed,
+        full: position.full,
+        keep: position.trimmed ? metadataColumns(entity) : undefined,
+      });
+      return;
+    }
+  }
 
   let full = deltaToken === undefined;
   let first: Record<string, unknown> | undefined;
@@ -59,8 +113,7 @@ export async function* readEntityChanges(
       full = true;
     }
   }
-  const trackingPrefer = `odata.track-changes,odata.maxpagesize=${maxPageSize}`;
-  let path: string | undefined = entitySet;
+  let path: string = entitySet;
   let body: unknown = first;
   // Set when the service refused every `$select`: rows then carry every column, and keep only these.
   let keep: ReadonlySet<string> | undefined;
@@ -69,9 +122,20 @@ export async function* readEntityChanges(
     ({ path, body } = read);
     if (!read.selected) keep = metadataColumns(entity);
   }
+  yield* readPages(client, entity, preferOf(full), { path, body, full, keep });
+}
 
+/** The pages of a read from its first body on, following each `@odata.nextLink` with `prefer`. */
+async function* readPages(
+  client: DataverseHttpClient,
+  entity: EntityMetadata,
+  prefer: string,
+  start: { path: string; body: unknown; full: boolean; keep: ReadonlySet<string> | undefined },
+): AsyncGenerator<SourceChangePage> {
+  const { full, keep } = start;
+  let { path, body } = start;
   for (;;) {
-    const page = parseCollectionPage(body, path ?? entitySet);
+    const page = parseCollectionPage(body, path);
     const changes = page.value.map((row) => toSourceChange(entity, row, keep));
     const next = page['@odata.nextLink'];
     if (next === undefined) {
@@ -79,14 +143,9 @@ export async function* readEntityChanges(
       yield { changes, full, ...(deltaLink === undefined ? {} : { deltaToken: deltaLink }) };
       return;
     }
-    yield { changes, full };
+    yield { changes, full, resumeAt: encodePosition({ link: next, full, trimmed: keep !== undefined }) };
     path = next;
-    body = (
-      await client.send({
-        path: next,
-        headers: { Prefer: full ? trackingPrefer : `odata.maxpagesize=${maxPageSize}` },
-      })
-    ).body;
+    body = (await client.send({ path: next, headers: { Prefer: prefer } })).body;
   }
 }
 

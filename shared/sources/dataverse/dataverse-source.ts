@@ -50,8 +50,12 @@ export function createDataverseSource(options: DataverseSourceOptions): Source {
     readMetadata: (entities?: readonly string[]): Promise<EntityMetadata[]> =>
       readEntityMetadata(client, catalog, entities),
     readDirectory: (): Promise<Directory> => readDataverseDirectory(client, maxPageSize),
-    readChanges: (entity: EntityMetadata, deltaToken: string | undefined): AsyncIterable<SourceChangePage> =>
-      readEntityChanges({ client, catalog, maxPageSize }, entity, deltaToken),
+    readChanges: (
+      entity: EntityMetadata,
+      deltaToken: string | undefined,
+      resumeAt?: string,
+    ): AsyncIterable<SourceChangePage> =>
+      readEntityChanges({ client, catalog, maxPageSize }, entity, deltaToken, resumeAt),
     readRows: (entity: EntityMetadata, ids: readonly string[]): Promise<SourceChange[]> =>
       readRowsById(client, catalog, entity, ids),
     countRows: (entity: EntityMetadata): Promise<number> => countEntityRows(client, catalog, entity),

@@ -13,7 +13,7 @@ import type { ProvisioningRunInput } from '../../../shared/provisioning/provisio
 /** What the orchestrator asked for, in order. */
 interface Call {
   name: string;
-  input: { step?: number; outcome?: string; message?: string | null };
+  input: { step?: number; chunk?: number; outcome?: string; message?: string | null };
   retry: RetryOptions | undefined;
 }
 
@@ -67,6 +67,20 @@ const sequence = (calls: Call[]): string[] =>
   calls.map((c) => (c.name === RUN_STEP_ACTIVITY ? `step ${c.input.step}` : `finish ${c.input.outcome}`));
 
 describe('provisioning orchestrator', () => {
+  it('calls a step that answers continued again, one activity per chunk, until it is done', () => {
+    let chunks = 0;
+    const { calls, result } = drive(run({ fromStep: 5 }), (step) =>
+      step === 5 && ++chunks < 3
+        ? { outcome: 'continued', stopRequested: false, message: `${chunks} chunk(s) done` }
+        : ok,
+    );
+    expect(sequence(calls)).toEqual(['step 5', 'step 5', 'step 5', 'step 6', 'step 7', 'finish succeeded']);
+    // The later chunks say so: they go on with the running step instead of starting it again.
+    expect(calls.slice(0, 4).map((c) => c.input.chunk)).toEqual([undefined, 1, 2, undefined]);
+    expect(calls.slice(0, 3).every((c) => c.retry !== undefined)).toBe(true);
+    expect(result).toEqual({ outcome: 'succeeded', step: null });
+  });
+
   it('runs steps 1 to 7 in order with retries, then finishes succeeded', () => {
     const { calls, customStatuses, result } = drive(run(), () => ok);
     expect(sequence(calls)).toEqual([

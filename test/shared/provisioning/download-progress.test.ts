@@ -71,4 +71,26 @@ describe('download progress and ETA', () => {
     // 10 rows in 5 s since the restart (the hour down does not count) → 20 left at 2/s.
     expect(next.etaSeconds).toBe(10);
   });
+
+  it('keeps the rows of an entity stored up to its saved position, and forgets the position once done', () => {
+    const clock = new ManualClock();
+    let progress = planDownload(
+      [
+        { entity: 'a', rowsExpected: 30, priority: false },
+        { entity: 'b', rowsExpected: 30, priority: false },
+      ],
+      clock.now(),
+    );
+    progress = recordEntityProgress(progress, 'a', 20, false, clock.now(), 'page:2');
+    progress = recordEntityProgress(progress, 'b', 5, false, clock.now());
+    const resumed = resumeDownload(progress, clock.now());
+    // a goes on at its saved page with its 20 rows; b had no position and starts over.
+    expect(resumed.entities.map((e) => [e.entity, e.rowsDone, e.resumeAt])).toEqual([
+      ['a', 20, 'page:2'],
+      ['b', 0, undefined],
+    ]);
+    expect(resumed.rowsDone).toBe(20);
+    const finished = recordEntityProgress(resumed, 'a', 30, true, clock.now());
+    expect(finished.entities[0]).not.toHaveProperty('resumeAt');
+  });
 });

@@ -25,6 +25,8 @@ export type StoreKind = (typeof STORE_KINDS)[number];
  * An in-memory system of record that answers change reads the way Dataverse change tracking does: a
  * full read pages every row and ends with a token; a read from a token returns each row changed since
  * then once, at its latest state (deletes without a version); an expired token starts a full read.
+ * Rows page in id order; every page but the last hands out its position (the last id it returned), and
+ * a read given it goes on after that id, as a `@odata.nextLink` does.
  */
 export class FakeSource implements Source {
   readonly kind = 'dataverse' as const;
@@ -58,16 +60,25 @@ export class FakeSource implements Source {
     throw new Error('not used');
   }
 
+  /** The resume positions reads were given (undefined: a read from its start). */
+  readonly resumedAt: (string | undefined)[] = [];
+  /** Called before each page is handed out (a test may hang it, or move the clock). */
+  beforePage: (page: SourceChangePage) => Promise<void> | void = () => {};
+
   async *readChanges(
     entity: EntityMetadata,
     deltaToken: string | undefined,
+    resumeAt?: string,
   ): AsyncIterable<SourceChangePage> {
     this.reads += 1;
     this.readWith.push(entity);
+    this.resumedAt.push(resumeAt);
     const full = deltaToken === undefined || this.expiredTokens.has(deltaToken);
     const since = full ? 0 : Number(deltaToken);
+    const after = resumeAt === undefined ? undefined : /^after:(.+)$/.exec(resumeAt)?.[1];
     const changes: SourceChange[] = [];
     for (const [id, row] of [...this.rows].sort(([a], [b]) => a.localeCompare(b))) {
+      if (after !== undefined && id.localeCompare(after) <= 0) continue;
       if (full && row.deleted) continue;
       if (!full && row.version <= since) continue;
       changes.push(
@@ -84,12 +95,21 @@ export class FakeSource implements Source {
     }
     const token = String(this.counter);
     if (changes.length === 0) {
-      yield { changes: [], full, deltaToken: token };
+      const page = { changes: [], full, deltaToken: token };
+      await this.beforePage(page);
+      yield page;
       return;
     }
     for (let i = 0; i < changes.length; i += this.pageSize) {
+      const slice = changes.slice(i, i + this.pageSize);
       const last = i + this.pageSize >= changes.length;
-      yield { changes: changes.slice(i, i + this.pageSize), full, ...(last ? { deltaToken: token } : {}) };
+      const page: SourceChangePage = {
+        changes: slice,
+        full,
+        ...(last ? { deltaToken: token } : { resumeAt: `after:${slice.at(-1)!.id}` }),
+      };
+      await this.beforePage(page);
+      yield page;
     }
   }
 

@@ -65,7 +65,9 @@ export class FakeSource implements Source {
   onPage: PageHook | undefined;
   /** Fails readMetadata this many times more (SourceUnavailable). */
   failMetadataReads = 0;
-  readonly reads: { method: string; entity?: string }[] = [];
+  readonly reads: { method: string; entity?: string; resumeAt?: string }[] = [];
+  /** Every page handed out, as `entity:index` (a page read twice shows twice). */
+  readonly served: string[] = [];
 
   constructor(readonly rows: Map<string, { id: string; version: string; attributes: Attributes }[]>) {}
 
@@ -84,13 +86,20 @@ export class FakeSource implements Source {
     return Promise.resolve(directory);
   }
 
-  async *readChanges(metadata: EntityMetadata): AsyncIterable<SourceChangePage> {
+  /** Pages of the entity's rows; every page but the last hands out `page:<next index>` to resume at. */
+  async *readChanges(
+    metadata: EntityMetadata,
+    _deltaToken?: string,
+    resumeAt?: string,
+  ): AsyncIterable<SourceChangePage> {
     const name = metadata.logicalName;
-    this.reads.push({ method: 'readChanges', entity: name });
+    this.reads.push({ method: 'readChanges', entity: name, ...(resumeAt === undefined ? {} : { resumeAt }) });
     const rows = this.rows.get(name) ?? [];
     const pages = Math.max(1, Math.ceil(rows.length / this.pageSize));
-    for (let index = 0; index < pages; index++) {
+    const from = resumeAt === undefined ? 0 : Number(/^page:(\d+)$/.exec(resumeAt)?.[1] ?? 0);
+    for (let index = from; index < pages; index++) {
       await this.onPage?.(name, index);
+      this.served.push(`${name}:${index}`);
       const slice = rows.slice(index * this.pageSize, (index + 1) * this.pageSize);
       yield {
         changes: slice.map((row) => ({
@@ -101,7 +110,9 @@ export class FakeSource implements Source {
           version: row.version,
         })),
         full: true,
-        ...(index === pages - 1 ? { deltaToken: `token-${name}-${rows.length}` } : {}),
+        ...(index === pages - 1
+          ? { deltaToken: `token-${name}-${rows.length}` }
+          : { resumeAt: `page:${index + 1}` }),
       };
     }
   }
@@ -112,6 +123,13 @@ export class FakeSource implements Source {
 
   writeChange(): Promise<never> {
     return Promise.reject(new AppError('Conflict', 'The fake source is read-only.'));
+  }
+
+  /** The positions the entity's reads were resumed at (undefined: from its first page). */
+  resumedAt(entityName: string): (string | undefined)[] {
+    return this.reads
+      .filter((r) => r.method === 'readChanges' && r.entity === entityName)
+      .map((r) => r.resumeAt);
   }
 
   readsOf(method: string, entityName?: string): number {

@@ -113,6 +113,38 @@ describe('Dataverse change tracking', () => {
     ]);
   });
 
+  it('hands out the nextLink as each page’s position, and a read given it goes on from the next page', async () => {
+    const full = await readAll(undefined);
+    expect(full.map((p) => p.resumeAt !== undefined)).toEqual([true, true, false]);
+    fx.server.requests.length = 0;
+    const rest: SourceChangePage[] = [];
+    for await (const page of fx.source.readChanges(account, undefined, full[0]!.resumeAt)) rest.push(page);
+    // Pages 2 and 3 again, from the first page's nextLink, with the tracking Prefer; the same token.
+    expect(rest.map((p) => [p.changes.length, p.full])).toEqual([
+      [2, true],
+      [1, true],
+    ]);
+    expect(rest.flatMap((p) => p.changes)).toEqual(full.slice(1).flatMap((p) => p.changes));
+    expect(rest.at(-1)!.deltaToken).toBe(full.at(-1)!.deltaToken);
+    expect(fx.server.requests[0]!.url).toContain('$skiptoken=');
+    expect(fx.server.requests.map((r) => r.headers.prefer)).toEqual(
+      Array(2).fill('odata.track-changes,odata.maxpagesize=2'),
+    );
+  });
+
+  it('starts the read over when the service no longer honours a saved position', async () => {
+    const full = await readAll(undefined);
+    const position = JSON.parse(full[0]!.resumeAt!) as { link: string };
+    const stale = JSON.stringify({
+      ...position,
+      link: position.link.replace(/skiptoken=[^:]+/, 'skiptoken=gone'),
+    });
+    const pages: SourceChangePage[] = [];
+    for await (const page of fx.source.readChanges(account, undefined, stale)) pages.push(page);
+    expect(pages.map((p) => p.changes.length)).toEqual([2, 2, 1]);
+    expect(pages.flatMap((p) => p.changes)).toEqual(full.flatMap((p) => p.changes));
+  });
+
   it('takes the owner type from the lookup annotation when the service sends it', async () => {
     fx.server.tables.upsert('accounts', {
       accountid: accountId(9),
