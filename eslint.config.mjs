@@ -16,6 +16,7 @@ export default tseslint.config(
       '*.js',
       '*.mjs',
       'scripts/*.mjs',
+      'admin-ui/*.mjs',
       'test/support/*.mjs',
     ],
   },

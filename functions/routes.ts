@@ -2,7 +2,9 @@ import { buildOpenApiDocument } from './http/openapi';
 import type { RouteDefinition } from './http/route-definition';
 import { adminConfigRoutes } from './http/routes/admin-config-routes';
 import { apiViewerRoutes } from './http/routes/api-viewer-routes';
+import { consoleRoutes } from './http/routes/console-routes';
 import { ingestRoutes } from './http/routes/ingest-routes';
+import { profilePreviewRoutes } from './http/routes/profile-preview-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
 import { replicationRoutes } from './http/routes/replication-routes';
 import { syncDownloadRoutes } from './http/routes/sync-download-routes';
@@ -20,6 +22,7 @@ const featureRoutes: RouteDefinition[] = [
   listTenantsRoute,
   registerTenantRoute,
   ...adminConfigRoutes,
+  ...profilePreviewRoutes,
   ...provisioningRoutes,
   ...replicationRoutes,
   ...syncDownloadRoutes,
@@ -33,4 +36,5 @@ export const routes: readonly RouteDefinition[] = [
   ...featureRoutes,
   openApiRoute(() => (openApiDocument ??= buildOpenApiDocument(routes))),
   ...apiViewerRoutes,
+  ...consoleRoutes,
 ];

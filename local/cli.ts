@@ -1,6 +1,7 @@
 import { ConfigError, loadSettings } from '../shared/config';
 import { isAppError } from '../shared/errors';
 import { createSqliteStore } from '../shared/store/sqlite';
+import { ADMIN_COMMANDS, ADMIN_USAGE, CliFailure, runAdminCommand } from './admin-command';
 import { DEVICE_USAGE, runDeviceCommand } from './device-command';
 import { LOCAL_DEFAULTS } from './local-defaults';
 import { createToken, TOKEN_USAGE } from './token-command';
@@ -9,8 +10,11 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   token      print a development token (see below)
   device     simulate a device: sync a user's rows into a local SQLite file
+  provision, stop, deprovision, retry, status, export, import, publish, preview   admin commands (below)
 
 ${TOKEN_USAGE}
+
+${ADMIN_USAGE}
 
 ${DEVICE_USAGE}`;
 
@@ -35,6 +39,12 @@ async function main(argv: string[]): Promise<number> {
     case 'device':
       return runDeviceCommand(rest, settings);
     default:
+      if (ADMIN_COMMANDS.has(command)) {
+        return runAdminCommand(command, rest, settings, {
+          out: (line) => console.log(line),
+          err: process.stderr,
+        });
+      }
       console.error(`Unknown command '${command}'.\n${USAGE}`);
       return 2;
   }
@@ -43,7 +53,8 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (isAppError(error) || error instanceof ConfigError) console.error(error.message);
+    if (isAppError(error) || error instanceof ConfigError || error instanceof CliFailure)
+      console.error(error.message);
     else if (error instanceof TypeError && 'code' in error) console.error(`${error.message}\n${USAGE}`);
     else console.error(error);
     process.exit(1);

@@ -1,9 +1,14 @@
-// Builds the project (`tsc -p tsconfig.build.json`) and records when, so the CLI commands can start at
-// once when nothing changed since:
+// Builds the project (`tsc -p tsconfig.build.json`) and the admin page (Vite: admin-ui/ into
+// dist/console/), and records when, so the CLI commands can start at once when nothing changed since:
 //
 //   node scripts/build.mjs             build (npm run build)
-//   node scripts/build.mjs --if-stale  build only if a source is newer than the last build (npm run
-//                                      token, cli, device, start, bench)
+//   node scripts/build.mjs --if-stale  build only what a source newer than its last build changed (npm
+//                                      run token, cli, device, start, bench)
+//   node scripts/build.mjs --console   the admin page only (with --if-stale: only if stale; the
+//                                      browser tests)
+//
+// The page is stale when a file under admin-ui/ or shared/ (it imports the server's schemas and rules)
+// is newer than the stamp its last build left in dist/console/.
 //
 // "Newer" compares modification times: every file under the build config's `include` folders (less
 // its `exclude`), the config and the configs it extends, against the stamp the last successful build
@@ -92,11 +97,48 @@ function build(outDir) {
   return 0;
 }
 
+/** The admin page: its sources, and the core it imports from. */
+const CONSOLE_SOURCES = ['admin-ui', 'shared'];
+
+function consoleIsStale(outDir) {
+  const stamp = join(outDir, 'console', STAMP);
+  if (!existsSync(stamp)) return true;
+  const built = statSync(stamp).mtimeMs;
+  const skip = (path, isDirectory) => isDirectory && path.endsWith('node_modules');
+  const newest = Math.max(
+    ...['package-lock.json', ...CONSOLE_SOURCES]
+      .map((entry) => resolve(root, entry))
+      .filter((path) => existsSync(path))
+      .map((path) => (statSync(path).isDirectory() ? newestUnder(path, skip) : statSync(path).mtimeMs)),
+  );
+  return newest > built;
+}
+
+function buildConsole(outDir) {
+  const started = new Date();
+  const require = createRequire(join(root, 'package.json'));
+  const vite = join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js');
+  const result = spawnSync(process.execPath, [vite, 'build', '--config', 'admin-ui/vite.config.mjs'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) return result.status ?? 1;
+  const stamp = join(outDir, 'console', STAMP);
+  writeFileSync(stamp, `${started.toISOString()}\n`);
+  utimesSync(stamp, started, started);
+  return 0;
+}
+
 const ifStale = process.argv.includes('--if-stale');
+const consoleOnly = process.argv.includes('--console');
 const chain = readConfigChain(CONFIG);
 const declaring = chain?.find(({ config }) => config.compilerOptions?.outDir !== undefined);
 const outDir = declaring
   ? resolve(dirname(declaring.file), declaring.config.compilerOptions.outDir)
   : resolve(root, 'dist');
-if (ifStale && chain !== undefined && !isStale(chain, outDir)) process.exit(0);
-process.exit(build(outDir));
+let status = 0;
+if (!consoleOnly && !(ifStale && chain !== undefined && !isStale(chain, outDir))) status = build(outDir);
+// A project without the page (the build script's own tests) builds only its TypeScript.
+const hasConsole = existsSync(join(root, 'admin-ui', 'vite.config.mjs'));
+if (status === 0 && hasConsole && !(ifStale && !consoleIsStale(outDir))) status = buildConsole(outDir);
+process.exit(status);

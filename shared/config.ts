@@ -61,6 +61,12 @@ export const settingsSchema = z
           .map((audience) => audience.trim())
           .filter((audience) => audience.length > 0),
       ),
+    /**
+     * Client id of the app registration the admin page signs in with (a single-page application
+     * registration, or the API's own with a SPA redirect URI `<host>/api/console`). Empty: the page
+     * offers no Microsoft sign-in.
+     */
+    ADMIN_CONSOLE_CLIENT_ID: z.string().trim().default(''),
     /** Accept the local host's own development tokens (never enable in Azure). */
     AUTH_LOCAL_ENABLED: flag.default(false),
     /** The Entra tenant of the operators who register tenants (`admin/tenants` routes). */

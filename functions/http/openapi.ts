@@ -63,6 +63,11 @@ const tags: { name: string; description: string; pattern: RegExp }[] = [
     pattern: /^api\/[^/{]+$|^api\/docs\b/,
   },
   {
+    name: 'Admin page',
+    description: 'The admin web page, its files, and how it signs in (development tokens on the local host).',
+    pattern: /^api\/console\b/,
+  },
+  {
     name: 'Tenants',
     description: 'The tenant registry (operator): register tenants and list them with their state.',
     pattern: /^api\/admin\/tenants\b/,

@@ -1,4 +1,4 @@
-import { userContextOperators, type Condition, type Operator } from '../model/condition';
+import { operatorSchema, userContextOperators, type Condition, type Operator } from '../model/condition';
 import type { Attribute, AttributeType, EntityMetadata } from '../model/entity';
 import type { Violation } from '../model/profile';
 
@@ -59,6 +59,20 @@ function userContextOperatorFits(operator: Operator, attribute: Attribute): bool
     default:
       return false;
   }
+}
+
+/**
+ * The operators a condition on `attribute` may use where it is used: what {@link validateCondition}
+ * accepts for its type (`last-x-days` only in org filters; user-context operators where they fit),
+ * in the schema's order. The admin page offers exactly these.
+ */
+export function operatorsFor(attribute: Attribute, context: ConditionContext): Operator[] {
+  return operatorSchema.options.filter((operator) => {
+    if (operator === 'last-x-days' && context === 'custom') return false;
+    if (userContextOperators.has(operator)) return userContextOperatorFits(operator, attribute);
+    const allowedTypes = typesByOperator[operator];
+    return allowedTypes === undefined || allowedTypes.includes(attribute.type);
+  });
 }
 
 /** Why one scalar is not a value of the attribute's type, or undefined when it is. */

@@ -150,7 +150,7 @@ async function countUpTo(
  * look-ups counted by the store (index counts), the likely smallest first, later ones only up to the
  * best so far — so comparing costs what the chosen cover holds, not what a wide one would.
  */
-async function chooseCover(
+export async function chooseCover(
   store: TenantStore,
   entity: CompiledEntity,
 ): Promise<{ probes: RecordProbe[]; estimate: number } | undefined> {

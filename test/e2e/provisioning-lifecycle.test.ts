@@ -1,12 +1,10 @@
 import { ADMIN_ROLE } from '../../shared/auth/principal';
 import type { ProvisioningStatus } from '../../shared/provisioning/provisioning-status';
 import type { ProvisioningRunInput } from '../../shared/provisioning/provisioning-runner';
-import { createSourceFor, type SourceFactory } from '../../shared/sources/create-source';
-import type { Source, SourceChangePage } from '../../shared/sources/port';
 import { buildDemoDirectory, DEMO_ENTRA_TENANT_ID, DEMO_ORG } from '../../local/demo/demo-directory';
-import { demoAwareSourceFor } from '../../local/demo/demo-source';
 import { DEMO_APP_ID } from '../../local/demo/seed-demo-tenant';
 import { startHostFixture, type HostFixture } from '../support/local-host-fixture';
+import { gatedSourceFor, PageGate } from '../support/provisioning-page-gate';
 
 /**
  * The provisioning lifecycle of the demo tenant over HTTP (issue 6, "Done when"): deprovision it,
@@ -17,67 +15,6 @@ import { startHostFixture, type HostFixture } from '../support/local-host-fixtur
  * Nothing here waits on time: step 5's pages pass a gate the test opens page by page, and a run is
  * held before it starts by the host's `beforeProvisioningRun` hook.
  */
-
-/** Lets pages through one at a time (or all); counts every read by entity. */
-class PageGate {
-  private permits = 0;
-  private open = true;
-  private readonly waiters: (() => void)[] = [];
-  readonly reads: string[] = [];
-
-  close(): void {
-    this.open = false;
-  }
-
-  openAll(): void {
-    this.open = true;
-    this.waiters.splice(0).forEach((wake) => wake());
-  }
-
-  allow(pages: number): void {
-    this.permits += pages;
-    while (this.permits > 0 && this.waiters.length > 0) {
-      this.permits--;
-      this.waiters.shift()!();
-    }
-  }
-
-  async pass(): Promise<void> {
-    if (this.open) return;
-    if (this.permits > 0) {
-      this.permits--;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-}
-
-/** The host's own source (the demo's generated rows), in pages of `chunk` rows that wait at the gate. */
-function gatedSourceFor(gate: PageGate, chunk: number): SourceFactory {
-  const standard = demoAwareSourceFor(createSourceFor);
-  return (tenant, deps) => {
-    const source = standard(tenant, deps);
-    const gated: Source = {
-      ...source,
-      kind: source.kind,
-      async *readChanges(entity, deltaToken): AsyncIterable<SourceChangePage> {
-        if (deltaToken === undefined) gate.reads.push(entity.logicalName);
-        for await (const page of source.readChanges(entity, deltaToken)) {
-          for (let i = 0; i < Math.max(1, page.changes.length); i += chunk) {
-            const last = i + chunk >= page.changes.length;
-            await gate.pass();
-            yield {
-              changes: page.changes.slice(i, i + chunk),
-              full: page.full,
-              ...(last && page.deltaToken !== undefined ? { deltaToken: page.deltaToken } : {}),
-            };
-          }
-        }
-      },
-    };
-    return gated;
-  };
-}
 
 /** A run held before it starts until `release`. */
 class RunHold {

@@ -81,7 +81,8 @@ function cached(key: string, make: () => Promise<Buffer>): Promise<Buffer> {
   return entry;
 }
 
-async function serveAsset(
+/** Serves one file with its type, cached once per process with its compressed forms. */
+export async function serveAsset(
   name: string,
   type: string,
   load: () => Promise<Buffer>,

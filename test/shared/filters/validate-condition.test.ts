@@ -1,5 +1,9 @@
 import type { Condition } from '../../../shared/model/condition';
-import { validateCondition, validateOrgFilter } from '../../../shared/filters/validate-condition';
+import {
+  operatorsFor,
+  validateCondition,
+  validateOrgFilter,
+} from '../../../shared/filters/validate-condition';
 import { testEntity } from '../../support/offline-config-fixtures';
 
 const account = testEntity('account');
@@ -160,5 +164,50 @@ describe('validateOrgFilter', () => {
       'orgFilter[1].attribute:AttributeNotFound',
       'orgFilter[3].value:ValueInvalid',
     ]);
+  });
+});
+
+describe('operatorsFor (what the admin page offers)', () => {
+  const attribute = (name: string, entity = account) => entity.attributes.find((a) => a.name === name)!;
+
+  it('offers by attribute type: text patterns for strings, no ordering for booleans', () => {
+    expect(operatorsFor(attribute('name'), 'custom')).toEqual(
+      expect.arrayContaining(['eq', 'like', 'begins-with', 'in', 'null']),
+    );
+    expect(operatorsFor(attribute('donotemail'), 'custom')).not.toContain('gt');
+    expect(operatorsFor(attribute('revenue'), 'custom')).not.toContain('like');
+  });
+
+  it('offers last-x-days on dates only, and only in an org filter', () => {
+    expect(operatorsFor(attribute('modifiedon'), 'org')).toContain('last-x-days');
+    expect(operatorsFor(attribute('modifiedon'), 'custom')).not.toContain('last-x-days');
+    expect(operatorsFor(attribute('name'), 'org')).not.toContain('last-x-days');
+  });
+
+  it('offers user-context operators only where they fit', () => {
+    expect(operatorsFor(attribute('ownerid'), 'custom')).toEqual(
+      expect.arrayContaining(['eq-userid', 'eq-userteams', 'eq-useroruserhierarchy']),
+    );
+    expect(operatorsFor(attribute('createdby'), 'custom')).toContain('eq-userid');
+    expect(operatorsFor(attribute('createdby'), 'custom')).not.toContain('eq-userteams');
+    expect(operatorsFor(attribute('name'), 'custom')).not.toContain('eq-userid');
+    expect(operatorsFor(attribute('preferredlanguage', contact), 'custom')).toContain('eq-userlanguage');
+  });
+
+  it('never offers an operator validateCondition refuses for the attribute', () => {
+    for (const entity of [account, contact]) {
+      for (const attr of entity.attributes) {
+        for (const context of ['org', 'custom'] as const) {
+          for (const operator of operatorsFor(attr, context)) {
+            const found = validateCondition({ attribute: attr.name, operator }, entity, context, 'c');
+            expect({ attr: attr.name, operator, codes: found.map((v) => v.code) }).toEqual({
+              attr: attr.name,
+              operator,
+              codes: expect.not.arrayContaining(['OperatorNotValidForAttribute', 'OperatorNotAllowed']),
+            });
+          }
+        }
+      }
+    }
   });
 });
