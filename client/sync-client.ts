@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   MAX_DOWNLOAD_PAGE_SIZE,
   syncMetadataResponseSchema,
@@ -18,6 +17,7 @@ import {
 import { downloadPageEnvelopeSchema, readDownloadPage } from './download-page';
 import type { LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry, RowData } from './local-store';
 import { serverImageOf, settleRow, type ServerImage } from './local-view';
+import { timerSleep, webRandomUUID } from './portable';
 import { createSyncTransport, SyncClientError, type RetryPolicy, type SyncTransport } from './sync-transport';
 
 /** Where a sync is. `download` events carry the server's rows done / total of this download. */
@@ -75,6 +75,11 @@ export interface SyncClientOptions {
   pageSize?: number;
   /** Clock for timestamps (tests). */
   now?: () => Date;
+  /**
+   * New operation and row ids (default: Web Crypto's `crypto.randomUUID()`; on React Native without
+   * a polyfill, pass e.g. expo-crypto's `randomUUID`).
+   */
+  randomId?: () => string;
 }
 
 /** The device SDK: offline reads and writes on the local store, and `sync()` with the server. */
@@ -139,6 +144,8 @@ function outcomeOf(result: UploadResult): UploadOutcome {
 export function createSyncClient(options: SyncClientOptions): SyncClient {
   const { store, app, deviceId } = options;
   const now = options.now ?? (() => new Date());
+  const randomId = options.randomId ?? webRandomUUID;
+  const sleep = options.sleep ?? timerSleep;
   const transport: SyncTransport = createSyncTransport(options);
   const emit = (progress: SyncProgress): void => options.onProgress?.(progress);
   let running: Promise<SyncSummary> | undefined;
@@ -169,7 +176,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       : local?.version === undefined
         ? {}
         : { baseVersion: local.version };
-    await tx.addOutbox({ ...entry, ...base, opId: randomUUID(), createdAt: now().toISOString() });
+    await tx.addOutbox({ ...entry, ...base, opId: randomId(), createdAt: now().toISOString() });
     await settleRow(tx, entry.entity, entry.id, serverImageOf(local));
   }
 
@@ -374,9 +381,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         }
         if (codes.includes(CONCURRENT_DOWNLOAD) && concurrentRetries < 3) {
           concurrentRetries++;
-          await (options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(
-            500 * concurrentRetries,
-          );
+          await sleep(500 * concurrentRetries);
           continue;
         }
         throw error;
@@ -444,7 +449,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       return store.transaction(async (tx) => {
         const { primaryId } = await requireEntity(tx, entity);
         const given = row[primaryId];
-        const rowId = id ?? (typeof given === 'string' && given !== '' ? given : randomUUID());
+        const rowId = id ?? (typeof given === 'string' && given !== '' ? given : randomId());
         const existing = await tx.getRow(entity, rowId);
         if (existing?.row)
           throw new SyncClientError('Conflict', `${entity} ${rowId} already exists on the device.`);

@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSqliteLocalStore, createSyncClient, type SyncProgress, type SyncSummary } from '../client';
-import type { SqliteLocalStore } from '../client/sqlite-local-store';
+import { createSyncClient, type SyncProgress, type SyncSummary } from '../client';
+import { createSqliteLocalStore, type SqliteLocalStore } from '../client/sqlite';
 import { loadDirectory } from '../shared/admin/directory-store';
 import type { Settings } from '../shared/config';
 import { AppError } from '../shared/errors';
