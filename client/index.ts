@@ -33,3 +33,26 @@ export {
 } from './sync-transport';
 export type { SyncMetadataResponse, DownloadChange } from '../shared/sync/sync-protocol';
 export type { UploadResult, SyncErrorEntry } from '../shared/sync/upload/upload-protocol';
+export {
+  INITIAL_SYNC_STATUS,
+  nextSyncStatus,
+  type DownloadStatus,
+  type SyncStatus,
+  type SyncStatusError,
+  type SyncStatusEvent,
+} from './sync-status';
+export {
+  backoffMs,
+  DEFAULT_LOOP_POLICY,
+  nextLoopState,
+  startSyncLoop,
+  webLoopEnvironment,
+  type LoopEffect,
+  type LoopEvent,
+  type LoopPhase,
+  type LoopPolicy,
+  type LoopState,
+  type SyncLoop,
+  type SyncLoopEnvironment,
+  type SyncLoopOptions,
+} from './sync-loop';

@@ -18,6 +18,7 @@ import { downloadPageEnvelopeSchema, readDownloadPage } from './download-page';
 import type { LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry, RowData } from './local-store';
 import { serverImageOf, settleRow, type ServerImage } from './local-view';
 import { timerSleep, webRandomUUID } from './portable';
+import { createSyncStatusStore, type SyncStatus } from './sync-status';
 import { createSyncTransport, SyncClientError, type RetryPolicy, type SyncTransport } from './sync-transport';
 
 /** Where a sync is. `download` events carry the server's rows done / total of this download. */
@@ -105,6 +106,12 @@ export interface SyncClient {
   serverSyncErrors(): Promise<SyncErrorEntry[]>;
   /** The metadata last applied, if any. */
   metadata(): Promise<SyncMetadataResponse | undefined>;
+  /** The sync status now (phase, online, progress, lastSyncedAt, hasSynced, lastError). */
+  status(): SyncStatus;
+  /** Calls `listener` with each new status; returns the function that unsubscribes it. */
+  subscribeStatus(listener: (status: SyncStatus) => void): () => void;
+  /** Tells the client the platform's network state (the sync loop does, from online / offline events). */
+  setOnline(online: boolean): void;
 }
 
 /** Detail codes of a checkpoint the server no longer accepts: start over with a full download. */
@@ -149,6 +156,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   const transport: SyncTransport = createSyncTransport(options);
   const emit = (progress: SyncProgress): void => options.onProgress?.(progress);
   let running: Promise<SyncSummary> | undefined;
+  const status = createSyncStatusStore();
+  /** Rows applied per entity in the running sync's download (the status's per-entity progress). */
+  let entityCounts: Record<string, number> = {};
 
   async function requireEntity(tx: LocalStoreTransaction, entity: string): Promise<{ primaryId: string }> {
     const { metadata } = await tx.readState();
@@ -183,7 +193,10 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   async function uploadOutbox(summary: SyncSummary): Promise<void> {
     const total = (await store.transaction((tx) => tx.listOutbox())).length;
     let done = 0;
-    if (total > 0) emit({ phase: 'upload', done, total, percent: 0, initial: false });
+    if (total > 0) {
+      emit({ phase: 'upload', done, total, percent: 0, initial: false });
+      status.dispatch({ type: 'upload', done, total });
+    }
     for (;;) {
       const outbox = await store.transaction((tx) => tx.listOutbox());
       // One entry per row per batch: a later entry of the same row waits for the earlier one's version.
@@ -231,6 +244,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         percent: Math.min(100, Math.round((done / Math.max(total, done)) * 100)),
         initial: false,
       });
+      status.dispatch({ type: 'upload', done, total: Math.max(total, done) });
     }
   }
 
@@ -289,7 +303,11 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     summary: SyncSummary,
   ): Promise<void> {
     let removed = 0;
-    for (const change of changes) if (change.op === 'remove') removed++;
+    const counts: Record<string, number> = {};
+    for (const change of changes) {
+      if (change.op === 'remove') removed++;
+      counts[change.entity] = (counts[change.entity] ?? 0) + 1;
+    }
     await store.transaction(async (tx) => {
       const outbox = await tx.listOutbox();
       const pending = new Set(outbox.map((e) => `${e.entity}\u0000${e.id}`));
@@ -318,6 +336,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     summary.removed += removed;
     summary.downloaded += changes.length - removed;
     summary.pages++;
+    for (const [entity, n] of Object.entries(counts)) entityCounts[entity] = (entityCounts[entity] ?? 0) + n;
   }
 
   /** Server changes of rows without pending changes: the store's batch path, else row by row. */
@@ -393,6 +412,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (!summary.warnings.some((w) => w.code === warning.code)) summary.warnings.push(warning);
       }
       emit({ phase: 'download', ...page.progress, initial });
+      status.dispatch({ type: 'download', ...page.progress, initial, entities: { ...entityCounts } });
       if (!page.more) return;
     }
   }
@@ -438,13 +458,35 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     return summary;
   }
 
+  async function trackedSync(): Promise<SyncSummary> {
+    entityCounts = {};
+    status.dispatch({ type: 'started' });
+    try {
+      const summary = await runSync();
+      status.dispatch({ type: 'succeeded', at: now().toISOString() });
+      return summary;
+    } catch (error) {
+      status.dispatch({
+        type: 'failed',
+        error:
+          error instanceof SyncClientError
+            ? { code: error.code, message: error.message }
+            : { code: 'Error', message: error instanceof Error ? error.message : String(error) },
+      });
+      throw error;
+    }
+  }
+
   return {
     sync() {
-      running ??= runSync().finally(() => {
+      running ??= trackedSync().finally(() => {
         running = undefined;
       });
       return running;
     },
+    status: () => status.get(),
+    subscribeStatus: (listener) => status.subscribe(listener),
+    setOnline: (online) => status.dispatch({ type: online ? 'online' : 'offline' }),
     async create(entity, row, id) {
       return store.transaction(async (tx) => {
         const { primaryId } = await requireEntity(tx, entity);
