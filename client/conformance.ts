@@ -10,6 +10,7 @@
  */
 import type { DownloadChange, SyncMetadataResponse } from '../shared/sync/sync-protocol';
 import type { LocalRow, LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry } from './local-store';
+import { evaluateQuery, rowQuerySchema, type RowQuery } from './query';
 
 /** How the suite gets stores: `open` a new, empty one per case; `reopen` the same data after `close`. */
 export interface LocalStoreFactory {
@@ -353,6 +354,69 @@ export const localStoreConformanceCases: readonly ConformanceCase[] = [
           [{ entity: 'contact', id: 'c1', row: { contactid: 'c1' }, version: '4', pending: false }],
           'contacts',
         );
+      }),
+  },
+  {
+    name: 'queryRows (when offered) selects, orders and limits rows as evaluateQuery defines it',
+    applies: always,
+    run: (factory) =>
+      withStore(factory, async (store) => {
+        const rows: LocalRow[] = [
+          {
+            ...account('a1', 'Alpha'),
+            row: { accountid: 'a1', name: 'Alpha', revenue: 10, active: true, city: 'Oslo' },
+          },
+          {
+            ...account('a2', 'beta'),
+            row: { accountid: 'a2', name: 'beta', revenue: 2.5, active: false, city: null },
+          },
+          { ...account('a3', 'Gamma'), row: { accountid: 'a3', name: 'Gamma', revenue: '7', active: true } },
+          { ...account('a4', 'Delta'), row: { accountid: 'a4', name: 'Delta', revenue: 10, city: 'Bergen' } },
+          {
+            ...account('a5', 'gone'),
+            row: null,
+            serverRow: { accountid: 'a5', name: 'gone' },
+            pending: true,
+          },
+          {
+            ...account('a6', 'Épsilon'),
+            row: { accountid: 'a6', name: 'Épsilon', revenue: -1, active: false, city: 'Oslo' },
+          },
+        ];
+        const queries: RowQuery[] = [
+          { entity: 'account' },
+          { entity: 'account', where: { city: 'Oslo' } },
+          { entity: 'account', where: { city: null } },
+          { entity: 'account', where: { city: { ne: 'Oslo' } } },
+          { entity: 'account', where: { revenue: { gte: 2.5, lt: 10 } } },
+          { entity: 'account', where: { revenue: { gt: '5' } } },
+          { entity: 'account', where: { active: true } },
+          { entity: 'account', where: { active: { ne: true } } },
+          { entity: 'account', where: { name: { in: ['Alpha', 'Delta', 'nobody'] } } },
+          { entity: 'account', where: { name: { in: [] } } },
+          { entity: 'account', orderBy: [{ column: 'name' }] },
+          { entity: 'account', orderBy: [{ column: 'revenue', direction: 'desc' }] },
+          {
+            entity: 'account',
+            orderBy: [{ column: 'city' }, { column: 'revenue', direction: 'desc' }],
+            limit: 3,
+          },
+          { entity: 'account', orderBy: [{ column: 'active' }], limit: 2, offset: 2 },
+          { entity: 'account', offset: 4 },
+          { entity: 'contact' },
+        ];
+        await inTx(store, async (tx) => {
+          for (const row of rows) await tx.putRow(row);
+        });
+        await inTx(store, async (tx) => {
+          if (!tx.queryRows) return;
+          const all = await tx.listRows('account');
+          for (const query of queries) {
+            const checked = rowQuerySchema.parse(query);
+            const expected = checked.entity === 'account' ? evaluateQuery(all, checked) : [];
+            same(await tx.queryRows(checked), expected, `queryRows(${JSON.stringify(query)})`);
+          }
+        });
       }),
   },
   {

@@ -56,3 +56,14 @@ export {
   type SyncLoopEnvironment,
   type SyncLoopOptions,
 } from './sync-loop';
+export {
+  evaluateQuery,
+  rowQuerySchema,
+  type CheckedRowQuery,
+  type ColumnOperators,
+  type OrderBy,
+  type RowQuery,
+  type Scalar,
+  type Where,
+} from './query';
+export type { ChangeFeed, RowOf, Table, TableSchema } from './live-query';

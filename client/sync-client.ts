@@ -16,7 +16,16 @@ import {
 } from '../shared/sync/upload/upload-protocol';
 import { downloadPageEnvelopeSchema, readDownloadPage } from './download-page';
 import type { LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry, RowData } from './local-store';
+import {
+  createChangeFeed,
+  createTable,
+  watchQuery,
+  type RowOf,
+  type Table,
+  type TableSchema,
+} from './live-query';
 import { serverImageOf, settleRow, type ServerImage } from './local-view';
+import type { RowQuery } from './query';
 import { timerSleep, webRandomUUID } from './portable';
 import { createSyncStatusStore, type SyncStatus } from './sync-status';
 import { createSyncTransport, SyncClientError, type RetryPolicy, type SyncTransport } from './sync-transport';
@@ -83,8 +92,11 @@ export interface SyncClientOptions {
   randomId?: () => string;
 }
 
-/** The device SDK: offline reads and writes on the local store, and `sync()` with the server. */
-export interface SyncClient {
+/**
+ * The device SDK: offline reads and writes on the local store, and `sync()` with the server. `Schema`
+ * types the rows of `table()` and `watch()` (from `npm run cli -- generate-types`, or written by hand).
+ */
+export interface SyncClient<Schema extends TableSchema = Record<string, RowData>> {
   /** Metadata check, upload of the outbox, download to the end. Concurrent calls share one run. */
   sync(): Promise<SyncSummary>;
   /** Creates a row offline; returns its id (a new UUID unless the row or `id` names one). */
@@ -112,6 +124,19 @@ export interface SyncClient {
   subscribeStatus(listener: (status: SyncStatus) => void): () => void;
   /** Tells the client the platform's network state (the sync loop does, from online / offline events). */
   setOnline(online: boolean): void;
+  /** A query of one entity's local rows: `.where({...}).orderBy(col).limit(n).get()` or `.watch(cb)`. */
+  table<E extends string & keyof Schema>(entity: E): Table<RowOf<Schema, E>>;
+  /**
+   * Live query: `callback` gets the rows now and after each change of the entity (a local write, an
+   * upload result, an applied download page) that changes them. Returns the function that stops it.
+   */
+  watch<Row>(
+    query: RowQuery<Row> | Table<Row>,
+    callback: (rows: Row[]) => void,
+    onError?: (error: unknown) => void,
+  ): () => void;
+  /** Called with the entities whose local rows changed, after each local write and each applied page. */
+  onChange(listener: (entities: ReadonlySet<string>) => void): () => void;
 }
 
 /** Detail codes of a checkpoint the server no longer accepts: start over with a full download. */
@@ -148,7 +173,9 @@ function outcomeOf(result: UploadResult): UploadOutcome {
  * row replaces the local copy; rejected: the change is reverted and kept in `syncErrors()`), then
  * downloads page by page, each page's rows and checkpoint in one store transaction.
  */
-export function createSyncClient(options: SyncClientOptions): SyncClient {
+export function createSyncClient<Schema extends TableSchema = Record<string, RowData>>(
+  options: SyncClientOptions,
+): SyncClient<Schema> {
   const { store, app, deviceId } = options;
   const now = options.now ?? (() => new Date());
   const randomId = options.randomId ?? webRandomUUID;
@@ -157,6 +184,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
   const emit = (progress: SyncProgress): void => options.onProgress?.(progress);
   let running: Promise<SyncSummary> | undefined;
   const status = createSyncStatusStore();
+  const feed = createChangeFeed();
   /** Rows applied per entity in the running sync's download (the status's per-entity progress). */
   let entityCounts: Record<string, number> = {};
 
@@ -236,6 +264,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           else summary.rejected++;
         }
       });
+      feed.notify(batch.map((e) => e.entity));
       done += batch.length;
       emit({
         phase: 'upload',
@@ -337,6 +366,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     summary.downloaded += changes.length - removed;
     summary.pages++;
     for (const [entity, n] of Object.entries(counts)) entityCounts[entity] = (entityCounts[entity] ?? 0) + n;
+    feed.notify(Object.keys(counts));
   }
 
   /** Server changes of rows without pending changes: the store's batch path, else row by row. */
@@ -360,7 +390,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
 
   async function restartDownload(): Promise<void> {
     // The server forgot this device's state: drop server rows (pending local changes stay) and start over.
-    await store.transaction(async (tx) => {
+    const entities = await store.transaction(async (tx) => {
       const { metadata } = await tx.readState();
       for (const entity of metadata?.entities ?? []) {
         for (const row of await tx.listRows(entity.logicalName)) {
@@ -369,7 +399,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         }
       }
       await tx.saveCheckpoint(undefined);
+      return (metadata?.entities ?? []).map((e) => e.logicalName);
     });
+    feed.notify(entities);
   }
 
   async function download(summary: SyncSummary): Promise<void> {
@@ -487,8 +519,12 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     status: () => status.get(),
     subscribeStatus: (listener) => status.subscribe(listener),
     setOnline: (online) => status.dispatch({ type: online ? 'online' : 'offline' }),
+    table: (entity) => createTable(store, feed, { entity }),
+    watch: (query, callback, onError) =>
+      watchQuery(store, feed, 'query' in query ? query.query : query, callback, onError),
+    onChange: (listener) => feed.subscribe(listener),
     async create(entity, row, id) {
-      return store.transaction(async (tx) => {
+      const created = await store.transaction(async (tx) => {
         const { primaryId } = await requireEntity(tx, entity);
         const given = row[primaryId];
         const rowId = id ?? (typeof given === 'string' && given !== '' ? given : randomId());
@@ -498,6 +534,8 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         await record(tx, { entity, id: rowId, op: 'create', row: { ...row, [primaryId]: rowId } });
         return rowId;
       });
+      feed.notify([entity]);
+      return created;
     },
     async update(entity, id, changes) {
       await store.transaction(async (tx) => {
@@ -506,6 +544,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (!existing?.row) throw new SyncClientError('NotFound', `${entity} ${id} is not on the device.`);
         await record(tx, { entity, id, op: 'update', row: { ...changes } });
       });
+      feed.notify([entity]);
     },
     async delete(entity, id) {
       await store.transaction(async (tx) => {
@@ -514,6 +553,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (!existing?.row) throw new SyncClientError('NotFound', `${entity} ${id} is not on the device.`);
         await record(tx, { entity, id, op: 'delete' });
       });
+      feed.notify([entity]);
     },
     async get(entity, id) {
       const local = await store.transaction((tx) => tx.getRow(entity, id));
@@ -526,7 +566,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     pending: () => store.transaction((tx) => tx.listOutbox()),
     syncErrors: () => store.transaction((tx) => tx.listSyncErrors()),
     async retrySyncError(id) {
-      await store.transaction(async (tx) => {
+      const entity = await store.transaction(async (tx) => {
         const error = (await tx.listSyncErrors()).find((e) => e.id === id);
         if (!error) throw new SyncClientError('NotFound', `No sync error ${id} on the device.`);
         const existing = await tx.getRow(error.entity, error.recordId);
@@ -543,7 +583,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           ...(error.row === undefined ? {} : { row: error.row }),
         });
         await tx.deleteSyncError(id);
+        return error.entity;
       });
+      feed.notify([entity]);
     },
     dismissSyncError: (id) => store.transaction((tx) => tx.deleteSyncError(id)),
     async serverSyncErrors() {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSyncClient, type SyncProgress, type SyncSummary } from '../client';
+import { createSyncClient, type SyncClient, type SyncProgress, type SyncSummary } from '../client';
 import { createSqliteLocalStore, type SqliteLocalStore } from '../client/sqlite';
 import { loadDirectory } from '../shared/admin/directory-store';
 import type { Settings } from '../shared/config';
@@ -184,7 +184,7 @@ async function findUserId(settings: Settings, org: string, userName: string): Pr
 
 /** Changes the description of N random rows the user owns (any row of an editable entity if none). */
 async function makeRandomEdits(
-  client: ReturnType<typeof createSyncClient>,
+  client: SyncClient,
   store: SqliteLocalStore,
   userId: string,
   count: number,
