@@ -2,6 +2,7 @@ import { ConfigError, loadSettings } from '../shared/config';
 import { isAppError } from '../shared/errors';
 import { createSqliteStore } from '../shared/store/sqlite';
 import { DEVICE_USAGE, runDeviceCommand } from './device-command';
+import { GENERATE_TYPES_USAGE, runGenerateTypesCommand } from './generate-types-command';
 import { LOCAL_DEFAULTS } from './local-defaults';
 import { createToken, TOKEN_USAGE } from './token-command';
 
@@ -9,10 +10,13 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   token      print a development token (see below)
   device     simulate a device: sync a user's rows into a local SQLite file
+  generate-types  the device SDK's row types of an app's entities
 
 ${TOKEN_USAGE}
 
-${DEVICE_USAGE}`;
+${DEVICE_USAGE}
+
+${GENERATE_TYPES_USAGE}`;
 
 /** The admin and local-use CLI. Reads the same settings (DATA_DIR …) as the local host, with its defaults. */
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +38,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'device':
       return runDeviceCommand(rest, settings);
+    case 'generate-types':
+      return runGenerateTypesCommand(rest, settings);
     default:
       console.error(`Unknown command '${command}'.\n${USAGE}`);
       return 2;
