@@ -2,6 +2,7 @@ import {
   MAX_DOWNLOAD_PAGE_SIZE,
   syncMetadataResponseSchema,
   type DownloadChange,
+  type DownloadResponse,
   type DownloadWarning,
   type SyncMetadataResponse,
 } from '../shared/sync/sync-protocol';
@@ -404,22 +405,32 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
     feed.notify(entities);
   }
 
+  /** Asks for the page after `checkpoint` (undefined: the first page of a full download). */
+  function requestPage(checkpoint: string | undefined): Promise<DownloadResponse> {
+    return transport
+      .request('POST', 'download', downloadPageEnvelopeSchema, {
+        app,
+        deviceId,
+        ...(checkpoint === undefined ? {} : { checkpoint }),
+        pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
+        format: 'tables',
+      })
+      .then(readDownloadPage);
+  }
+
   async function download(summary: SyncSummary): Promise<void> {
     let { checkpoint } = await store.transaction((tx) => tx.readState());
     let initial = checkpoint === undefined;
     let restarted = false;
     let concurrentRetries = 0;
+    /** The next page, asked for while the one before it is written: the server works as the device does. */
+    let prefetched: Promise<DownloadResponse> | undefined;
     for (;;) {
-      let page;
+      let page: DownloadResponse;
       try {
-        const envelope = await transport.request('POST', 'download', downloadPageEnvelopeSchema, {
-          app,
-          deviceId,
-          ...(checkpoint === undefined ? {} : { checkpoint }),
-          pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
-          format: 'tables',
-        });
-        page = readDownloadPage(envelope);
+        const next = prefetched ?? requestPage(checkpoint);
+        prefetched = undefined;
+        page = await next;
       } catch (error) {
         if (!(error instanceof SyncClientError)) throw error;
         const codes = detailCodes(error);
@@ -436,6 +447,13 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
           continue;
         }
         throw error;
+      }
+      if (page.more) {
+        // Safe to ask before this page is committed: a device that stops now resumes from the
+        // checkpoint it saved, which the server answers again (as it does a retried request).
+        prefetched = requestPage(page.checkpoint);
+        // Its failure is handled where it is awaited; if this page's write fails first, it is dropped.
+        prefetched.catch(() => undefined);
       }
       await applyPage(page.changes, page.checkpoint, summary);
       checkpoint = page.checkpoint;
