@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSqliteLocalStore, createSyncClient, type SyncSummary } from '../client';
+import { createSyncClient, type SyncSummary } from '../client';
+import { createSqliteLocalStore } from '../client/sqlite';
 import { DEMO_APP_ID } from '../local/demo/seed-demo-tenant';
 import { atLeast, atMost, figure } from './bench-figure';
 import { ORG, type BenchContext } from './bench-context';

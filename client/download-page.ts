@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DownloadTablesError, fromTablesResponse } from '../shared/sync/download-tables';
 import {
   downloadChangeSchema,

@@ -1,5 +1,6 @@
 import type { DownloadChange, SyncMetadataResponse } from '../shared/sync/sync-protocol';
 import type { UploadError } from '../shared/sync/upload/upload-protocol';
+import type { CheckedRowQuery } from './query';
 
 /** A row's columns, as the server sends them (JSON values). */
 export type RowData = Record<string, unknown>;
@@ -88,6 +89,12 @@ export interface LocalStoreTransaction {
    * once and no per-row round trip (the shipped SQLite store does).
    */
   applyServerChanges?(changes: readonly DownloadChange[]): Promise<void>;
+  /**
+   * Optional: the rows (what the app sees) of one entity that a query selects, in its order, as
+   * `evaluateQuery` in `query.ts` defines it (the SDK evaluates it over `listRows` when a store leaves
+   * this out). A store implements it to filter, sort and limit in its engine, with indexes.
+   */
+  queryRows?(query: CheckedRowQuery): Promise<RowData[]>;
   /** Every row of an entity, pending deletes (row `null`) included, ordered by id. */
   listRows(entity: string): Promise<LocalRow[]>;
   /** Outbox entries in order; `limit` caps how many. */

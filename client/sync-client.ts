@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import {
   MAX_DOWNLOAD_PAGE_SIZE,
   syncMetadataResponseSchema,
   type DownloadChange,
+  type DownloadResponse,
   type DownloadWarning,
   type SyncMetadataResponse,
 } from '../shared/sync/sync-protocol';
@@ -17,7 +17,18 @@ import {
 } from '../shared/sync/upload/upload-protocol';
 import { downloadPageEnvelopeSchema, readDownloadPage } from './download-page';
 import type { LocalStore, LocalStoreTransaction, LocalSyncError, OutboxEntry, RowData } from './local-store';
+import {
+  createChangeFeed,
+  createTable,
+  watchQuery,
+  type RowOf,
+  type Table,
+  type TableSchema,
+} from './live-query';
 import { serverImageOf, settleRow, type ServerImage } from './local-view';
+import type { RowQuery } from './query';
+import { timerSleep, webRandomUUID } from './portable';
+import { createSyncStatusStore, type SyncStatus } from './sync-status';
 import { createSyncTransport, SyncClientError, type RetryPolicy, type SyncTransport } from './sync-transport';
 
 /** Where a sync is. `download` events carry the server's rows done / total of this download. */
@@ -75,10 +86,18 @@ export interface SyncClientOptions {
   pageSize?: number;
   /** Clock for timestamps (tests). */
   now?: () => Date;
+  /**
+   * New operation and row ids (default: Web Crypto's `crypto.randomUUID()`; on React Native without
+   * a polyfill, pass e.g. expo-crypto's `randomUUID`).
+   */
+  randomId?: () => string;
 }
 
-/** The device SDK: offline reads and writes on the local store, and `sync()` with the server. */
-export interface SyncClient {
+/**
+ * The device SDK: offline reads and writes on the local store, and `sync()` with the server. `Schema`
+ * types the rows of `table()` and `watch()` (from `npm run cli -- generate-types`, or written by hand).
+ */
+export interface SyncClient<Schema extends TableSchema = Record<string, RowData>> {
   /** Metadata check, upload of the outbox, download to the end. Concurrent calls share one run. */
   sync(): Promise<SyncSummary>;
   /** Creates a row offline; returns its id (a new UUID unless the row or `id` names one). */
@@ -100,6 +119,25 @@ export interface SyncClient {
   serverSyncErrors(): Promise<SyncErrorEntry[]>;
   /** The metadata last applied, if any. */
   metadata(): Promise<SyncMetadataResponse | undefined>;
+  /** The sync status now (phase, online, progress, lastSyncedAt, hasSynced, lastError). */
+  status(): SyncStatus;
+  /** Calls `listener` with each new status; returns the function that unsubscribes it. */
+  subscribeStatus(listener: (status: SyncStatus) => void): () => void;
+  /** Tells the client the platform's network state (the sync loop does, from online / offline events). */
+  setOnline(online: boolean): void;
+  /** A query of one entity's local rows: `.where({...}).orderBy(col).limit(n).get()` or `.watch(cb)`. */
+  table<E extends string & keyof Schema>(entity: E): Table<RowOf<Schema, E>>;
+  /**
+   * Live query: `callback` gets the rows now and after each change of the entity (a local write, an
+   * upload result, an applied download page) that changes them. Returns the function that stops it.
+   */
+  watch<Row>(
+    query: RowQuery<Row> | Table<Row>,
+    callback: (rows: Row[]) => void,
+    onError?: (error: unknown) => void,
+  ): () => void;
+  /** Called with the entities whose local rows changed, after each local write and each applied page. */
+  onChange(listener: (entities: ReadonlySet<string>) => void): () => void;
 }
 
 /** Detail codes of a checkpoint the server no longer accepts: start over with a full download. */
@@ -136,12 +174,20 @@ function outcomeOf(result: UploadResult): UploadOutcome {
  * row replaces the local copy; rejected: the change is reverted and kept in `syncErrors()`), then
  * downloads page by page, each page's rows and checkpoint in one store transaction.
  */
-export function createSyncClient(options: SyncClientOptions): SyncClient {
+export function createSyncClient<Schema extends TableSchema = Record<string, RowData>>(
+  options: SyncClientOptions,
+): SyncClient<Schema> {
   const { store, app, deviceId } = options;
   const now = options.now ?? (() => new Date());
+  const randomId = options.randomId ?? webRandomUUID;
+  const sleep = options.sleep ?? timerSleep;
   const transport: SyncTransport = createSyncTransport(options);
   const emit = (progress: SyncProgress): void => options.onProgress?.(progress);
   let running: Promise<SyncSummary> | undefined;
+  const status = createSyncStatusStore();
+  const feed = createChangeFeed();
+  /** Rows applied per entity in the running sync's download (the status's per-entity progress). */
+  let entityCounts: Record<string, number> = {};
 
   async function requireEntity(tx: LocalStoreTransaction, entity: string): Promise<{ primaryId: string }> {
     const { metadata } = await tx.readState();
@@ -169,14 +215,17 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
       : local?.version === undefined
         ? {}
         : { baseVersion: local.version };
-    await tx.addOutbox({ ...entry, ...base, opId: randomUUID(), createdAt: now().toISOString() });
+    await tx.addOutbox({ ...entry, ...base, opId: randomId(), createdAt: now().toISOString() });
     await settleRow(tx, entry.entity, entry.id, serverImageOf(local));
   }
 
   async function uploadOutbox(summary: SyncSummary): Promise<void> {
     const total = (await store.transaction((tx) => tx.listOutbox())).length;
     let done = 0;
-    if (total > 0) emit({ phase: 'upload', done, total, percent: 0, initial: false });
+    if (total > 0) {
+      emit({ phase: 'upload', done, total, percent: 0, initial: false });
+      status.dispatch({ type: 'upload', done, total });
+    }
     for (;;) {
       const outbox = await store.transaction((tx) => tx.listOutbox());
       // One entry per row per batch: a later entry of the same row waits for the earlier one's version.
@@ -216,6 +265,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           else summary.rejected++;
         }
       });
+      feed.notify(batch.map((e) => e.entity));
       done += batch.length;
       emit({
         phase: 'upload',
@@ -224,6 +274,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         percent: Math.min(100, Math.round((done / Math.max(total, done)) * 100)),
         initial: false,
       });
+      status.dispatch({ type: 'upload', done, total: Math.max(total, done) });
     }
   }
 
@@ -282,7 +333,11 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     summary: SyncSummary,
   ): Promise<void> {
     let removed = 0;
-    for (const change of changes) if (change.op === 'remove') removed++;
+    const counts: Record<string, number> = {};
+    for (const change of changes) {
+      if (change.op === 'remove') removed++;
+      counts[change.entity] = (counts[change.entity] ?? 0) + 1;
+    }
     await store.transaction(async (tx) => {
       const outbox = await tx.listOutbox();
       const pending = new Set(outbox.map((e) => `${e.entity}\u0000${e.id}`));
@@ -311,6 +366,8 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     summary.removed += removed;
     summary.downloaded += changes.length - removed;
     summary.pages++;
+    for (const [entity, n] of Object.entries(counts)) entityCounts[entity] = (entityCounts[entity] ?? 0) + n;
+    feed.notify(Object.keys(counts));
   }
 
   /** Server changes of rows without pending changes: the store's batch path, else row by row. */
@@ -334,7 +391,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
 
   async function restartDownload(): Promise<void> {
     // The server forgot this device's state: drop server rows (pending local changes stay) and start over.
-    await store.transaction(async (tx) => {
+    const entities = await store.transaction(async (tx) => {
       const { metadata } = await tx.readState();
       for (const entity of metadata?.entities ?? []) {
         for (const row of await tx.listRows(entity.logicalName)) {
@@ -343,7 +400,22 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         }
       }
       await tx.saveCheckpoint(undefined);
+      return (metadata?.entities ?? []).map((e) => e.logicalName);
     });
+    feed.notify(entities);
+  }
+
+  /** Asks for the page after `checkpoint` (undefined: the first page of a full download). */
+  function requestPage(checkpoint: string | undefined): Promise<DownloadResponse> {
+    return transport
+      .request('POST', 'download', downloadPageEnvelopeSchema, {
+        app,
+        deviceId,
+        ...(checkpoint === undefined ? {} : { checkpoint }),
+        pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
+        format: 'tables',
+      })
+      .then(readDownloadPage);
   }
 
   async function download(summary: SyncSummary): Promise<void> {
@@ -351,17 +423,14 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     let initial = checkpoint === undefined;
     let restarted = false;
     let concurrentRetries = 0;
+    /** The next page, asked for while the one before it is written: the server works as the device does. */
+    let prefetched: Promise<DownloadResponse> | undefined;
     for (;;) {
-      let page;
+      let page: DownloadResponse;
       try {
-        const envelope = await transport.request('POST', 'download', downloadPageEnvelopeSchema, {
-          app,
-          deviceId,
-          ...(checkpoint === undefined ? {} : { checkpoint }),
-          pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
-          format: 'tables',
-        });
-        page = readDownloadPage(envelope);
+        const next = prefetched ?? requestPage(checkpoint);
+        prefetched = undefined;
+        page = await next;
       } catch (error) {
         if (!(error instanceof SyncClientError)) throw error;
         const codes = detailCodes(error);
@@ -374,12 +443,17 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         }
         if (codes.includes(CONCURRENT_DOWNLOAD) && concurrentRetries < 3) {
           concurrentRetries++;
-          await (options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(
-            500 * concurrentRetries,
-          );
+          await sleep(500 * concurrentRetries);
           continue;
         }
         throw error;
+      }
+      if (page.more) {
+        // Safe to ask before this page is committed: a device that stops now resumes from the
+        // checkpoint it saved, which the server answers again (as it does a retried request).
+        prefetched = requestPage(page.checkpoint);
+        // Its failure is handled where it is awaited; if this page's write fails first, it is dropped.
+        prefetched.catch(() => undefined);
       }
       await applyPage(page.changes, page.checkpoint, summary);
       checkpoint = page.checkpoint;
@@ -388,6 +462,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (!summary.warnings.some((w) => w.code === warning.code)) summary.warnings.push(warning);
       }
       emit({ phase: 'download', ...page.progress, initial });
+      status.dispatch({ type: 'download', ...page.progress, initial, entities: { ...entityCounts } });
       if (!page.more) return;
     }
   }
@@ -433,24 +508,52 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     return summary;
   }
 
+  async function trackedSync(): Promise<SyncSummary> {
+    entityCounts = {};
+    status.dispatch({ type: 'started' });
+    try {
+      const summary = await runSync();
+      status.dispatch({ type: 'succeeded', at: now().toISOString() });
+      return summary;
+    } catch (error) {
+      status.dispatch({
+        type: 'failed',
+        error:
+          error instanceof SyncClientError
+            ? { code: error.code, message: error.message }
+            : { code: 'Error', message: error instanceof Error ? error.message : String(error) },
+      });
+      throw error;
+    }
+  }
+
   return {
     sync() {
-      running ??= runSync().finally(() => {
+      running ??= trackedSync().finally(() => {
         running = undefined;
       });
       return running;
     },
+    status: () => status.get(),
+    subscribeStatus: (listener) => status.subscribe(listener),
+    setOnline: (online) => status.dispatch({ type: online ? 'online' : 'offline' }),
+    table: (entity) => createTable(store, feed, { entity }),
+    watch: (query, callback, onError) =>
+      watchQuery(store, feed, 'query' in query ? query.query : query, callback, onError),
+    onChange: (listener) => feed.subscribe(listener),
     async create(entity, row, id) {
-      return store.transaction(async (tx) => {
+      const created = await store.transaction(async (tx) => {
         const { primaryId } = await requireEntity(tx, entity);
         const given = row[primaryId];
-        const rowId = id ?? (typeof given === 'string' && given !== '' ? given : randomUUID());
+        const rowId = id ?? (typeof given === 'string' && given !== '' ? given : randomId());
         const existing = await tx.getRow(entity, rowId);
         if (existing?.row)
           throw new SyncClientError('Conflict', `${entity} ${rowId} already exists on the device.`);
         await record(tx, { entity, id: rowId, op: 'create', row: { ...row, [primaryId]: rowId } });
         return rowId;
       });
+      feed.notify([entity]);
+      return created;
     },
     async update(entity, id, changes) {
       await store.transaction(async (tx) => {
@@ -459,6 +562,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (!existing?.row) throw new SyncClientError('NotFound', `${entity} ${id} is not on the device.`);
         await record(tx, { entity, id, op: 'update', row: { ...changes } });
       });
+      feed.notify([entity]);
     },
     async delete(entity, id) {
       await store.transaction(async (tx) => {
@@ -467,6 +571,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
         if (!existing?.row) throw new SyncClientError('NotFound', `${entity} ${id} is not on the device.`);
         await record(tx, { entity, id, op: 'delete' });
       });
+      feed.notify([entity]);
     },
     async get(entity, id) {
       const local = await store.transaction((tx) => tx.getRow(entity, id));
@@ -479,7 +584,7 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
     pending: () => store.transaction((tx) => tx.listOutbox()),
     syncErrors: () => store.transaction((tx) => tx.listSyncErrors()),
     async retrySyncError(id) {
-      await store.transaction(async (tx) => {
+      const entity = await store.transaction(async (tx) => {
         const error = (await tx.listSyncErrors()).find((e) => e.id === id);
         if (!error) throw new SyncClientError('NotFound', `No sync error ${id} on the device.`);
         const existing = await tx.getRow(error.entity, error.recordId);
@@ -496,7 +601,9 @@ export function createSyncClient(options: SyncClientOptions): SyncClient {
           ...(error.row === undefined ? {} : { row: error.row }),
         });
         await tx.deleteSyncError(id);
+        return error.entity;
       });
+      feed.notify([entity]);
     },
     dismissSyncError: (id) => store.transaction((tx) => tx.deleteSyncError(id)),
     async serverSyncErrors() {

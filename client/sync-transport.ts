@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
+import { timerSleep } from './portable';
 
 /** How requests are retried on network errors and on 429 / 502 / 503 / 504. */
 export interface RetryPolicy {
@@ -102,7 +103,7 @@ async function readError(response: Response): Promise<SyncClientError> {
  */
 export function createSyncTransport(options: SyncTransportOptions): SyncTransport {
   const doFetch = options.fetch ?? fetch;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? timerSleep;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
   const root = options.baseUrl.replace(/\/+$/, '');
   const acceptEncoding = options.acceptEncoding ?? defaultAcceptEncoding();

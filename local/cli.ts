@@ -3,6 +3,7 @@ import { isAppError } from '../shared/errors';
 import { createSqliteStore } from '../shared/store/sqlite';
 import { ADMIN_COMMANDS, ADMIN_USAGE, CliFailure, runAdminCommand } from './admin-command';
 import { DEVICE_USAGE, runDeviceCommand } from './device-command';
+import { GENERATE_TYPES_USAGE, runGenerateTypesCommand } from './generate-types-command';
 import { LOCAL_DEFAULTS } from './local-defaults';
 import { createToken, TOKEN_USAGE } from './token-command';
 
@@ -10,13 +11,16 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   token      print a development token (see below)
   device     simulate a device: sync a user's rows into a local SQLite file
+  generate-types  the device SDK's row types of an app's entities
   provision, stop, deprovision, retry, status, export, import, publish, preview   admin commands (below)
 
 ${TOKEN_USAGE}
 
 ${ADMIN_USAGE}
 
-${DEVICE_USAGE}`;
+${DEVICE_USAGE}
+
+${GENERATE_TYPES_USAGE}`;
 
 /** The admin and local-use CLI. Reads the same settings (DATA_DIR …) as the local host, with its defaults. */
 async function main(argv: string[]): Promise<number> {
@@ -38,6 +42,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'device':
       return runDeviceCommand(rest, settings);
+    case 'generate-types':
+      return runGenerateTypesCommand(rest, settings);
     default:
       if (ADMIN_COMMANDS.has(command)) {
         return runAdminCommand(command, rest, settings, {

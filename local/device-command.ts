@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createSqliteLocalStore, createSyncClient, type SyncProgress, type SyncSummary } from '../client';
-import type { SqliteLocalStore } from '../client/sqlite-local-store';
+import { createSyncClient, type SyncClient, type SyncProgress, type SyncSummary } from '../client';
+import { createSqliteLocalStore, type SqliteLocalStore } from '../client/sqlite';
 import { loadDirectory } from '../shared/admin/directory-store';
 import type { Settings } from '../shared/config';
 import { AppError } from '../shared/errors';
@@ -184,7 +184,7 @@ async function findUserId(settings: Settings, org: string, userName: string): Pr
 
 /** Changes the description of N random rows the user owns (any row of an editable entity if none). */
 async function makeRandomEdits(
-  client: ReturnType<typeof createSyncClient>,
+  client: SyncClient,
   store: SqliteLocalStore,
   userId: string,
   count: number,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { safeIdSchema, safeTextRefinement } from './safe-text';
 
 /** An app module's id: letters, digits, `_`, `-` and `.` (e.g. `field-service`). */

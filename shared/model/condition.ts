@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { safeIdSchema } from './safe-text';
 
 /** Operators evaluated against the syncing user (id, teams, hierarchy, business unit, language); they take no value. */

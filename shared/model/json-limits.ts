@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Bounds of free-form JSON values (rows a device uploads, attributes a source ingests). Whatever a

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A source version: a non-negative whole number (Dataverse's row version, or a counter). Stored as

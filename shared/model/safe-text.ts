@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Names and ids shown to people (on the admin page, in sync error logs, in messages) must read as

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { appIdSchema } from '../model/app';
 import { attributeSchema, logicalNameSchema, ownershipSchema, relationshipSchema } from '../model/entity';
 

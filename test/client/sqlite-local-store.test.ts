@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyPendingOperations, createSqliteLocalStore, type SqliteLocalStore } from '../../client';
+import { applyPendingOperations } from '../../client';
+import { createSqliteLocalStore, type SqliteLocalStore } from '../../client/sqlite';
 import type { SyncMetadataResponse } from '../../shared/sync/sync-protocol';
 
 function metadata(version: number, entities: string[]): SyncMetadataResponse {

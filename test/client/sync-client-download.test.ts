@@ -1,14 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createSqliteLocalStore,
-  createSyncClient,
-  SyncClientError,
-  type LocalStore,
-  type SqliteLocalStore,
-  type SyncClient,
-} from '../../client';
+import { createSyncClient, SyncClientError, type LocalStore, type SyncClient } from '../../client';
+import { createSqliteLocalStore, type SqliteLocalStore } from '../../client/sqlite';
 import { readDownloadChanges } from '../../client/download-page';
 import { toTablesResponse } from '../../shared/sync/download-tables';
 import {

@@ -1,13 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  createSqliteLocalStore,
-  createSyncClient,
-  type SyncClient,
-  type SyncClientOptions,
-} from '../../client';
-import type { SqliteLocalStore } from '../../client/sqlite-local-store';
+import { createSyncClient, type SyncClient, type SyncClientOptions } from '../../client';
+import { createSqliteLocalStore, type SqliteLocalStore } from '../../client/sqlite';
 import { DEMO_ENTRA_TENANT_ID, DEMO_ORG } from '../../local/demo/demo-directory';
 import { DEMO_APP_ID } from '../../local/demo/seed-demo-tenant';
 import { loadDirectory } from '../../shared/admin/directory-store';

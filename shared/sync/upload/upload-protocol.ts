@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { appIdSchema } from '../../model/app';
 import { logicalNameSchema } from '../../model/entity';
 import { findJsonLimitProblem, ROW_LIMITS } from '../../model/json-limits';
