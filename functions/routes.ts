@@ -3,6 +3,7 @@ import type { RouteDefinition } from './http/route-definition';
 import { adminConfigRoutes } from './http/routes/admin-config-routes';
 import { apiViewerRoutes } from './http/routes/api-viewer-routes';
 import { ingestRoutes } from './http/routes/ingest-routes';
+import { operationsRoutes } from './http/routes/operations-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
 import { replicationRoutes } from './http/routes/replication-routes';
 import { syncDownloadRoutes } from './http/routes/sync-download-routes';
@@ -25,6 +26,7 @@ const featureRoutes: RouteDefinition[] = [
   ...syncDownloadRoutes,
   ...syncUploadRoutes,
   ...ingestRoutes,
+  ...operationsRoutes,
 ];
 
 let openApiDocument: unknown;
