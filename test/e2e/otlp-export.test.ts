@@ -53,9 +53,9 @@ describe('OTLP export from the local host', () => {
       },
     );
     let output = '';
-    host.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    host.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const url = await new Promise<string>((resolve, reject) => {
-      host.stdout!.on('data', (chunk: Buffer) => {
+      host.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
         if (match) resolve(match[1]!);
