@@ -54,6 +54,47 @@ export default tseslint.config(
     },
   },
   {
+    // The core records telemetry through the OpenTelemetry API only; the hosts install an SDK.
+    files: ['shared/**/*.ts'],
+    ignores: ['shared/store/**', 'shared/queue/**', 'shared/sources/**', 'shared/azure-credential.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@azure/*'], message: 'Keep Azure SDKs in adapters.' },
+            {
+              group: ['@opentelemetry/*', '!@opentelemetry/api'],
+              message: 'The core uses @opentelemetry/api only; SDKs belong to the hosts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The core's adapters may use Azure SDKs, not OpenTelemetry SDKs.
+    files: [
+      'shared/store/**/*.ts',
+      'shared/queue/**/*.ts',
+      'shared/sources/**/*.ts',
+      'shared/azure-credential.ts',
+    ],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@opentelemetry/*', '!@opentelemetry/api'],
+              message: 'The core uses @opentelemetry/api only; SDKs belong to the hosts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     rules: {
       // End-to-end tests assert on parsed JSON responses field by field.

@@ -6,6 +6,7 @@ import { healReplication } from '../shared/replication/heal-replication';
 import { durableClientInputs, registerProvisioning, withDurableProvisioning } from './durable';
 import { handleRequest } from './http/handle-request';
 import { routes } from './routes';
+import { startAzureMonitor } from './telemetry/azure-monitor';
 
 /**
  * The Azure Functions entry point: registers every route of the route table with `app.http`, and
@@ -13,6 +14,9 @@ import { routes } from './routes';
  * sender, one credential) is built once per process, on first use; bad settings fail every call
  * with a message naming them.
  */
+// OpenTelemetry to Application Insights (Entra-authenticated) before anything records or serves.
+startAzureMonitor();
+
 let runtime: Promise<AppRuntime> | undefined;
 function getRuntime(): Promise<AppRuntime> {
   runtime ??= createAppRuntime(loadSettings());

@@ -5,6 +5,7 @@ import { apiViewerRoutes } from './http/routes/api-viewer-routes';
 import { consoleRoutes } from './http/routes/console-routes';
 import { ingestRoutes } from './http/routes/ingest-routes';
 import { profilePreviewRoutes } from './http/routes/profile-preview-routes';
+import { operationsRoutes } from './http/routes/operations-routes';
 import { provisioningRoutes } from './http/routes/provisioning-routes';
 import { replicationRoutes } from './http/routes/replication-routes';
 import { syncDownloadRoutes } from './http/routes/sync-download-routes';
@@ -28,6 +29,7 @@ const featureRoutes: RouteDefinition[] = [
   ...syncDownloadRoutes,
   ...syncUploadRoutes,
   ...ingestRoutes,
+  ...operationsRoutes,
 ];
 
 let openApiDocument: unknown;

@@ -99,6 +99,13 @@ param logRetentionInDays int = 30
 @description('Turn on Key Vault purge protection (recommended for production; it cannot be turned off later).')
 param keyVaultPurgeProtection bool = true
 
+@description('Replication lag (seconds) of a tenant\'s entity above which the replication-lag alert fires.')
+@minValue(30)
+param replicationLagAlertSeconds int = 900
+
+@description('E-mail address the alerts notify (5xx rate, dead letters, replication lag, provisioning failed); empty: alerts fire without notifying.')
+param alertEmail string = ''
+
 @description('Optional object id of the operator (user or group) who stores Dataverse client secrets in Key Vault; gets "Key Vault Secrets Officer" on the vault. Empty grants no one.')
 param keyVaultSecretsOfficerPrincipalId string = ''
 
@@ -241,6 +248,19 @@ module functionApp 'modules/function-app.bicep' = {
   }
 }
 
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    appInsightsId: monitoring.outputs.appInsightsId
+    serviceBusNamespaceId: serviceBus.outputs.namespaceId
+    replicationQueueName: serviceBus.outputs.queueName
+    replicationLagThresholdSeconds: replicationLagAlertSeconds
+    alertEmail: alertEmail
+    tags: tags
+  }
+}
+
 @description('Name of the Function App (for `az functionapp deploy`).')
 output functionAppName string = functionApp.outputs.name
 
@@ -267,3 +287,6 @@ output keyVaultName string = keyVault.outputs.name
 
 @description('Client id of the managed identity (for a Dataverse application user when a tenant uses the managed identity).')
 output managedIdentityClientId string = identity.outputs.clientId
+
+@description('Resource id of the operations workbook (Application Insights > Workbooks).')
+output operationsWorkbookId string = alerts.outputs.workbookId

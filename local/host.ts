@@ -15,6 +15,7 @@ import { demoAwareSourceFor } from './demo/demo-source';
 import { ensureDemoTenant, restoreDemoConfiguration } from './demo/seed-demo-tenant';
 import { createLocalHttpServer, listen } from './http-server';
 import { LOCAL_DEFAULTS } from './local-defaults';
+import { installLocalTelemetry } from './telemetry';
 import { createLocalProvisioningDriver } from './provisioning-driver';
 
 export interface LocalHost {
@@ -72,6 +73,8 @@ export async function startLocalHost(
 ): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
   const settings = loadSettings({ ...LOCAL_DEFAULTS, ...env });
+  // Before the runtime: its store and the handlers record into the meter provider installed here.
+  installLocalTelemetry(env);
   const runtime = await createAppRuntime(settings, {
     ...(options.clock ? { clock: options.clock } : {}),
     sourceFor: options.sourceFor ?? demoAwareSourceFor(createSourceFor),
@@ -177,13 +180,16 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping (finishing in-flight work)…`);
-    host.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
+    host
+      .close()
+      .then(() => installLocalTelemetry(process.env)?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -6,6 +6,7 @@ import { handleRequest, type HttpRuntime } from '../functions/http/handle-reques
 import type { RouteDefinition } from '../functions/http/route-definition';
 import { AppError, toErrorResponse } from '../shared/errors';
 import { createRequestGate } from './request-gate';
+import { orgSchema } from '../shared/model/tenant';
 import { createRouteMatcher } from './route-matcher';
 
 /**
@@ -47,6 +48,7 @@ export function createLocalHttpServer(
   const match = createRouteMatcher(routes);
   const maxBytes = runtime.services.settings.MAX_BODY_BYTES;
   const syncGate = createRequestGate(runtime.services.settings.LOCAL_SYNC_CONCURRENCY);
+  const requestLog = runtime.services.settings.REQUEST_LOG ? log : undefined;
 
   const server = createServer(
     {
@@ -65,6 +67,24 @@ export function createLocalHttpServer(
   return server;
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const received = performance.now();
+    let org: string | undefined;
+    // One line per request, whoever answered it, once it is sent.
+    if (requestLog !== undefined) {
+      res.once('finish', () => {
+        const traceId = res.getHeader('x-trace-id');
+        requestLog(
+          requestLogLine({
+            method: req.method ?? 'GET',
+            target: req.url ?? '/',
+            status: res.statusCode,
+            ms: performance.now() - received,
+            org,
+            traceId: typeof traceId === 'string' ? traceId : undefined,
+          }),
+        );
+      });
+    }
     // Errors the router answers itself carry a trace id like those of the adapter.
     const refuse = (error: AppError): void => {
       const traceId = randomUUID();
@@ -76,6 +96,7 @@ export function createLocalHttpServer(
       return refuse(new AppError('BadRequest', 'The Host header or the request target is not valid.'));
     }
     const found = match(req.method ?? 'GET', url.pathname);
+    if (found.kind === 'found') org = orgOf(found.params.org);
     if (found.kind === 'not-found') return refuse(new AppError('NotFound', `No route ${url.pathname}.`));
     if (found.kind === 'method-not-allowed') {
       res.setHeader('allow', found.allowed.join(', '));
@@ -126,6 +147,40 @@ export function createLocalHttpServer(
     res.setHeader('server-timing', `app;dur=${ms.toFixed(1)}`);
     res.end(bytes);
   }
+}
+
+/** What the request log line says of one request: never a header, a query string or a body. */
+export interface RequestLogEntry {
+  method: string;
+  /** The request target as sent; only its path is logged. */
+  target: string;
+  status: number;
+  ms: number;
+  org: string | undefined;
+  traceId: string | undefined;
+}
+
+/** Longest path a log line repeats. */
+const MAX_LOGGED_PATH = 512;
+
+/** The JSON line of one request (`{ time, level, msg: 'request', method, path, status, ms, org, traceId }`). */
+export function requestLogLine(entry: RequestLogEntry): string {
+  const path = entry.target.split('?', 1)[0]!.slice(0, MAX_LOGGED_PATH);
+  return JSON.stringify({
+    time: new Date().toISOString(),
+    level: entry.status >= 500 ? 'error' : entry.status >= 400 ? 'warn' : 'info',
+    msg: 'request',
+    method: entry.method,
+    path,
+    status: entry.status,
+    ms: Math.round(entry.ms * 10) / 10,
+    ...(entry.org === undefined ? {} : { org: entry.org }),
+    ...(entry.traceId === undefined ? {} : { traceId: entry.traceId }),
+  });
+}
+
+function orgOf(value: string | undefined): string | undefined {
+  return value !== undefined && orgSchema.safeParse(value).success ? value : undefined;
 }
 
 /**

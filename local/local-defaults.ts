@@ -8,4 +8,5 @@ export const LOCAL_DEFAULTS: Readonly<Record<string, string>> = {
   QUEUE_KIND: 'embedded',
   AUTH_LOCAL_ENABLED: 'true',
   AUTH_ENTRA_ENABLED: 'false',
+  METRICS_OPEN: 'true',
 };

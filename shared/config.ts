@@ -98,6 +98,13 @@ export const settingsSchema = z
      * running more side by side adds no throughput and makes every one of them finish late.
      */
     LOCAL_SYNC_CONCURRENCY: positiveInt.max(64).default(4),
+    /**
+     * Serve `GET api/metrics` (Prometheus) without a token. Off by default: operators only; the local
+     * host turns it on (it listens on 127.0.0.1).
+     */
+    METRICS_OPEN: flag.default(false),
+    /** Print one JSON line per HTTP request on stdout (local host). */
+    REQUEST_LOG: flag.default(true),
     /** Create the demo tenant `contoso` on first start (local host). */
     DEMO_TENANT: flag.default(true),
     /** How many business rows the demo tenant gets. */

@@ -12,6 +12,7 @@ import { azureCredential } from './azure-credential';
 import { cosmosStoreOptionsFromSettings, createCosmosStore } from './store/cosmos';
 import type { Store } from './store/port';
 import { createSqliteStore } from './store/sqlite';
+import { traceStore } from './telemetry/trace-store';
 
 /** The process's wiring: services for handlers, the token verifier, and what must be closed. */
 export interface AppRuntime {
@@ -36,14 +37,16 @@ export async function createAppRuntime(
 ): Promise<AppRuntime> {
   const clock = options.clock ?? systemClock;
   const sourceFactory = options.sourceFor ?? createSourceFor;
-  const store: Store =
+  // Every store call gets its span (a no-op until a host installs a tracer provider).
+  const store: Store = traceStore(
     settings.STORE_KIND === 'cosmos'
       ? createCosmosStore({ ...cosmosStoreOptionsFromSettings(settings), clock })
       : createSqliteStore({
           dataDir: settings.DATA_DIR,
           clock,
           changeRetentionDays: settings.CHANGE_RETENTION_DAYS,
-        });
+        }),
+  );
 
   let embeddedQueue: EmbeddedQueue | undefined;
   let queue: QueueSender;

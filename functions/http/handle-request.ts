@@ -2,6 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import {
+  context as otelContext,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+} from '@opentelemetry/api';
 import type { z } from 'zod';
 import type { AppServices } from '../../shared/app-services';
 import { ADMIN_ROLE, hasRole, INGEST_ROLE, type Principal } from '../../shared/auth/principal';
@@ -11,6 +20,7 @@ import { jsonDepth } from '../../shared/model/json-limits';
 import { orgSchema } from '../../shared/model/tenant';
 import { INGEST_KEY_HEADER, verifyIngestKey } from '../../shared/ingest/ingest-key';
 import type { DocStore } from '../../shared/store/port';
+import { ATTR, errorType, instruments, secondsSince, tracer } from '../../shared/telemetry/telemetry';
 import { getTenant } from '../../shared/tenants/tenant-registry';
 import type { RouteContext, RouteDefinition, RouteResponse, TenantRouteContext } from './route-definition';
 
@@ -34,13 +44,71 @@ export interface HttpRuntime {
  * validation of params, query and body, the call, compression, and error mapping (one table:
  * `statusByCode`). Both hosts call it.
  */
-export async function handleRequest(
+export function handleRequest(
   route: RouteDefinition,
   request: HttpRequest,
   invocation: InvocationContext,
   runtime: HttpRuntime,
 ): Promise<HttpResponseInit> {
-  const traceId = invocation.invocationId || randomUUID();
+  const started = performance.now();
+  const attributes: Attributes = {
+    [ATTR.method]: route.method,
+    [ATTR.route]: `/${route.route}`,
+    'offline_sync.route': route.name,
+  };
+  // The caller's trace (the Functions host's invocation, or a client's traceparent) is the parent.
+  const parent = propagation.extract(otelContext.active(), traceCarrier(request, invocation));
+  const span = tracer().startSpan(
+    `${route.method} /${route.route}`,
+    { kind: SpanKind.SERVER, attributes },
+    parent,
+  );
+  // With a tracer installed the trace id is the span's, so an error body leads to its trace.
+  const traceId = span.isRecording() ? span.spanContext().traceId : invocation.invocationId || randomUUID();
+  return otelContext.with(trace.setSpan(parent, span), async () => {
+    try {
+      const response = await respond(route, request, invocation, runtime, traceId, span);
+      const status = response.status ?? 200;
+      const org = request.params.org;
+      span.setAttribute(ATTR.statusCode, status);
+      if (org !== undefined && orgSchema.safeParse(org).success) span.setAttribute(ATTR.org, org);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      const labels: Attributes = { ...attributes, [ATTR.statusCode]: status };
+      const { httpDuration, httpResponseSize } = instruments();
+      httpDuration.record(secondsSince(started), labels);
+      httpResponseSize.record(bodyBytes(response.body), labels);
+      return response;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The W3C trace context the request came with: the Functions invocation's, else its headers'. */
+function traceCarrier(request: HttpRequest, invocation: InvocationContext): Record<string, string> {
+  const carrier: Record<string, string> = {};
+  const parent = invocation.traceContext?.traceParent ?? request.headers.get('traceparent');
+  const state = invocation.traceContext?.traceState ?? request.headers.get('tracestate');
+  if (parent) carrier.traceparent = parent;
+  if (state) carrier.tracestate = state;
+  return carrier;
+}
+
+function bodyBytes(body: HttpResponseInit['body']): number {
+  if (body === undefined || body === null) return 0;
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  if (body instanceof Uint8Array) return body.byteLength;
+  return 0;
+}
+
+async function respond(
+  route: RouteDefinition,
+  request: HttpRequest,
+  invocation: InvocationContext,
+  runtime: HttpRuntime,
+  traceId: string,
+  span: Span,
+): Promise<HttpResponseInit> {
   const log = (message: string, data?: Record<string, unknown>): void =>
     invocation.log(JSON.stringify({ route: route.name, traceId, message, ...data }));
   try {
@@ -48,6 +116,7 @@ export async function handleRequest(
     return await toHttpResponse(response, request.headers.get('accept-encoding'), traceId);
   } catch (error) {
     const { status, body } = toErrorResponse(error, traceId);
+    span.setAttribute(ATTR.errorType, errorType(error));
     if (status >= 500) {
       invocation.error(
         JSON.stringify({
@@ -81,8 +150,11 @@ async function dispatch(
     route.auth === 'ingest' &&
     request.headers.has(INGEST_KEY_HEADER) &&
     !request.headers.has('authorization');
+  const open = route.openWhen?.(services.settings) === true;
   const principal =
-    route.auth === 'none' || usesIngestKey ? undefined : await authenticate(request, runtime.verifier);
+    route.auth === 'none' || usesIngestKey || open
+      ? undefined
+      : await authenticate(request, runtime.verifier);
   const rawParams: Record<string, string> = { ...request.params };
   const base: Omit<RouteContext<unknown, unknown, unknown>, 'params' | 'query' | 'body'> = {
     principal,
@@ -93,7 +165,8 @@ async function dispatch(
   };
 
   if (!route.tenantScoped) {
-    if (route.auth === 'operator') authorizeOperator(principal!, services.settings.OPERATOR_TENANT_ID);
+    if (route.auth === 'operator' && !open)
+      authorizeOperator(principal!, services.settings.OPERATOR_TENANT_ID);
     return route.handler({
       ...base,
       ...(await validateInput(route, request, services.settings.MAX_BODY_BYTES)),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { AppServices } from '../../shared/app-services';
 import type { Principal } from '../../shared/auth/principal';
+import type { Settings } from '../../shared/config';
 import type { ErrorCode } from '../../shared/errors';
 import { orgSchema, type Tenant } from '../../shared/model/tenant';
 import type { TenantStore } from '../../shared/store/port';
@@ -83,6 +84,11 @@ interface RouteDefinitionBase {
    * Only a route whose schema leaves values free-form and bounds them itself, item by item, raises it.
    */
   maxBodyDepth?: number;
+  /**
+   * When this answers true for the process's settings, the route is served without a token despite
+   * its `auth` (the metrics route on the local host: `METRICS_OPEN`).
+   */
+  openWhen?: (settings: Settings) => boolean;
   /** Tenant routes only: refuse with 503 TenantNotProvisioned unless the tenant is active. */
   requireActiveTenant?: boolean;
   /**

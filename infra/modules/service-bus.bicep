@@ -100,6 +100,9 @@ resource dataReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 @description('Name of the namespace.')
 output namespaceName string = namespace.name
 
+@description('Resource id of the namespace (alerts read its dead-letter count).')
+output namespaceId string = namespace.id
+
 // serviceBusEndpoint is `https://<name>.servicebus.windows.net:443/` (the suffix differs in
 // sovereign clouds, so it is read rather than assumed).
 @description('Fully qualified namespace host name (ServiceBusConnection__fullyQualifiedNamespace).')

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AppServices } from '../app-services';
 import { AppError, type ErrorCode } from '../errors';
 import { orgSchema } from '../model/tenant';
+import { countProvisioningRun, observeProvisioningStep } from '../telemetry/observe';
 import { getTenant, setTenantState } from '../tenants/tenant-registry';
 import { finishRun, markStepEnded, markStepRunning, tenantStateFor } from './provisioning-lifecycle';
 import {
@@ -97,10 +98,11 @@ export function isRetryableStepError(error: unknown): boolean {
  * replayed after a crash); a stop request ends the run before the step starts.
  * Retryable failures are thrown (the orchestration retries); others are returned as `failed`.
  */
-export async function runProvisioningStep(
-  services: AppServices,
-  input: RunStepInput,
-): Promise<StepActivityResult> {
+export function runProvisioningStep(services: AppServices, input: RunStepInput): Promise<StepActivityResult> {
+  return observeProvisioningStep(input, () => runStep(services, input));
+}
+
+async function runStep(services: AppServices, input: RunStepInput): Promise<StepActivityResult> {
   const { org, runId, action, step, instanceId } = input;
   const caller = { runId, instanceId };
   const { store, clock } = services;
@@ -177,5 +179,6 @@ export async function finishProvisioningRun(services: AppServices, input: Finish
     return finishRun(current, input.outcome, clock.now(), failure);
   });
   if (superseded) return;
+  countProvisioningRun({ org: input.org, action: status.action ?? 'none', outcome: input.outcome });
   await setTenantState(store, clock, input.org, tenantStateFor(status.state));
 }

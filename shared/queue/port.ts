@@ -49,3 +49,13 @@ export class PoisonMessageError extends Error {
     this.name = 'PoisonMessageError';
   }
 }
+
+/**
+ * Whether a delivery that failed with `error` dead-letters its message: it was the last attempt, or
+ * the error is poison and this host dead-letters poison at once.
+ */
+export function deadLettersOnFailure(error: unknown, delivery: DeliveryInfo): boolean {
+  const lastDelivery =
+    delivery.maxDeliveryCount !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount;
+  return lastDelivery || (error instanceof PoisonMessageError && delivery.poisonDeadLettersAtOnce !== false);
+}

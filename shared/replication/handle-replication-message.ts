@@ -1,9 +1,10 @@
 import type { AppServices } from '../app-services';
 import { AppError } from '../errors';
 import { orgSchema, type Tenant } from '../model/tenant';
-import { PoisonMessageError, type DeliveryInfo } from '../queue/port';
+import { deadLettersOnFailure, PoisonMessageError, type DeliveryInfo } from '../queue/port';
 import type { TenantStore } from '../store/port';
 import { getTenant } from '../tenants/tenant-registry';
+import { observeReplicationMessage } from '../telemetry/observe';
 import { applySourceChanges, type ApplySummary, type ReplicationChange } from './apply-source-changes';
 import { loadEntities, loadEntityDrafts } from '../admin/entity-config';
 import type { ConfiguredEntity } from '../profiles/validate-profile';
@@ -66,7 +67,9 @@ export async function handleReplicationMessage(
   delivery: DeliveryInfo,
   options: SyncEntityOptions = {},
 ): Promise<void> {
-  await processReplicationMessage(services, body, delivery, options);
+  await observeReplicationMessage(body, delivery, services.clock, () =>
+    processReplicationMessage(services, body, delivery, options),
+  );
 }
 
 /** {@link handleReplicationMessage}, answering what the message did (for tests, tools and logs). */
@@ -342,10 +345,7 @@ async function recordFailure(
   error: unknown,
   delivery: DeliveryInfo,
 ): Promise<void> {
-  const lastDelivery =
-    delivery.maxDeliveryCount !== undefined && delivery.deliveryCount >= delivery.maxDeliveryCount;
-  const deadLettered =
-    lastDelivery || (error instanceof PoisonMessageError && delivery.poisonDeadLettersAtOnce !== false);
+  const deadLettered = deadLettersOnFailure(error, delivery);
   const lastError: ReplicationError = {
     at: services.clock.now().toISOString(),
     code:

@@ -8,6 +8,7 @@ import type { StoredRecord } from '../model/record';
 import type { ChangeScope, ReadMeter, TenantStore } from '../store/port';
 import { loadCheckpointKey, signCheckpoint, verifyCheckpoint } from './checkpoint';
 import type { CompiledDeviceProfile } from './compile-device-profile';
+import { observeDownload } from '../telemetry/observe';
 import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
 import {
@@ -78,10 +79,11 @@ export interface DownloadContext {
  * of the device committed first; `RowLimitExceeded` past the hard row limit; the errors of
  * {@link resolveSyncCaller}.
  */
-export async function downloadChanges(
-  ctx: DownloadContext,
-  request: DownloadRequest,
-): Promise<DownloadResponse> {
+export function downloadChanges(ctx: DownloadContext, request: DownloadRequest): Promise<DownloadResponse> {
+  return observeDownload(ctx.store.org, request, () => download(ctx, request));
+}
+
+async function download(ctx: DownloadContext, request: DownloadRequest): Promise<DownloadResponse> {
   // Configuration comes through the per-process caches, which are kept per tenant handle: read it
   // through the handle itself. The request's own reads (device state, rows, changes) are metered.
   const tenant = ctx.store;

@@ -21,7 +21,8 @@ const hostSettings: Record<string, string> = {
   ServiceBusConnection__credential:
     'the Service Bus trigger connection authenticates with the managed identity',
   ServiceBusConnection__clientId: 'which user-assigned identity the trigger uses',
-  APPLICATIONINSIGHTS_CONNECTION_STRING: 'where telemetry goes (no secret: local auth is disabled)',
+  APPLICATIONINSIGHTS_CONNECTION_STRING:
+    'where telemetry goes (no secret: local auth is disabled); the host and @azure/monitor-opentelemetry at the entry read it',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry ingestion authenticated with the identity',
 };
 

@@ -53,6 +53,7 @@ describe('infra/ Bicep templates', () => {
     expect(bicepFiles.map((f) => f.path).sort()).toEqual(
       [
         'main.bicep',
+        'modules/alerts.bicep',
         'modules/cosmos.bicep',
         'modules/function-app.bicep',
         'modules/identity.bicep',
@@ -77,7 +78,16 @@ describe('infra/ Bicep templates', () => {
   it('wires each module with params it declares, passing every one it requires', () => {
     const uses = parseModuleUses(main);
     expect(uses.map((u) => u.symbol).sort()).toEqual(
-      ['cosmos', 'functionApp', 'identity', 'keyVault', 'monitoring', 'serviceBus', 'storage'].sort(),
+      [
+        'alerts',
+        'cosmos',
+        'functionApp',
+        'identity',
+        'keyVault',
+        'monitoring',
+        'serviceBus',
+        'storage',
+      ].sort(),
     );
     for (const use of uses) {
       expect(existsSync(join(infraDir, use.path))).toBe(true);

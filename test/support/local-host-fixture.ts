@@ -39,12 +39,17 @@ export interface HostFixture {
  */
 export async function startHostFixture(
   env: Record<string, string> = {},
-  options: { dataDir?: string; host?: Omit<LocalHostOptions, 'log' | 'workerPollMs'> } = {},
+  options: {
+    dataDir?: string;
+    host?: Omit<LocalHostOptions, 'log' | 'workerPollMs'>;
+    /** Where the host's lines go (default: nowhere). */
+    log?: (line: string) => void;
+  } = {},
 ): Promise<HostFixture> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'offline-sync-e2e-'));
   const host = await startLocalHost(
     { DATA_DIR: dataDir, PORT: '0', DEMO_ROWS: '300', ...env },
-    { ...options.host, log: () => undefined, workerPollMs: 20 },
+    { ...options.host, log: options.log ?? (() => undefined), workerPollMs: 20 },
   );
   const key = await loadOrCreateLocalSigningKey(dataDir);
   const token = (claims: { oid: string; tid: string; roles?: string[] }): Promise<string> =>

@@ -36,4 +36,5 @@ if (!entry) {
 }
 const main = resolve(entry);
 process.argv = [process.argv[0], main, ...args];
-require(main);
+// Loaded as the main module (as `node <file>` would), so `require.main === module` holds in it.
+Module._load(main, null, true);

@@ -1,6 +1,7 @@
 import { AppError, isAppError } from '../../errors';
 import type { StoredRecord } from '../../model/record';
 import { stripSecuredColumns } from '../../security/secured-columns';
+import { observeUpload } from '../../telemetry/observe';
 import { appendSyncError } from '../sync-errors/sync-error-log';
 import { applyUploadOperation, rejected } from './apply-upload-operation';
 import {
@@ -42,11 +43,22 @@ export type UploadFailureLog = (message: string, data: Record<string, unknown>) 
  * recorded, so the device's retry with the same operation id runs it again. More than
  * {@link MAX_UPLOAD_OPERATIONS} operations is 413 `PayloadTooLarge`.
  */
-export async function processUploadBatch(
+export function processUploadBatch(
   deps: UploadDependencies,
   callerObjectId: string,
   request: UploadRequest,
   logFailure: UploadFailureLog = () => undefined,
+): Promise<UploadResponse> {
+  return observeUpload(deps.tenant.org, request, () =>
+    uploadBatch(deps, callerObjectId, request, logFailure),
+  );
+}
+
+async function uploadBatch(
+  deps: UploadDependencies,
+  callerObjectId: string,
+  request: UploadRequest,
+  logFailure: UploadFailureLog,
 ): Promise<UploadResponse> {
   if (request.operations.length > MAX_UPLOAD_OPERATIONS) {
     throw new AppError(
