@@ -486,14 +486,6 @@ export class HeldSet {
     await Promise.all([this.loadSegments(), ...[...missing].map((bucket) => this.loadBucket(bucket))]);
   }
 
-  /** Loads the whole held set. */
-  async ensureAll(): Promise<void> {
-    await Promise.all([
-      this.loadSegments(),
-      ...Array.from({ length: this.state.buckets }, (_, bucket) => this.loadBucket(bucket)),
-    ]);
-  }
-
   /** The held value of a row (after {@link ensure} for it), undefined when not held. */
   get(entity: string, id: string): HeldValue | undefined {
     const fromSegment = this.segmentRows.get(entity)?.get(id);
@@ -501,14 +493,39 @@ export class HeldSet {
     return this.rows.get(entity)?.get(id) ?? undefined;
   }
 
-  /** Every held row of an entity (after {@link ensureAll}). */
-  entriesOf(entity: string): Map<string, HeldValue> {
-    const out = new Map<string, HeldValue>();
-    for (const [id, value] of this.rows.get(entity) ?? []) if (value !== null) out.set(id, value);
-    for (const [id, value] of this.segmentRows.get(entity) ?? []) {
-      if (value === null) out.delete(id);
-      else out.set(id, value);
+  /**
+   * Visits every held row of an entity, segments over buckets. Buckets not loaded are read a few at
+   * a time and not kept, so memory holds the segments (bounded, {@link MAX_SEGMENT_ROWS}) and a few
+   * buckets, whatever the size of the set: a reach over a 500,000-row first download loaded the
+   * whole set (about 130 MB) to list one entity's values.
+   */
+  async scan(entity: string, visit: (id: string, value: HeldValue) => void): Promise<void> {
+    await this.loadSegments();
+    const overridden = this.segmentRows.get(entity);
+    const visitBucketRow = (id: string, value: HeldValue | null): void => {
+      if (value !== null && overridden?.has(id) !== true) visit(id, value);
+    };
+    for (const [id, value] of this.rows.get(entity) ?? []) visitBucketRow(id, value);
+    const unloaded: number[] = [];
+    for (let bucket = 0; bucket < this.state.buckets; bucket++) {
+      if (!this.loadedBuckets.has(bucket) && (this.state.generations[bucket] ?? null) !== null)
+        unloaded.push(bucket);
     }
+    for (let i = 0; i < unloaded.length; i += COMPACTION_READS_AT_ONCE) {
+      const docs = await Promise.all(
+        unloaded.slice(i, i + COMPACTION_READS_AT_ONCE).map((bucket) => this.readBucket(bucket)),
+      );
+      for (const value of docs) {
+        for (const [id, held] of Object.entries(value[entity] ?? {})) visitBucketRow(id, held);
+      }
+    }
+    for (const [id, value] of overridden ?? []) if (value !== null) visit(id, value);
+  }
+
+  /** Every held row of an entity, by id (see {@link scan}). */
+  async entriesOf(entity: string): Promise<Map<string, HeldValue>> {
+    const out = new Map<string, HeldValue>();
+    await this.scan(entity, (id, value) => out.set(id, value));
     return out;
   }
 
@@ -527,15 +544,20 @@ export class HeldSet {
   private async loadBucket(bucket: number): Promise<void> {
     if (this.loadedBuckets.has(bucket)) return;
     this.loadedBuckets.add(bucket);
+    const value = await this.readBucket(bucket);
+    for (const [entity, rows] of Object.entries(value)) {
+      const map = mapOf(this.rows, entity);
+      for (const [rowId, held] of Object.entries(rows)) map.set(rowId, held);
+    }
+  }
+
+  private async readBucket(bucket: number): Promise<BucketValue> {
     const generation = this.state.generations[bucket] ?? null;
-    if (generation === null) return;
+    if (generation === null) return {};
     const id = bucketDocId(this.key, bucket, generation);
     const doc = await this.store.getDoc<BucketValue>(HELD_KIND, id);
     if (doc === undefined) throw missingDoc(this.key, id);
-    for (const [entity, rows] of Object.entries(doc.value)) {
-      const map = mapOf(this.rows, entity);
-      for (const [rowId, value] of Object.entries(rows)) map.set(rowId, value);
-    }
+    return doc.value;
   }
 }
 

@@ -23,8 +23,11 @@ export interface PlannedView {
   ensure(rows: Iterable<readonly [string, string]>): Promise<void>;
   /** The planned held value of a row (after {@link ensure}), undefined when it will not be held. */
   get(entity: string, id: string): HeldValue | undefined;
-  /** Every planned held row of an entity, by id. */
-  entriesOf(entity: string): Promise<Map<string, HeldValue>>;
+  /**
+   * Visits every planned held row of an entity, without keeping the held set in memory (see
+   * `HeldSet.scan`).
+   */
+  scan(entity: string, visit: (id: string, value: HeldValue) => void): Promise<void>;
 }
 
 /** Rows per look-up call: keeps each query's parameter list small. */
@@ -222,7 +225,10 @@ async function collectRows(
   }
   for (const probe of mergeProbes(w.probes)) add(await findAll(store, entity.name, probe));
   if (w.allHeld) {
-    const ids = [...(await view.entriesOf(entity.name)).keys()].filter((id) => !rows.has(id));
+    const ids: string[] = [];
+    await view.scan(entity.name, (id) => {
+      if (!rows.has(id)) ids.push(id);
+    });
     const found = new Map((await store.getRecords(entity.name, ids)).map((r) => [r.id, r]));
     for (const id of ids) rows.set(id, found.get(id));
   }

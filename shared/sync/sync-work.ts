@@ -454,15 +454,13 @@ export function plannedView(held: HeldSet, outbox: PlannedOutbox): PlannedView {
       if (planned !== undefined) return planned[2] === 'a' || planned[2] === 'u' ? planned[3] : undefined;
       return held.get(entity, id);
     },
-    async entriesOf(entity) {
-      await held.ensureAll();
-      const rows = held.entriesOf(entity);
+    async scan(entity, visit) {
+      await held.scan(entity, (id, value) => {
+        if (outbox.entry(entity, id) === undefined) visit(id, value);
+      });
       for (const [e, id, op, value] of outbox.all()) {
-        if (e !== entity) continue;
-        if (op === 'a' || op === 'u') rows.set(id, value);
-        else rows.delete(id);
+        if (e === entity && (op === 'a' || op === 'u')) visit(id, value);
       }
-      return rows;
     },
   };
 }
@@ -539,19 +537,12 @@ export async function runTaskStep(
     case 'resend':
     case 'drop': {
       const entity = profile.entities.get(task.entity);
-      const held = await view.entriesOf(task.entity);
       // A sweep of kept keys only reads the held rows they may match.
       const keyed = task.kind === 'sweep' && task.filter === null ? (task.held ?? null) : null;
-      const ids = [...held.keys()]
-        .filter((id) => task.after === null || id > task.after)
-        .filter(
-          (id) =>
-            keyed === null ||
-            entity === undefined ||
-            keyed.some((p) => heldKeysMayMatch(entity, held.get(id)!, p)),
-        )
-        .sort()
-        .slice(0, BATCH);
+      const held = await firstHeldAfter(view, task.entity, task.after, BATCH, (_id, value) =>
+        keyed === null || entity === undefined ? true : keyed.some((p) => heldKeysMayMatch(entity, value, p)),
+      );
+      const ids = [...held.keys()];
       if (ids.length === 0) return true;
       task.after = ids.at(-1)!;
       if (task.kind === 'drop' || entity === undefined) {
@@ -641,6 +632,29 @@ export async function runTaskStep(
   }
 }
 
+/**
+ * The first `count` planned held rows of an entity after `after` in id order that `wanted` accepts,
+ * by id in that order: chosen while the held set is scanned, holding at most a few times `count`.
+ */
+async function firstHeldAfter(
+  view: PlannedView,
+  entity: string,
+  after: string | null,
+  count: number,
+  wanted: (id: string, value: HeldValue) => boolean,
+): Promise<Map<string, HeldValue>> {
+  let chosen: [string, HeldValue][] = [];
+  const byId = (a: [string, HeldValue], b: [string, HeldValue]): number =>
+    a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+  await view.scan(entity, (id, value) => {
+    if (after !== null && id <= after) return;
+    if (!wanted(id, value)) return;
+    chosen.push([id, value]);
+    if (chosen.length >= count * 4) chosen = chosen.sort(byId).slice(0, count);
+  });
+  return new Map(chosen.sort(byId).slice(0, count));
+}
+
 /** Rows per look-up page: what the page can still take, within bounds (the outbox keeps any excess). */
 function probeLimit(capacity: number): number {
   return Math.max(100, Math.min(1000, capacity));
@@ -680,13 +694,12 @@ async function reachStep(
   if (entity === undefined || association === undefined) return true;
   const source = profile.entities.get(association.source)!;
   if (task.values === null) {
-    const held = await view.entriesOf(source.name);
     const remembered = source.remembered.indexOf(association);
     const values = new Set<string>();
-    for (const [id, value] of held) {
+    await view.scan(source.name, (id, value) => {
       const offered = sourceValueIsId(association) ? id.toLowerCase() : heldLinks(value)[remembered];
       if (offered !== undefined && offered !== null) values.add(offered);
-    }
+    });
     const sorted = [...values].sort();
     task.values = { chunks: await tx.writeChunks('r', sorted), total: sorted.length };
   }

@@ -67,10 +67,9 @@ describe('held set compaction', () => {
 
   async function expectHeld(held: HeldState, oracle: Oracle): Promise<void> {
     const set = new HeldSet(t.tenant, KEY, held);
-    await set.ensureAll();
     const actual = new Map<string, HeldValue>();
     for (const entity of ENTITIES) {
-      for (const [id, value] of set.entriesOf(entity)) actual.set(`${entity}/${id}`, value);
+      for (const [id, value] of await set.entriesOf(entity)) actual.set(`${entity}/${id}`, value);
     }
     expect(actual.size).toBe(oracle.rows.size);
     expect(actual).toEqual(oracle.rows);
