@@ -8,6 +8,7 @@ import {
   type HeldState,
   type HeldValue,
 } from '../../../shared/sync/device-state';
+import { newReadMeter } from '../../../shared/store/port';
 import { openTestStore, type TestStore } from './download/download-test-tenant';
 
 const KEY = 'device-under-test';
@@ -125,5 +126,52 @@ describe('held set compaction', () => {
     expect(rewritten).toBeGreaterThanOrEqual(1);
     expect(rewritten).toBeLessThanOrEqual(2);
     await expectHeld(held, oracle);
+  });
+
+  it('scans an entity with segments over buckets, loaded buckets or not, reading each bucket once', async () => {
+    await t.tenant.deleteDoc('syncDevice', KEY);
+    for (const doc of await t.tenant.listDocEtags('syncHeld', { prefix: `${KEY}|` })) {
+      await t.tenant.deleteDoc('syncHeld', doc.id);
+    }
+    const oracle = new Oracle();
+    const base = rows(0, 30_000, '1');
+    oracle.apply(base);
+    const held = await foldPages(newDeviceState('user').held, [base]);
+    expect(held.buckets).toBe(4);
+    // Two segments not folded: the later one's changes win over the earlier one's and the buckets'.
+    const states = new DeviceStateStore(t.tenant);
+    const tx = states.begin(await states.load(KEY));
+    const first: HeldDelta[] = [
+      ['account', 'row-0', ['2', 'owner-9']],
+      ['account', 'row-2', null],
+      ['account', 'row-new', ['1', null]],
+    ];
+    const second: HeldDelta[] = [
+      ['account', 'row-0', ['3', 'owner-9']],
+      ['account', 'row-new', null],
+    ];
+    const withSegments: HeldState = {
+      ...held,
+      segments: [
+        { id: await tx.writeSegment(++seq, first, []), count: first.length },
+        { id: await tx.writeSegment(++seq, second, []), count: second.length },
+      ],
+    };
+    oracle.apply(first);
+    oracle.apply(second);
+    const expected = new Map(
+      [...oracle.rows].filter(([key]) => key.startsWith('account/')).map(([key, v]) => [key.slice(8), v]),
+    );
+
+    const meter = newReadMeter();
+    const set = new HeldSet(t.tenant.metered(meter), KEY, withSegments);
+    // One bucket loaded first (as a look-up of a row does), the other three read by the scan.
+    await set.ensure([['account', 'row-4']]);
+    const afterEnsure = meter.docs;
+    expect(await set.entriesOf('account')).toEqual(expected);
+    expect(meter.docs - afterEnsure).toBe(3);
+    // Buckets the scan read are not kept: a second scan reads them again, the loaded one not.
+    await set.entriesOf('account');
+    expect(meter.docs - afterEnsure).toBe(6);
   });
 });
