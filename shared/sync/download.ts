@@ -145,7 +145,7 @@ async function download(ctx: DownloadContext, request: DownloadRequest): Promise
     store,
     profile,
     tx,
-    held: states.held(tx.key, state.held),
+    held: states.held(tx.key, state.held, tx),
     judgement: judgementOf(profile),
     counters,
   };

@@ -2,6 +2,9 @@ import {
   BUCKET_TARGET_ROWS,
   bucketCountFor,
   DeviceStateStore,
+  HELD_CACHE_ROWS,
+  HeldDocCache,
+  heldDocCacheOf,
   HeldSet,
   newDeviceState,
   type HeldDelta,
@@ -173,5 +176,76 @@ describe('held set compaction', () => {
     // Buckets the scan read are not kept: a second scan reads them again, the loaded one not.
     await set.entriesOf('account');
     expect(meter.docs - afterEnsure).toBe(6);
+  });
+
+  it('keeps held documents of a device past its first download: its next sync reads none of them again', async () => {
+    await t.tenant.deleteDoc('syncDevice', KEY);
+    for (const doc of await t.tenant.listDocEtags('syncHeld', { prefix: `${KEY}|` })) {
+      await t.tenant.deleteDoc('syncHeld', doc.id);
+    }
+    // A device whose first download ended (cursor set, no work): one bucket and a page's segment.
+    const held = await foldPages(newDeviceState('user').held, [rows(0, 3000, '1')]);
+    const setup = new DeviceStateStore(t.tenant);
+    const tx = setup.begin(await setup.load(KEY));
+    const page: HeldDelta[] = [['account', 'row-0', ['2', 'owner-0']]];
+    const state = {
+      ...newDeviceState('user'),
+      cursor: '5',
+      held: { ...held, segments: [] as HeldState['segments'] },
+    };
+    state.held.segments.push({ id: await tx.writeSegment(++seq, page, []), count: 1 });
+    await tx.commit(state);
+
+    /** One request's look-up of a row, as a sync does: the held documents it reads from the store. */
+    const lookUp = async (): Promise<{ docs: number; value: HeldValue | undefined }> => {
+      const meter = newReadMeter();
+      // The request's handle is metered; the cache belongs to the tenant handle, which outlives it.
+      const states = new DeviceStateStore(t.tenant.metered(meter), t.tenant);
+      const loaded = await states.load(KEY);
+      const before = meter.docs;
+      const set = states.held(KEY, loaded.state!.held, states.begin(loaded));
+      await set.ensure([['account', 'row-0']]);
+      await set.ensure([['contact', 'row-1']]);
+      return { docs: meter.docs - before, value: set.get('account', 'row-0') };
+    };
+    const cache = heldDocCacheOf(t.tenant);
+    const cached = cache.rows;
+    expect(await lookUp()).toEqual({ docs: 2, value: ['2', 'owner-0'] });
+    expect(cache.rows - cached).toBe(3001);
+    // The next request reads neither the bucket nor the segment again, and answers the same.
+    expect(await lookUp()).toEqual({ docs: 0, value: ['2', 'owner-0'] });
+
+    // A request that starts a new epoch (a download without a checkpoint) neither reads nor fills it.
+    const fresh = new DeviceStateStore(t.tenant);
+    const restart = fresh.begin(await fresh.load(KEY));
+    restart.replaceEpoch();
+    expect(restart.heldCache).toBeNull();
+  });
+});
+
+describe('held document cache', () => {
+  it('drops the least recently used documents past its row bound, and keeps no document too large', () => {
+    const cache = new HeldDocCache();
+    const tenth = Math.floor(HELD_CACHE_ROWS / 10);
+    cache.set('a', 'A', tenth);
+    cache.set('b', 'B', tenth);
+    cache.set('c', 'C', tenth);
+    // Reading `a` makes `b` the least recently used.
+    expect(cache.get('a')).toBe('A');
+    for (let i = 0; i < 8; i++) cache.set(`more-${i}`, i, tenth);
+    expect(cache.rows).toBeLessThanOrEqual(HELD_CACHE_ROWS);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe('A');
+    // Setting again replaces (rows counted once); deleting forgets.
+    cache.set('a', 'A2', 1);
+    expect(cache.get('a')).toBe('A2');
+    const rows = cache.rows;
+    cache.delete('a');
+    expect(cache.get('a')).toBeUndefined();
+    expect(cache.rows).toBe(rows - 1);
+    // More than an eighth of the bound is not kept (a first download's fold reads each once).
+    cache.set('huge', 'H', HELD_CACHE_ROWS / 8 + 1);
+    expect(cache.get('huge')).toBeUndefined();
+    expect(cache.rows).toBe(rows - 1);
   });
 });
