@@ -94,12 +94,8 @@ export function toHeldValue(version: string, links: readonly (string | null)[]):
  * row, `r` removal of a held row (one row less), `x` removal of a row not held (sent all the same:
  * the device may hold it from a page it applied without keeping the checkpoint).
  */
-export const planEntrySchema = z.tuple([
-  z.string(),
-  z.string(),
-  z.enum(['a', 'u', 'r', 'x']),
-  heldValueSchema,
-]);
+const planOpSchema = z.enum(['a', 'u', 'r', 'x']);
+export const planEntrySchema = z.tuple([z.string(), z.string(), planOpSchema, heldValueSchema]);
 export type PlanEntry = z.infer<typeof planEntrySchema>;
 
 /** One change to the held set: entity, id, the value now held (null: no longer held). */
@@ -292,14 +288,19 @@ export const deviceStateSchema = z.object({
 });
 export type DeviceState = z.infer<typeof deviceStateSchema>;
 
-/** A segment document: what a page changes in the held set and the entries it was built from. */
+/**
+ * A segment document: what a page changes in the held set (`delta`) and the entries it was built from.
+ * Entry `i` planned the row of `delta[i]`, so only what `delta` lacks is kept: each entry's op (`ops`,
+ * one letter per entry) and its planned value where it differs from the value held after the page
+ * (`values`: index and value; a removal's version, an upsert's planned version when the row changed
+ * since it was planned). Earlier versions kept the entries whole, as JSON text or an array (`planned`),
+ * which doubled every segment; both are still read.
+ */
 interface SegmentValue {
   delta: HeldDelta[];
-  /**
-   * The page's planned entries as JSON text (an array in earlier versions): read only when the page
-   * is lost, while every sync that looks at a held row reads the segments, so it is not parsed then.
-   */
-  planned: string | PlanEntry[];
+  ops?: string;
+  values?: [number, HeldValue][];
+  planned?: string | PlanEntry[];
 }
 type BucketValue = Record<string, Record<string, HeldValue>>;
 
@@ -671,6 +672,60 @@ async function readBucketDoc(
   return doc.value;
 }
 
+/**
+ * What a segment keeps of a page's planned entries besides its delta (see {@link SegmentValue}):
+ * `planned` is empty or entry for entry the rows of `delta`.
+ */
+function encodePlanned(
+  delta: readonly HeldDelta[],
+  planned: readonly PlanEntry[],
+): Pick<SegmentValue, 'ops' | 'values'> {
+  if (planned.length !== 0 && planned.length !== delta.length) {
+    throw new AppError(
+      'Internal',
+      `A page of ${delta.length} changes was planned from ${planned.length} entries.`,
+    );
+  }
+  let ops = '';
+  const values: [number, HeldValue][] = [];
+  planned.forEach(([entity, id, op, value], i) => {
+    const [deltaEntity, deltaId, held] = delta[i]!;
+    if (entity !== deltaEntity || id !== deltaId) {
+      throw new AppError('Internal', `Planned entry ${i} (${entity}/${id}) is not the row its page changed.`);
+    }
+    ops += op;
+    if (held === null || !sameHeldValue(held, value)) values.push([i, value]);
+  });
+  return { ops, values };
+}
+
+/** A segment's planned entries, whichever way it keeps them. */
+function decodePlanned(key: string, id: string, segment: SegmentValue): PlanEntry[] {
+  const { delta, ops, values, planned } = segment;
+  if (planned !== undefined)
+    return typeof planned === 'string' ? (JSON.parse(planned) as PlanEntry[]) : planned;
+  if (ops === undefined)
+    throw new AppError('Internal', `Segment ${id} of device state ${key} keeps no plan.`);
+  const differing = new Map(values ?? []);
+  return [...ops].map((op, i) => {
+    const [entity, rowId, held] = delta[i]!;
+    const value = differing.get(i) ?? held;
+    if (value === null)
+      throw new AppError(
+        'Internal',
+        `Segment ${id} of device state ${key} has no op or value for entry ${i}.`,
+      );
+    return [entity, rowId, op as PlanEntry[2], value];
+  });
+}
+
+const PLAN_OPS: ReadonlySet<string> = new Set(planOpSchema.options);
+
+function sameHeldValue(a: HeldValue, b: HeldValue): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  return a.length === b.length && a.every((part, i) => part === b[i]);
+}
+
 function mapOf<V>(maps: Map<string, Map<string, V>>, entity: string): Map<string, V> {
   let map = maps.get(entity);
   if (map === undefined) {
@@ -730,9 +785,9 @@ export class DeviceStateTransaction {
   }
 
   /** Writes the segment of page `seq`; returns its id. */
-  async writeSegment(seq: number, delta: HeldDelta[], planned: PlanEntry[]): Promise<string> {
+  async writeSegment(seq: number, delta: HeldDelta[], planned: readonly PlanEntry[]): Promise<string> {
     const id = `${this.key}|s${String(seq).padStart(10, '0')}.${randomUUID().slice(0, 8)}`;
-    await this.put(HELD_KIND, id, { delta, planned: JSON.stringify(planned) } satisfies SegmentValue);
+    await this.put(HELD_KIND, id, { delta, ...encodePlanned(delta, planned) } satisfies SegmentValue);
     this.heldWritten.push({ id, value: delta, rows: delta.length });
     return id;
   }
@@ -741,8 +796,7 @@ export class DeviceStateTransaction {
   async readSegmentPlan(segment: string): Promise<PlanEntry[]> {
     const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment);
     if (doc === undefined) throw missingDoc(this.key, segment);
-    const { planned } = doc.value;
-    return typeof planned === 'string' ? (JSON.parse(planned) as PlanEntry[]) : planned;
+    return decodePlanned(this.key, segment, doc.value);
   }
 
   /** Marks a document to delete once the commit succeeds. */

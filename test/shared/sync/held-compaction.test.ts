@@ -10,6 +10,7 @@ import {
   type HeldDelta,
   type HeldState,
   type HeldValue,
+  type PlanEntry,
 } from '../../../shared/sync/device-state';
 import { newReadMeter } from '../../../shared/store/port';
 import { openTestStore, type TestStore } from './download/download-test-tenant';
@@ -220,6 +221,63 @@ describe('held set compaction', () => {
     const restart = fresh.begin(await fresh.load(KEY));
     restart.replaceEpoch();
     expect(restart.heldCache).toBeNull();
+  });
+});
+
+describe('a page segment', () => {
+  let t: TestStore;
+  beforeAll(async () => {
+    t = await openTestStore('sqlite');
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  it('gives back the entries its page was built from, keeping only what its delta lacks', async () => {
+    const states = new DeviceStateStore(t.tenant);
+    const tx = states.begin(await states.load('segment-device'));
+    // What a page plans and what it then holds: an added row, an upsert whose row changed since it
+    // was planned (version 5 planned, 6 sent), a removal of a held row, one of a row not held, and a
+    // planned upsert of a row gone since (held as planned until its deletion is judged).
+    const planned: PlanEntry[] = [
+      ['account', 'a1', 'a', ['1', 'owner-1']],
+      ['account', 'a2', 'u', ['5', null]],
+      ['contact', 'c1', 'r', '3'],
+      ['contact', 'c2', 'x', '4'],
+      ['contact', 'c3', 'a', '7'],
+    ];
+    const delta: HeldDelta[] = [
+      ['account', 'a1', ['1', 'owner-1']],
+      ['account', 'a2', ['6', null]],
+      ['contact', 'c1', null],
+      ['contact', 'c2', null],
+      ['contact', 'c3', '7'],
+    ];
+    const id = await tx.writeSegment(1, delta, planned);
+    expect(await tx.readSegmentPlan(id)).toEqual(planned);
+    // The document keeps the delta and only the three planned values it does not say.
+    const doc = await t.tenant.getDoc<{ delta: unknown; ops: string; values: unknown[] }>('syncHeld', id);
+    expect(doc?.value).toEqual({
+      delta,
+      ops: 'aurxa',
+      values: [
+        [1, ['5', null]],
+        [2, '3'],
+        [3, '4'],
+      ],
+    });
+
+    // Segments of earlier versions kept the entries whole, as JSON text or as an array.
+    await t.tenant.putDoc('syncHeld', 'segment-device|old-text', { delta, planned: JSON.stringify(planned) });
+    await t.tenant.putDoc('syncHeld', 'segment-device|old-array', { delta, planned });
+    expect(await tx.readSegmentPlan('segment-device|old-text')).toEqual(planned);
+    expect(await tx.readSegmentPlan('segment-device|old-array')).toEqual(planned);
+
+    // A plan that is not entry for entry its delta's rows is refused, never stored wrong.
+    await expect(tx.writeSegment(2, delta, planned.slice(1))).rejects.toMatchObject({ code: 'Internal' });
+    await expect(tx.writeSegment(2, delta.slice(0, 1), [planned[1]!])).rejects.toMatchObject({
+      code: 'Internal',
+    });
   });
 });
 
