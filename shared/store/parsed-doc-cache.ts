@@ -65,9 +65,16 @@ export class ParsedDocCache<T> {
 
   /** One document, read now, validated only when its etag is new; undefined when there is none. */
   async get(store: DocStore, id: string): Promise<{ value: T; etag: string } | undefined> {
-    const doc = await store.getDoc(this.kind, id);
+    const cached = this.of(store);
+    const known = cached.docs.get(id);
+    // A document parsed before is read again only if its etag changed (its value is not transferred).
+    const doc =
+      known === undefined
+        ? await store.getDoc(this.kind, id)
+        : await store.getDocIfChanged(this.kind, id, known.etag);
     if (doc === undefined) return undefined;
-    return { value: this.remember(this.of(store), doc), etag: doc.etag };
+    if (doc === 'unchanged') return { value: known!.value, etag: known!.etag };
+    return { value: this.remember(cached, doc), etag: doc.etag };
   }
 
   /**

@@ -35,6 +35,16 @@ export function unchangedSince(etag: string | undefined): PutDocOptions {
 /** Documents keyed by (kind, id). Values are JSON; callers validate them with zod when reading. */
 export interface DocStore {
   getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined>;
+  /**
+   * The document unless it still has `etag`: then `'unchanged'`, its value neither transferred nor
+   * parsed (Cosmos: a read with If-None-Match, answered 304). For a caller that keeps what it parsed
+   * by etag; undefined when there is no such document.
+   */
+  getDocIfChanged<T = unknown>(
+    kind: string,
+    id: string,
+    etag: string,
+  ): Promise<StoredDoc<T> | 'unchanged' | undefined>;
   putDoc<T>(kind: string, id: string, value: T, options?: PutDocOptions): Promise<StoredDoc<T>>;
   /** Returns whether a document was deleted. With `ifMatch`, a mismatch is `PreconditionFailed`. */
   deleteDoc(kind: string, id: string, options?: { ifMatch?: string }): Promise<boolean>;

@@ -381,11 +381,15 @@ export class DeviceStateStore {
   ) {}
 
   async load(key: string): Promise<LoadedDeviceState> {
-    const doc = await this.store.getDoc(STATE_KIND, key);
-    if (doc === undefined) return { key, state: undefined, etag: undefined };
     const states = validatedStatesOf(this.cacheOwner);
     const known = states.get(key);
-    if (known !== undefined && known.etag === doc.etag) return { key, state: known.state, etag: doc.etag };
+    // What this process committed or validated last is read again only if another writer changed it.
+    const doc =
+      known === undefined
+        ? await this.store.getDoc(STATE_KIND, key)
+        : await this.store.getDocIfChanged(STATE_KIND, key, known.etag);
+    if (doc === undefined) return { key, state: undefined, etag: undefined };
+    if (doc === 'unchanged') return { key, state: known!.state, etag: known!.etag };
     const state = deepFreeze(deviceStateSchema.parse(doc.value));
     rememberState(states, key, doc.etag, state);
     return { key, state, etag: doc.etag };

@@ -8,7 +8,7 @@ import { ATTR, inSpan, SPAN } from './telemetry';
  * every flow's store calls nest under its span whichever adapter serves them.
  */
 
-const DOC_METHODS = ['getDoc', 'putDoc', 'deleteDoc', 'listDocs', 'listDocEtags'] as const;
+const DOC_METHODS = ['getDoc', 'getDocIfChanged', 'putDoc', 'deleteDoc', 'listDocs', 'listDocEtags'] as const;
 const RECORD_METHODS = [
   'applyRecordWrites',
   'getRecord',

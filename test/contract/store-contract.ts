@@ -102,6 +102,28 @@ export function describeStoreContract(
         expect((await tenant.getDoc('profile', 'p1'))?.value).toEqual({ name: 'Service' });
       });
 
+      it('reads a document again only if its etag changed (getDocIfChanged)', async () => {
+        const tenant = await newTenant();
+        expect(await tenant.getDocIfChanged('profile', 'p1', 'any')).toBeUndefined();
+        const first = await tenant.putDoc('profile', 'p1', { name: 'Sales' });
+        expect(await tenant.getDocIfChanged('profile', 'p1', first.etag)).toBe('unchanged');
+        expect(await tenant.getDocIfChanged('profile', 'p1', 'an older etag')).toEqual({
+          kind: 'profile',
+          id: 'p1',
+          value: { name: 'Sales' },
+          etag: first.etag,
+        });
+        const second = await tenant.putDoc('profile', 'p1', { name: 'Service' });
+        expect(await tenant.getDocIfChanged('profile', 'p1', first.etag)).toEqual({
+          kind: 'profile',
+          id: 'p1',
+          value: { name: 'Service' },
+          etag: second.etag,
+        });
+        await tenant.deleteDoc('profile', 'p1');
+        expect(await tenant.getDocIfChanged('profile', 'p1', second.etag)).toBeUndefined();
+      });
+
       it('writes with ifMatch only while the etag is current', async () => {
         const tenant = await newTenant();
         const first = await tenant.putDoc('settings', 's', { n: 1 });

@@ -50,6 +50,35 @@ export class CosmosDocStore implements DocStore {
     }
   }
 
+  async getDocIfChanged<T = unknown>(
+    kind: string,
+    id: string,
+    etag: string,
+  ): Promise<StoredDoc<T> | 'unchanged' | undefined> {
+    const container = await this.access.container();
+    const key = itemKey(kind, id);
+    try {
+      const response = await container
+        .item(key, key)
+        .read<DocItem>({ accessCondition: { type: 'IfNoneMatch', condition: etag } });
+      if (response.statusCode === 304) {
+        this.docReads.add('docs', 1, response.requestCharge);
+        return 'unchanged';
+      }
+      this.docReads.add('docs', response.resource === undefined ? 0 : 1, response.requestCharge);
+      if (response.statusCode === 404 || response.resource === undefined) {
+        // As for getDoc: a missing database is the adapter's error, a missing item none.
+        await this.access.confirmsMissingItem(response);
+        return undefined;
+      }
+      // A server that ignores If-None-Match (some emulators) answers 200 with the same document.
+      const doc = toStoredDoc<T>(response.resource);
+      return doc.etag === etag ? 'unchanged' : doc;
+    } catch (error) {
+      throw await this.access.fail(error, `Reading document ${kind}/${id}`);
+    }
+  }
+
   async putDoc<T>(kind: string, id: string, value: T, options: PutDocOptions = {}): Promise<StoredDoc<T>> {
     const container = await this.access.container();
     const key = itemKey(kind, id);

@@ -96,6 +96,22 @@ export class SqliteDocStore implements DocStore {
     }
   }
 
+  getDocIfChanged<T = unknown>(
+    kind: string,
+    id: string,
+    etag: string,
+  ): Promise<StoredDoc<T> | 'unchanged' | undefined> {
+    return this.run((s) => {
+      // The etag first (an index look-up); the value only when it changed. One read either way.
+      const current = s.getEtag.get(kind, id);
+      if (current === undefined) return undefined;
+      this.countDocs(1);
+      if (current.etag === etag) return 'unchanged';
+      const row = s.get.get(kind, id);
+      return row === undefined ? undefined : toDoc<T>(row);
+    });
+  }
+
   getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined> {
     return this.run((s) => {
       const row = s.get.get(kind, id);

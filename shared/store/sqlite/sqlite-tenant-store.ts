@@ -46,6 +46,13 @@ export class SqliteTenantStore implements TenantStore {
   getDoc<T = unknown>(kind: string, id: string): Promise<StoredDoc<T> | undefined> {
     return this.docs.getDoc<T>(kind, id);
   }
+  getDocIfChanged<T = unknown>(
+    kind: string,
+    id: string,
+    etag: string,
+  ): Promise<StoredDoc<T> | 'unchanged' | undefined> {
+    return this.docs.getDocIfChanged<T>(kind, id, etag);
+  }
   putDoc<T>(kind: string, id: string, value: T, options?: PutDocOptions): Promise<StoredDoc<T>> {
     return this.docs.putDoc(kind, id, value, options);
   }
