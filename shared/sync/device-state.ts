@@ -792,7 +792,7 @@ export class DeviceStateTransaction {
   async writeSegment(seq: number, delta: HeldDelta[], planned: readonly PlanEntry[]): Promise<string> {
     const id = `${this.key}|s${String(seq).padStart(10, '0')}.${randomUUID().slice(0, 8)}`;
     await this.put(HELD_KIND, id, { delta, ...encodePlanned(delta, planned) } satisfies SegmentValue);
-    this.heldWritten.push({ id, value: delta, rows: delta.length });
+    this.keepAfterCommit(id, delta, delta.length);
     return id;
   }
 
@@ -801,6 +801,14 @@ export class DeviceStateTransaction {
     const doc = await this.store.getDoc<SegmentValue>(HELD_KIND, segment);
     if (doc === undefined) throw missingDoc(this.key, segment);
     return decodePlanned(this.key, segment, doc.value);
+  }
+
+  /**
+   * Keeps a held document this request wrote in the cache once the commit succeeds; nothing when the
+   * request has no cache (a first download's folds would otherwise hold every bucket they wrote).
+   */
+  private keepAfterCommit(id: string, value: unknown, rows: number): void {
+    if (this.heldCache !== null) this.heldWritten.push({ id, value, rows });
   }
 
   /** Marks a document to delete once the commit succeeds. */
@@ -957,7 +965,7 @@ export class DeviceStateTransaction {
         if (count > 0) {
           const id = bucketDocId(this.key, target, generation);
           await this.put(HELD_KIND, id, part);
-          this.heldWritten.push({ id, value: part, rows: count });
+          this.keepAfterCommit(id, part, count);
         }
       }
     };
