@@ -714,10 +714,10 @@ function decodePlanned(key: string, id: string, segment: SegmentValue): PlanEntr
   return [...ops].map((op, i) => {
     const [entity, rowId, held] = delta[i]!;
     const value = differing.get(i) ?? held;
-    if (value === null)
+    if (value === null || !PLAN_OPS.has(op))
       throw new AppError(
         'Internal',
-        `Segment ${id} of device state ${key} has no op or value for entry ${i}.`,
+        `Segment ${id} of device state ${key} has no valid op or value for entry ${i}.`,
       );
     return [entity, rowId, op as PlanEntry[2], value];
   });
