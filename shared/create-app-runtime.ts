@@ -6,10 +6,8 @@ import type { Settings } from './config';
 import type { Tenant } from './model/tenant';
 import { createEmbeddedQueue, type EmbeddedQueue } from './queue/embedded';
 import type { QueueSender } from './queue/port';
-import { createServiceBusSender } from './queue/servicebus';
 import { createSourceFor, type SourceFactory } from './sources/create-source';
 import { azureCredential } from './azure-credential';
-import { cosmosStoreOptionsFromSettings, createCosmosStore } from './store/cosmos';
 import type { Store } from './store/port';
 import { createSqliteStore } from './store/sqlite';
 import { traceStore } from './telemetry/trace-store';
@@ -38,9 +36,13 @@ export async function createAppRuntime(
   const clock = options.clock ?? systemClock;
   const sourceFactory = options.sourceFor ?? createSourceFor;
   // Every store call gets its span (a no-op until a host installs a tracer provider).
+  // The Azure SDKs are loaded only by the adapters configured: a local host on SQLite and the
+  // embedded queue never loads @azure/cosmos or @azure/service-bus (about 10 MB of heap).
   const store: Store = traceStore(
     settings.STORE_KIND === 'cosmos'
-      ? createCosmosStore({ ...cosmosStoreOptionsFromSettings(settings), clock })
+      ? await import('./store/cosmos').then((cosmos) =>
+          cosmos.createCosmosStore({ ...cosmos.cosmosStoreOptionsFromSettings(settings), clock }),
+        )
       : createSqliteStore({
           dataDir: settings.DATA_DIR,
           clock,
@@ -51,6 +53,7 @@ export async function createAppRuntime(
   let embeddedQueue: EmbeddedQueue | undefined;
   let queue: QueueSender;
   if (settings.QUEUE_KIND === 'servicebus') {
+    const { createServiceBusSender } = await import('./queue/servicebus');
     queue = createServiceBusSender({
       fullyQualifiedNamespace: settings.ServiceBusConnection__fullyQualifiedNamespace!,
       queueName: settings.REPLICATION_QUEUE_NAME,

@@ -1,4 +1,3 @@
-import { SecretClient } from '@azure/keyvault-secrets';
 import { azureCredential } from '../azure-credential';
 import type { Clock } from '../clock';
 import type { Settings } from '../config';
@@ -43,6 +42,7 @@ export const createSourceFor: SourceFactory = (tenant, deps) => {
       );
     }
     getSecret = async () => {
+      const { SecretClient } = await import('@azure/keyvault-secrets');
       const secret = await new SecretClient(vault, azureCredential(deps.settings)).getSecret(
         clientSecretName,
       );

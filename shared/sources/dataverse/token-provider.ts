@@ -1,4 +1,3 @@
-import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/identity';
 import { AppError } from '../../errors';
 import type { Clock } from '../../clock';
@@ -44,6 +43,9 @@ export function dataverseTokenProvider(options: DataverseTokenProviderOptions): 
 
   async function createCredential(): Promise<TokenCredential> {
     if (options.credential) return options.credential;
+    // Loaded here, not with the module: a host without a Dataverse tenant never needs it.
+    const { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } =
+      await import('@azure/identity');
     if (options.clientId !== undefined && options.getSecret !== undefined) {
       if (options.tenantId === undefined) {
         throw new AppError('SourceUnavailable', 'A Dataverse client secret needs the Entra tenant id.');
