@@ -20,7 +20,7 @@ import { listProvisioningStatuses } from '../shared/provisioning/provisioning-st
  * The local host's orchestration driver: runs the very generator Durable Functions runs
  * (`provisioningOrchestrator`) in this process. It honours what that generator yields —
  * `callActivity`, `callActivityWithRetry` (with the same backoff) and `createTimer` — and feeds
- * back results or errors. Progress is not kept here: each step activity records itself in the
+ * back results or errors; an execution that continues as new is followed by the next one. Progress is not kept here: each step activity records itself in the
  * status document, so after a restart {@link LocalProvisioningDriver.resumeInterrupted} starts the
  * interrupted runs again at the step they were in, and completed steps are not repeated.
  */
@@ -160,27 +160,44 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
     await this.drive(run);
   }
 
-  private async drive(run: ProvisioningRunInput): Promise<void> {
+  /**
+   * Runs the orchestrator to its end; an execution that continues as new (`continueAsNew`) is
+   * followed, as Durable does, by a fresh execution of the same instance with the new input.
+   */
+  private async drive(first: ProvisioningRunInput): Promise<void> {
+    let run: ProvisioningRunInput | undefined = first;
+    while (run !== undefined && !this.halted) run = await this.driveExecution(run);
+  }
+
+  /** One execution of the orchestrator; answers the input it continued as new with, if it did. */
+  private async driveExecution(run: ProvisioningRunInput): Promise<ProvisioningRunInput | undefined> {
     const instanceId = provisioningInstanceId(run.action, run.org);
-    const context = this.orchestrationContext(instanceId, run);
+    const { context, continuedAs } = this.orchestrationContext(instanceId, run);
     try {
       const generator = provisioningOrchestrator(context);
       let next = generator.next();
       while (!next.done) {
-        if (this.halted) return;
+        if (this.halted) return undefined;
         const task = next.value as unknown as DriverTask;
         let result: unknown;
         try {
           result = await this.perform(task);
         } catch (error) {
-          if (this.halted) return;
+          if (this.halted) return undefined;
           context.df.currentUtcDateTime = this.services.clock.now();
           next = generator.throw(error);
           continue;
         }
-        if (this.halted) return;
+        if (this.halted) return undefined;
         context.df.currentUtcDateTime = this.services.clock.now();
         next = generator.next(result);
+      }
+      const input = continuedAs();
+      if (input !== undefined) {
+        // Validated like any start: the next execution reads it with getInput.
+        const nextRun = provisioningRunInputSchema.parse(input);
+        this.log(`${PROVISIONING_ORCHESTRATOR} ${instanceId} continued as new at step ${nextRun.fromStep}.`);
+        return nextRun;
       }
       this.log(`${PROVISIONING_ORCHESTRATOR} ${instanceId} ended: ${JSON.stringify(next.value)}`);
     } catch (error) {
@@ -190,6 +207,7 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
         `${PROVISIONING_ORCHESTRATOR} ${instanceId} failed: ${error instanceof Error ? error.stack : String(error)}`,
       );
     }
+    return undefined;
   }
 
   private async perform(task: DriverTask): Promise<unknown> {
@@ -210,9 +228,16 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
     }
   }
 
-  /** The part of Durable's orchestration context the provisioning orchestrator uses. */
-  private orchestrationContext(instanceId: string, run: ProvisioningRunInput): OrchestrationContext {
+  /**
+   * The part of Durable's orchestration context the provisioning orchestrator uses, and the input the
+   * execution continued as new with (undefined unless it called `continueAsNew`).
+   */
+  private orchestrationContext(
+    instanceId: string,
+    run: ProvisioningRunInput,
+  ): { context: OrchestrationContext; continuedAs: () => unknown } {
     const task = (value: DriverTask): Task => ({ ...value, isCompleted: false, isFaulted: false });
+    let continuedAs: unknown;
     const df = {
       instanceId,
       isReplaying: false,
@@ -227,8 +252,11 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
       callActivityWithRetry: (name: string, retry: RetryOptions, input?: unknown) =>
         task({ kind: 'activity', name, input, retry }),
       createTimer: (fireAt: Date) => task({ kind: 'timer', fireAt }),
+      continueAsNew(input: unknown) {
+        continuedAs = input;
+      },
     };
-    return { df } as unknown as OrchestrationContext;
+    return { context: { df } as unknown as OrchestrationContext, continuedAs: () => continuedAs };
   }
 }
 

@@ -7,7 +7,10 @@ import {
   type RunStepInput,
   type StepActivityResult,
 } from '../../shared/provisioning/provisioning-activities';
-import { provisioningRunInputSchema } from '../../shared/provisioning/provisioning-runner';
+import {
+  provisioningRunInputSchema,
+  type ProvisioningRunInput,
+} from '../../shared/provisioning/provisioning-runner';
 
 /** Function name of the orchestrator (must not start with "admin"). */
 export const PROVISIONING_ORCHESTRATOR = 'provisioningOrchestrator';
@@ -15,6 +18,15 @@ export const PROVISIONING_ORCHESTRATOR = 'provisioningOrchestrator';
 export const RUN_STEP_ACTIVITY = 'provisioningRunStep';
 /** Activity: record a run's end (`finishProvisioningRun`). */
 export const FINISH_RUN_ACTIVITY = 'provisioningFinishRun';
+
+/**
+ * Chunk activities one execution of the orchestration runs before it continues as new. Durable keeps
+ * every activity's scheduling and result in the instance's history and replays all of it on each
+ * wake-up: a 1 M-row step 5 of hundreds of chunks would grow it without bound. After this many the
+ * orchestration restarts itself (`continueAsNew`, same instance id, history cleared) with the step and
+ * the next chunk in its input; the status document, which the activities write, carries on unchanged.
+ */
+export const CHUNKS_PER_EXECUTION = 20;
 
 /** How a run ended, as the orchestration returns it. */
 export interface ProvisioningRunOutcome {
@@ -29,6 +41,8 @@ export interface ProvisioningCustomStatus {
   action: 'provision' | 'deprovision';
   step: number;
   stepName: string;
+  /** The chunk of a step that runs in chunks this execution started at (absent: its first). */
+  chunk?: number;
   at: string;
 }
 
@@ -49,7 +63,8 @@ export function stepRetryOptions(): df.RetryOptions {
  * the run as failed at that step. All state lives in the status document the activities write, so
  * a run can be resumed from any step (`fromStep`). Deterministic: it reads only its input, activity
  * results and `context.df.currentUtcDateTime`, so Durable's replay (and the local driver) see the
- * same sequence every time. Each start and retry runs as a new instance (`instanceId` in the input,
+ * same sequence every time. A step of many chunks continues as new every {@link CHUNKS_PER_EXECUTION}
+ * chunks, so its history stays bounded. Each start and retry runs as a new instance (`instanceId` in the input,
  * also passed to the activities); how to change this function safely: docs/durable-orchestrator-versioning.md.
  */
 export const provisioningOrchestrator: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -63,18 +78,21 @@ export const provisioningOrchestrator: OrchestrationHandler = function* (context
   };
 
   for (let step = run.fromStep; step <= stepNames.length; step++) {
+    // An execution continued as new goes on with the chunk its input names.
+    const firstChunk = step === run.fromStep ? (run.chunk ?? 0) : 0;
     const customStatus: ProvisioningCustomStatus = {
       runId: run.runId,
       action: run.action,
       step,
       stepName: stepNames[step - 1] ?? '',
+      ...(firstChunk === 0 ? {} : { chunk: firstChunk }),
       at: context.df.currentUtcDateTime.toISOString(),
     };
     context.df.setCustomStatus(customStatus);
     let result: StepActivityResult;
     // A step that runs in chunks (step 5) answers `continued` until it is done: one activity per
     // chunk, each within the function timeout, each resuming where the previous one saved.
-    for (let chunk = 0; ; chunk++) {
+    for (let chunk = firstChunk; ; chunk++) {
       const input: RunStepInput = {
         org: run.org,
         runId: run.runId,
@@ -93,6 +111,13 @@ export const provisioningOrchestrator: OrchestrationHandler = function* (context
       }
       result = stepActivityResultSchema.parse(raw);
       if (result.outcome !== 'continued') break;
+      if (chunk + 1 - firstChunk >= CHUNKS_PER_EXECUTION) {
+        // History bounded: a new execution of this instance goes on with the next chunk. Nothing is
+        // yielded or returned after it (the return value of this execution is dropped).
+        const next: ProvisioningRunInput = { ...run, fromStep: step, chunk: chunk + 1 };
+        context.df.continueAsNew(next);
+        return undefined;
+      }
     }
     if (result.outcome === 'superseded')
       return { outcome: 'superseded', step } satisfies ProvisioningRunOutcome;

@@ -15,6 +15,11 @@ export const provisioningRunInputSchema = z.object({
    * start and retry). Absent on runs a host resumes by itself (the local driver after a restart).
    */
   instanceId: z.string().min(1).max(200).optional(),
+  /**
+   * The chunk of step `fromStep` to go on with (a step that runs in chunks, step 5): set when the
+   * orchestration continues as new after a number of chunks; absent: the step's first chunk.
+   */
+  chunk: z.number().int().positive().optional(),
 });
 export type ProvisioningRunInput = z.infer<typeof provisioningRunInputSchema>;
 

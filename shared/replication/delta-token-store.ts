@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { unchangedSince, type DocStore } from '../store/port';
+import { clearSeenIds, saveSeenPage } from './full-read-seen-ids';
 
 /** Doc kind of each entity's delta token in the tenant store (id: the entity's logical name). */
 export const DELTA_TOKEN_KIND = 'delta-token';
@@ -52,32 +53,55 @@ export async function saveDeltaToken(
  */
 export const READ_PROGRESS_KIND = 'replication-read';
 
-/** Doc kind of the ids a full read in progress has returned, one document per page. */
-const SEEN_IDS_KIND = 'replication-read-seen';
+/**
+ * Where a full read's removal pass stands: the read's pages are all applied, and the stored rows it
+ * did not return are being tombstoned in id order, a page of stored rows at a time.
+ */
+export const removalProgressSchema = z.object({
+  /** The token the read ended with (null: the source gave none): stored once the pass is done. */
+  deltaToken: z.string().min(1).nullable(),
+  /** The last stored row id the pass has judged (null: none yet); the pass goes on after it. */
+  afterId: z.string().min(1).max(200).nullable(),
+  /** Stored rows judged so far. */
+  scanned: z.number().int().nonnegative(),
+  /** Rows tombstoned so far. */
+  removed: z.number().int().nonnegative(),
+});
+export type RemovalProgress = z.infer<typeof removalProgressSchema>;
 
 /** Where a read of an entity stands after its last applied page, and what it did so far. */
-export const readProgressSchema = z.object({
-  /** This read's id: the continuation messages it sends name it. */
-  readId: z.string().min(1),
-  /** The delta token the read started from (null: a full read). */
-  from: z.string().min(1).nullable(),
-  /** Fingerprint of the columns the read selects; a read of other columns is not resumed. */
-  columns: z.string().min(1),
-  /** The source's position after the last applied page (`SourceChangePage.resumeAt`). */
-  resumeAt: z.string().min(1),
-  /** When the read's first run started: rows written since came from elsewhere and stay. */
-  startedAt: z.iso.datetime(),
-  /** Pages applied so far. */
-  pages: z.number().int().nonnegative(),
-  /** Changes read so far. */
-  changes: z.number().int().nonnegative(),
-  /** Whether a page so far was a full read's (rows it did not return are removed at the end). */
-  full: z.boolean(),
-  applied: z.number().int().nonnegative(),
-  stale: z.number().int().nonnegative(),
-  skipped: z.number().int().nonnegative(),
-  tooLarge: z.number().int().nonnegative(),
-});
+export const readProgressSchema = z
+  .object({
+    /** This read's id: the continuation messages it sends name it. */
+    readId: z.string().min(1),
+    /** The delta token the read started from (null: a full read). */
+    from: z.string().min(1).nullable(),
+    /** Fingerprint of the columns the read selects; a read of other columns is not resumed. */
+    columns: z.string().min(1),
+    /**
+     * The source's position after the last applied page (`SourceChangePage.resumeAt`); absent once the
+     * last page is applied (a full read's removal pass then runs).
+     */
+    resumeAt: z.string().min(1).optional(),
+    /** When the read's first run started: rows written since came from elsewhere and stay. */
+    startedAt: z.iso.datetime(),
+    /** Pages applied so far. */
+    pages: z.number().int().nonnegative(),
+    /** Changes read so far. */
+    changes: z.number().int().nonnegative(),
+    /** Whether a page so far was a full read's (rows it did not return are removed at the end). */
+    full: z.boolean(),
+    applied: z.number().int().nonnegative(),
+    stale: z.number().int().nonnegative(),
+    skipped: z.number().int().nonnegative(),
+    tooLarge: z.number().int().nonnegative(),
+    /** A full read's removal pass, once its last page is applied. */
+    removal: removalProgressSchema.optional(),
+  })
+  .refine((p) => p.resumeAt !== undefined || p.removal !== undefined, {
+    path: ['resumeAt'],
+    message: 'a saved read has a source position or a removal pass',
+  });
 export type ReadProgress = z.infer<typeof readProgressSchema>;
 
 /** A saved read and the etag to replace it with (compare-and-set). */
@@ -104,8 +128,9 @@ export async function readSavedRead(
 }
 
 /**
- * Saves a read's progress after a page is applied; for a page of a full read, the ids it returned
- * first (one document per page, under a deterministic id, so a page saved again replaces itself).
+ * Saves a read's progress after a page is applied (or a step of its removal pass); for a page of a
+ * full read, the ids it returned first (`saveSeenPage`: deterministic ids, a page saved again replaces
+ * itself).
  * Compare-and-set on `etag` (undefined: only if none is saved): answers the new etag, or undefined
  * when another run saved meanwhile (this one lost its lease and must stop).
  */
@@ -116,11 +141,7 @@ export async function saveReadProgress(
   etag: string | undefined,
   seenIds?: readonly string[],
 ): Promise<string | undefined> {
-  if (seenIds !== undefined && seenIds.length > 0) {
-    await store.putDoc(SEEN_IDS_KIND, seenIdsDocId(entity, progress.readId, progress.pages), {
-      ids: seenIds,
-    });
-  }
+  if (seenIds !== undefined) await saveSeenPage(store, entity, progress.readId, progress.pages, seenIds);
   try {
     const value = readProgressSchema.parse(progress);
     return (await store.putDoc(READ_PROGRESS_KIND, entity, value, unchangedSince(etag))).etag;
@@ -132,25 +153,19 @@ export async function saveReadProgress(
   }
 }
 
-/** Every id the saved pages of a full read returned. */
-export async function readSeenIds(store: DocStore, entity: string, readId: string): Promise<Set<string>> {
-  const seen = new Set<string>();
-  const docs = await store.listDocs(SEEN_IDS_KIND, { prefix: seenIdsPrefix(entity, readId) });
-  for (const doc of docs) for (const id of seenIdsSchema.parse(doc.value).ids) seen.add(id);
-  return seen;
+/**
+ * Forgets a finished read: its progress first, then every id kept for the entity's full reads (this
+ * one's and any a crashed read left behind). In that order, a crash in between leaves only ids that
+ * nothing reads, never a removal pass whose ids are gone.
+ */
+export async function finishSavedRead(store: DocStore, entity: string): Promise<void> {
+  await store.deleteDoc(READ_PROGRESS_KIND, entity);
+  await clearSeenIds(store, entity);
 }
 
 /** Forgets a read in progress and the ids it saved (once it finished, or was dropped). */
 export async function clearSavedRead(store: DocStore, entity: string, readId: string): Promise<void> {
-  const docs = await store.listDocEtags(SEEN_IDS_KIND, { prefix: seenIdsPrefix(entity, readId) });
-  for (const doc of docs) await store.deleteDoc(SEEN_IDS_KIND, doc.id);
+  // The progress first: a crash in between leaves ids nothing reads, not a read without its ids.
   await store.deleteDoc(READ_PROGRESS_KIND, entity);
+  await clearSeenIds(store, entity, readId);
 }
-
-const seenIdsSchema = z.object({ ids: z.array(z.string()) });
-
-const seenIdsPrefix = (entity: string, readId: string): string => `${entity}/${readId}/`;
-
-/** Padded, so the documents list in page order. */
-const seenIdsDocId = (entity: string, readId: string, page: number): string =>
-  `${seenIdsPrefix(entity, readId)}${String(page).padStart(8, '0')}`;

@@ -1,4 +1,5 @@
 import { createLocalProvisioningDriver, type LocalProvisioningDriver } from '../../local/provisioning-driver';
+import { CHUNKS_PER_EXECUTION } from '../../functions/durable/provisioning-orchestrator';
 import type { AppServices } from '../../shared/app-services';
 import { AppError } from '../../shared/errors';
 import { readDeltaToken } from '../../shared/provisioning/provisioning-dependencies';
@@ -296,5 +297,52 @@ describe('local provisioning driver (SQLite store, fake source)', () => {
     // One step 5, started once, running through every chunk.
     expect(done.messages.filter((m) => m.text.startsWith('Step 5 started')).length).toBe(1);
     expect(calls.every((c) => c === 'running')).toBe(true);
+  });
+
+  it(`continues the orchestration as new every ${CHUNKS_PER_EXECUTION} chunks of step 5; the run ends provisioned with exact row counts`, async () => {
+    const big = new FakeSource(
+      new Map([
+        ['systemuser', rowsOf('systemuser', 3)],
+        ['account', rowsOf('account', 4)],
+        ['contact', rowsOf('contact', 40)],
+        ['lead', rowsOf('lead', 3)],
+      ]),
+    );
+    big.pageSize = 1;
+    const built = fixture.services(big);
+    // One page a chunk: 50 pages are 50 chunk activities, in three executions.
+    const chunked: AppServices = {
+      ...built.services,
+      settings: { ...built.services.settings, REPLICATION_READ_MAX_PAGES: 1 },
+    };
+    const lines: string[] = [];
+    const chunkDriver = createLocalProvisioningDriver(chunked, { sleep: noWait, log: (l) => lines.push(l) });
+    driver = chunkDriver;
+    const percents: number[] = [];
+    big.onPage = async () => {
+      percents.push((await status()).progress?.percent ?? 0);
+    };
+    await requestProvisioningAction(chunked, chunkDriver, (await getTenant(store, ORG))!, 'provision');
+    await chunkDriver.whenIdle();
+
+    const done = await status();
+    expect(done.state).toBe('provisioned');
+    expect(stepStatuses(done)).toEqual(Array(7).fill('succeeded'));
+    expect(done.progress).toMatchObject({ rowsDone: 50, rowsExpected: 50, percent: 100 });
+    for (const [entity, rows] of [
+      ['systemuser', 3],
+      ['account', 4],
+      ['contact', 40],
+      ['lead', 3],
+    ] as const) {
+      expect(await store.tenant(ORG).countRecords(entity)).toBe(rows);
+    }
+    // Every page handed out once, across the executions.
+    expect(big.served).toHaveLength(50);
+    expect(new Set(big.served).size).toBe(50);
+    expect(lines.filter((l) => l.includes('continued as new at step 5'))).toHaveLength(2);
+    // Progress kept rising across them, and step 5 started once.
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
+    expect(done.messages.filter((m) => m.text.startsWith('Step 5 started')).length).toBe(1);
   });
 });
