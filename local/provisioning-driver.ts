@@ -1,8 +1,9 @@
 import type { OrchestrationContext, RetryOptions, Task } from 'durable-functions';
 import { provisioningActivities } from '../functions/durable/provisioning-activities';
 import {
+  createProvisioningOrchestrator,
   PROVISIONING_ORCHESTRATOR,
-  provisioningOrchestrator,
+  STEP_RETRY_POLICY,
 } from '../functions/durable/provisioning-orchestrator';
 import type { AppServices } from '../shared/app-services';
 import { AppError } from '../shared/errors';
@@ -15,6 +16,15 @@ import {
   type ProvisioningRunner,
 } from '../shared/provisioning/provisioning-runner';
 import { listProvisioningStatuses } from '../shared/provisioning/provisioning-status';
+
+/**
+ * The same orchestrator as in Azure, over plain retry options: this process never loads
+ * `durable-functions` (its retries are {@link retryDelay}'s, with no overall time limit).
+ */
+const provisioningOrchestrator = createProvisioningOrchestrator(() => ({
+  ...STEP_RETRY_POLICY,
+  retryTimeoutInMilliseconds: Number.POSITIVE_INFINITY,
+}));
 
 /**
  * The local host's orchestration driver: runs the very generator Durable Functions runs

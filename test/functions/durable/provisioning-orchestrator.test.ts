@@ -3,11 +3,11 @@ import type { RetryOptions } from 'durable-functions';
 import {
   CHUNKS_PER_EXECUTION,
   FINISH_RUN_ACTIVITY,
-  provisioningOrchestrator,
   RUN_STEP_ACTIVITY,
-  stepRetryOptions,
+  STEP_RETRY_POLICY,
   type ProvisioningCustomStatus,
 } from '../../../functions/durable/provisioning-orchestrator';
+import { durableStepRetryOptions, provisioningOrchestrator } from '../../../functions/durable';
 import type { StepActivityResult } from '../../../shared/provisioning/provisioning-activities';
 import type { ProvisioningRunInput } from '../../../shared/provisioning/provisioning-runner';
 
@@ -239,9 +239,10 @@ describe('provisioning orchestrator', () => {
     expect(sequence(calls)).toEqual(['step 7', 'finish succeeded']);
   });
 
-  it('retries with exponential backoff', () => {
-    const retry = stepRetryOptions();
-    expect(retry.firstRetryIntervalInMilliseconds).toBeGreaterThan(0);
+  it("retries with exponential backoff, in Durable's own retry options class", () => {
+    const retry = durableStepRetryOptions();
+    expect(retry).toBeInstanceOf(df.RetryOptions);
+    expect(retry).toMatchObject(STEP_RETRY_POLICY);
     expect(retry.backoffCoefficient).toBe(2);
   });
 
