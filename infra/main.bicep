@@ -29,6 +29,9 @@ param tags object = {}
 @minLength(1)
 param authAudience string
 
+@description('Client id the admin page (/api/console) signs in with through MSAL.js (ADMIN_CONSOLE_CLIENT_ID): this API\'s app registration, or a single-page app\'s registered with the redirect URI https://<app>/api/console. Empty: the page offers only pasting a token. A parameter, not a setting made by hand: every provision replaces the app settings with these.')
+param adminConsoleClientId string = ''
+
 @description('Microsoft Entra tenant of the operators who register tenants (OPERATOR_TENANT_ID). Defaults to the subscription\'s tenant.')
 param operatorTenantId string = subscription().tenantId
 
@@ -221,6 +224,7 @@ var appSettings = {
   AUTH_ENTRA_ENABLED: 'true'
   AUTH_AUDIENCE: authAudience
   AUTH_LOCAL_ENABLED: 'false'
+  ADMIN_CONSOLE_CLIENT_ID: adminConsoleClientId
   OPERATOR_TENANT_ID: operatorTenantId
   QUEUE_KIND: 'servicebus'
   REPLICATION_QUEUE_NAME: serviceBus.outputs.queueName

@@ -12,6 +12,7 @@ import { SyncErrors } from './screens/sync-errors';
 import { Tenants } from './screens/tenants';
 import { loadSession, saveSession, type Session } from './session';
 import { SignIn } from './signin';
+import { PickerOrg } from './directory-picker';
 import { ErrorText } from './ui';
 
 /** The screens, by the first segment of the location's hash (`#/profiles/sellers`). */
@@ -116,19 +117,22 @@ export function App() {
           ))}
         </ul>
       </nav>
-      <main>
-        {screen === 'tenants' && <Tenants onChoose={chooseOrg} />}
-        {screen !== 'tenants' && org === null && <p>Choose a tenant first.</p>}
-        {org !== null && screen === 'entities' && <Entities org={org} />}
-        {org !== null && screen === 'profiles' && rest[0] === undefined && <Profiles org={org} />}
-        {org !== null && screen === 'profiles' && rest[0] !== undefined && (
-          <ProfileEditor org={org} id={rest[0]} key={rest[0]} />
-        )}
-        {org !== null && screen === 'apps' && <AppsAndSettings org={org} />}
-        {org !== null && screen === 'provisioning' && <Provisioning org={org} />}
-        {org !== null && screen === 'sync-errors' && <SyncErrors org={org} />}
-        {org !== null && screen === 'replication' && <Replication org={org} />}
-      </main>
+      {/* Directory pickers (lookup conditions, profile users) search the tenant being worked on. */}
+      <PickerOrg.Provider value={org ?? undefined}>
+        <main>
+          {screen === 'tenants' && <Tenants onChoose={chooseOrg} />}
+          {screen !== 'tenants' && org === null && <p>Choose a tenant first.</p>}
+          {org !== null && screen === 'entities' && <Entities org={org} />}
+          {org !== null && screen === 'profiles' && rest[0] === undefined && <Profiles org={org} />}
+          {org !== null && screen === 'profiles' && rest[0] !== undefined && (
+            <ProfileEditor org={org} id={rest[0]} key={rest[0]} />
+          )}
+          {org !== null && screen === 'apps' && <AppsAndSettings org={org} />}
+          {org !== null && screen === 'provisioning' && <Provisioning org={org} />}
+          {org !== null && screen === 'sync-errors' && <SyncErrors org={org} />}
+          {org !== null && screen === 'replication' && <Replication org={org} />}
+        </main>
+      </PickerOrg.Provider>
     </div>
   );
 }

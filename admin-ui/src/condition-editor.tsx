@@ -6,6 +6,7 @@ import {
   operatorTakesNoValue,
   type ConditionContext,
 } from '../../shared/filters/validate-condition';
+import { DirectoryPicker, directoryKindsOf } from './directory-picker';
 import { FieldViolations, invalidProps } from './ui';
 
 const NUMERIC: readonly AttributeType[] = [
@@ -41,9 +42,16 @@ function valueText(value: Condition['value']): string {
   return Array.isArray(value) ? value.join(', ') : String(value);
 }
 
+/** The ids a lookup condition's value holds. */
+function pickedIds(value: Condition['value']): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
 /**
  * One condition: attribute, the operators that attribute's type allows where it is used, and the
- * value (none for operators that take none; a comma-separated list for `in`). Violations at its
+ * value (none for operators that take none; a comma-separated list for `in`; picked from the directory
+ * for lookups to users, teams and business units). Violations at its
  * paths (`<path>.attribute`, `.operator`, `.value`) are shown at each field.
  */
 export function ConditionEditor(props: {
@@ -60,6 +68,12 @@ export function ConditionEditor(props: {
   const attribute = attributes.find((a) => a.name === condition.attribute);
   const operators = attribute === undefined ? [] : operatorsFor(attribute, context);
   const withoutValue = operatorTakesNoValue(condition.operator);
+  const listOperator = condition.operator === 'in' || condition.operator === 'not-in';
+  // Lookups to users, teams or business units pick their value from the directory (eq, ne, in, not-in).
+  const pickerKinds =
+    listOperator || condition.operator === 'eq' || condition.operator === 'ne'
+      ? directoryKindsOf(attribute)
+      : [];
   return (
     <fieldset class="condition">
       <legend>{props.label}</legend>
@@ -113,7 +127,23 @@ export function ConditionEditor(props: {
         </select>
       </label>
       <FieldViolations violations={violations} path={`${path}.operator`} />
-      {!withoutValue && (
+      {!withoutValue && pickerKinds.length > 0 && (
+        <DirectoryPicker
+          kinds={pickerKinds}
+          label="Value"
+          multiple={listOperator}
+          value={pickedIds(condition.value)}
+          invalid={invalidProps(violations, `${path}.value`)}
+          onChange={(ids) => {
+            const { value: _drop, ...rest } = condition;
+            const value = listOperator ? ids : ids[0];
+            onChange(
+              value === undefined || (Array.isArray(value) && value.length === 0) ? rest : { ...rest, value },
+            );
+          }}
+        />
+      )}
+      {!withoutValue && pickerKinds.length === 0 && (
         <label>
           Value{condition.operator === 'in' || condition.operator === 'not-in' ? ' (comma-separated)' : ''}
           <input

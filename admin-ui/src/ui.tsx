@@ -1,21 +1,31 @@
 import type { ComponentChildren } from 'preact';
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { Violation } from '../../shared/model/profile';
-import { describeError } from './api';
+import { ApiError, describeError } from './api';
 
 /*
  * Small pieces every screen uses. Text from the API is always rendered as text (JSX children), never
  * as HTML: the page has no innerHTML anywhere.
  */
 
-/** Loads `load()` on mount and when `deps` change; `reload` loads again. */
+/**
+ * Loads `load()` on mount and when `deps` change; `reload` loads again. Only the latest load's
+ * answer is kept: one that returns after a newer load started (a search typed on) is dropped, so
+ * answers arriving out of order never show an older query's result.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
   const [state, setState] = useState<{ value?: T; error?: unknown; loading: boolean }>({ loading: true });
+  const latest = useRef(0);
   const run = useCallback(() => {
+    const ticket = ++latest.current;
     setState((s) => ({ ...s, loading: true }));
     load().then(
-      (value) => setState({ value, loading: false }),
-      (error: unknown) => setState({ error, loading: false }),
+      (value) => {
+        if (ticket === latest.current) setState({ value, loading: false });
+      },
+      (error: unknown) => {
+        if (ticket === latest.current) setState({ error, loading: false });
+      },
     );
   }, deps);
   useEffect(run, [run]);
@@ -66,6 +76,57 @@ export function FieldViolations({ violations, path }: { violations: readonly Vio
 export function invalidProps(violations: readonly Violation[], path: string) {
   const invalid = violations.some((v) => v.path === path);
   return invalid ? { 'aria-invalid': true as const, 'aria-describedby': violationId(path) } : {};
+}
+
+/**
+ * One labelled input with the violations at its path: the form field every form repeated. `path`
+ * defaults to `name` (the field's name is the path the server's violations give).
+ */
+export function Field(props: {
+  label: ComponentChildren;
+  name: string;
+  value: string | number;
+  onInput: (text: string) => void;
+  path?: string;
+  violations?: readonly Violation[];
+  type?: 'text' | 'number';
+  required?: boolean;
+}) {
+  const path = props.path ?? props.name;
+  const violations = props.violations ?? [];
+  const common = {
+    name: props.name,
+    value: props.value,
+    required: props.required,
+    ...invalidProps(violations, path),
+    onInput: (e: { currentTarget: HTMLInputElement }) => props.onInput(e.currentTarget.value),
+  };
+  return (
+    <div class="field">
+      <label>
+        {props.label}
+        {props.type === 'number' ? <input type="number" {...common} /> : <input type="text" {...common} />}
+      </label>
+      <FieldViolations violations={violations} path={path} />
+    </div>
+  );
+}
+
+/**
+ * Runs `send`, first clearing the violations a form shows, and on an API error keeping its violations
+ * for the form's fields; the error still goes on (to `useAction`, which shows it).
+ */
+export async function keepViolations<T>(
+  setViolations: (violations: Violation[]) => void,
+  send: () => Promise<T>,
+): Promise<T> {
+  setViolations([]);
+  try {
+    return await send();
+  } catch (error) {
+    if (error instanceof ApiError) setViolations(error.violations);
+    throw error;
+  }
 }
 
 export function Section({ title, children }: { title: string; children: ComponentChildren }) {

@@ -79,7 +79,8 @@ const tags: { name: string; description: string; pattern: RegExp }[] = [
   },
   {
     name: 'Directory',
-    description: 'Business units, users, teams and roles (local sources).',
+    description:
+      'Users, teams and business units by name for pickers (any source); replace the whole directory (local sources).',
     pattern: /^api\/admin\/\{org\}\/directory\b/,
   },
   {

@@ -67,6 +67,14 @@ export async function findDirectoryUser(
   return user;
 }
 
+/**
+ * The tenant's directory from the cache device requests read (see {@link currentDirectory}): shared,
+ * so the caller must not change it.
+ */
+export async function readCurrentDirectory(store: DocStore): Promise<Directory> {
+  return (await currentDirectory(store)).directory;
+}
+
 function notInDirectory(objectId: string): AppError {
   return new AppError('Forbidden', `No user of this tenant's directory has the object id ${objectId}.`, {
     details: [

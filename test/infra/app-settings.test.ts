@@ -1,5 +1,11 @@
 import { settingsSchema } from '../../shared/config';
-import { parseObjectVariable, readInfraFile, readBicepFiles, stringLiteral } from './bicep-source';
+import {
+  parseObjectVariable,
+  parseParams,
+  readInfraFile,
+  readBicepFiles,
+  stringLiteral,
+} from './bicep-source';
 
 /**
  * The app settings main.bicep gives the Function App must agree with what shared/config.ts reads:
@@ -108,6 +114,15 @@ describe('Function App settings in main.bicep', () => {
     expect(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toBe(
       `'Authorization=AAD;ClientId=\${${clientId}}'`,
     );
+  });
+
+  it("passes the admin page's sign-in client id from its own parameter, empty by default", () => {
+    // Set by hand (az functionapp config appsettings set), it would be gone after the next provision.
+    expect(appSettings.get('ADMIN_CONSOLE_CLIENT_ID')).toBe('adminConsoleClientId');
+    const param = parseParams(readInfraFile('main.bicep')).find((p) => p.name === 'adminConsoleClientId');
+    expect(param).toMatchObject({ hasDefault: true });
+    expect(readInfraFile('main.bicep')).toMatch(/^param adminConsoleClientId string = ''$/m);
+    expect(param?.decorators).toContain('ADMIN_CONSOLE_CLIENT_ID');
   });
 
   it('is the only place in infra/ that sets app settings', () => {

@@ -2,10 +2,20 @@ import { useState } from 'preact/hooks';
 import type { AppConfig } from '../../../shared/model/app';
 import type { ProfileDraft } from '../../../shared/model/profile';
 import type { TenantSettings } from '../../../shared/model/settings';
-import { ApiError, get, send, seg } from '../api';
-import { ErrorText, FieldViolations, Notice, Section, useAction, useLoad } from '../ui';
+import type { ApiError } from '../api';
+import { get, send, seg } from '../api';
+import {
+  ErrorText,
+  Field,
+  FieldViolations,
+  keepViolations,
+  Notice,
+  Section,
+  useAction,
+  useLoad,
+} from '../ui';
 
-/** An app module's offline settings (by id: the API lists no apps), and the tenant settings. */
+/** The tenant's app modules (chosen from their list, or a new one by id), and the tenant settings. */
 export function AppsAndSettings({ org }: { org: string }) {
   return (
     <>
@@ -15,69 +25,86 @@ export function AppsAndSettings({ org }: { org: string }) {
   );
 }
 
+type AppDraft = Pick<AppConfig, 'name' | 'offlineEnabled' | 'profiles'>;
+
+/** The value of the app list's "new app" choice (an app id cannot be empty). */
+const NEW_APP = '';
+
 function AppEditor({ org }: { org: string }) {
-  const [appId, setAppId] = useState('field-sales');
-  const [app, setApp] = useState<Pick<AppConfig, 'name' | 'offlineEnabled' | 'profiles'> | undefined>();
+  const apps = useLoad(() => get<{ apps: AppConfig[] }>(`admin/${seg(org)}/apps`), [org]);
   const profiles = useLoad(() => get<{ profiles: ProfileDraft[] }>(`admin/${seg(org)}/profiles`), [org]);
-  const load = useAction();
+  const [chosen, setChosen] = useState<string | undefined>();
+  const [newId, setNewId] = useState('');
+  const [app, setApp] = useState<AppDraft | undefined>();
   const save = useAction();
   const [violations, setViolations] = useState<ApiError['violations']>([]);
+  const list = apps.value?.apps ?? [];
+  // The first app is open until another is chosen.
+  const selected = chosen ?? list[0]?.id ?? NEW_APP;
+  const existing = list.find((a) => a.id === selected);
+  const appId = selected === NEW_APP ? newId.trim() : selected;
+  const current: AppDraft | undefined =
+    app ??
+    (existing && {
+      name: existing.name,
+      offlineEnabled: existing.offlineEnabled,
+      profiles: existing.profiles,
+    }) ??
+    (appId === '' ? undefined : { name: appId, offlineEnabled: false, profiles: [] });
   return (
-    <Section title="App">
-      <form
-        class="filters"
-        onSubmit={(e) => {
-          e.preventDefault();
-          load.run(async () => {
-            try {
-              setApp(await get<AppConfig>(`admin/${seg(org)}/apps/${seg(appId)}`));
-            } catch (error) {
-              if (error instanceof ApiError && error.status === 404) {
-                setApp({ name: appId, offlineEnabled: false, profiles: [] });
-                return `No app '${appId}' yet: save to create it.`;
-              }
-              throw error;
-            }
-          });
-        }}
-      >
-        <label>
-          App id
-          <input value={appId} onInput={(e) => setAppId(e.currentTarget.value)} name="app-id" />
-        </label>
-        <button type="submit">Open</button>
-      </form>
-      <ErrorText error={load.error} />
-      <Notice text={load.done} />
-      {app && (
+    <Section title="Apps">
+      <ErrorText error={apps.error} />
+      <label>
+        App
+        <select
+          name="app"
+          value={selected}
+          onChange={(e) => {
+            setChosen(e.currentTarget.value);
+            setApp(undefined);
+            setViolations([]);
+          }}
+        >
+          {list.map((a) => (
+            <option key={a.id} value={a.id}>
+              {a.name} ({a.id}){a.offlineEnabled ? '' : ', offline off'}
+            </option>
+          ))}
+          <option value={NEW_APP}>New app…</option>
+        </select>
+      </label>
+      {selected === NEW_APP && (
+        <Field label="New app id" name="app-id" value={newId} onInput={setNewId} violations={violations} />
+      )}
+      {current && (
         <form
           onSubmit={(e) => {
             e.preventDefault();
             save.run(async () => {
-              setViolations([]);
-              try {
-                await send('PUT', `admin/${seg(org)}/apps/${seg(appId)}`, app);
-              } catch (error) {
-                if (error instanceof ApiError) setViolations(error.violations);
-                throw error;
-              }
+              await keepViolations(setViolations, () =>
+                send('PUT', `admin/${seg(org)}/apps/${seg(appId)}`, current),
+              );
+              setApp(undefined);
+              setChosen(appId);
+              setNewId('');
+              apps.reload();
               return `App ${appId} saved.`;
             });
           }}
         >
-          <label>
-            Name
-            <input
-              value={app.name}
-              onInput={(e) => setApp({ ...app, name: e.currentTarget.value })}
-              name="app-name"
-            />
-          </label>
+          <Field
+            label="Name"
+            name="app-name"
+            path="name"
+            value={current.name}
+            onInput={(name) => setApp({ ...current, name })}
+            violations={violations}
+          />
           <label class="inline">
             <input
               type="checkbox"
-              checked={app.offlineEnabled}
-              onChange={(e) => setApp({ ...app, offlineEnabled: e.currentTarget.checked })}
+              checked={current.offlineEnabled}
+              onChange={(e) => setApp({ ...current, offlineEnabled: e.currentTarget.checked })}
             />
             Offline enabled
           </label>
@@ -87,13 +114,13 @@ function AppEditor({ org }: { org: string }) {
               <label class="inline" key={p.id}>
                 <input
                   type="checkbox"
-                  checked={app.profiles.includes(p.id)}
+                  checked={current.profiles.includes(p.id)}
                   onChange={(e) =>
                     setApp({
-                      ...app,
+                      ...current,
                       profiles: e.currentTarget.checked
-                        ? [...app.profiles, p.id]
-                        : app.profiles.filter((id) => id !== p.id),
+                        ? [...current.profiles, p.id]
+                        : current.profiles.filter((id) => id !== p.id),
                     })
                   }
                 />
@@ -136,13 +163,11 @@ function SettingsEditor({ org }: { org: string }) {
           onSubmit={(e) => {
             e.preventDefault();
             save.run(async () => {
-              setViolations([]);
-              try {
-                setDraft(await send<TenantSettings>('PUT', `admin/${seg(org)}/settings`, value));
-              } catch (error) {
-                if (error instanceof ApiError) setViolations(error.violations);
-                throw error;
-              }
+              setDraft(
+                await keepViolations(setViolations, () =>
+                  send<TenantSettings>('PUT', `admin/${seg(org)}/settings`, value),
+                ),
+              );
               return 'Settings saved.';
             });
           }}
@@ -156,18 +181,15 @@ function SettingsEditor({ org }: { org: string }) {
             Conflict detection (on: the server's row wins)
           </label>
           {NUMBER_FIELDS.map(([field, label]) => (
-            <div key={field}>
-              <label>
-                {label}
-                <input
-                  type="number"
-                  name={field}
-                  value={value[field]}
-                  onInput={(e) => setDraft({ ...value, [field]: Number(e.currentTarget.value) })}
-                />
-              </label>
-              <FieldViolations violations={violations} path={field} />
-            </div>
+            <Field
+              key={field}
+              type="number"
+              label={label}
+              name={field}
+              value={value[field]}
+              onInput={(text) => setDraft({ ...value, [field]: Number(text) })}
+              violations={violations}
+            />
           ))}
           <button type="submit" disabled={save.busy}>
             Save settings

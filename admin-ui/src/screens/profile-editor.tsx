@@ -14,6 +14,7 @@ import { itemRulesByOwnership, type ItemFilterOption } from '../../../shared/pro
 import type { ProfilePreview } from '../../../shared/sync/publish-preview';
 import { ApiError, call, get, send, seg } from '../api';
 import { ConditionEditor, newCondition } from '../condition-editor';
+import { DirectoryPicker } from '../directory-picker';
 import {
   ErrorText,
   FieldViolations,
@@ -57,7 +58,6 @@ export function ProfileEditor({ org, id }: { org: string; id: string }) {
   const [draft, setDraft] = useState<Draft | undefined>();
   const [dirty, setDirty] = useState(false);
   const [preview, setPreview] = useState<ProfilePreview | undefined>();
-  const [userToAdd, setUserToAdd] = useState('');
   const [userError, setUserError] = useState<Violation[]>([]);
   const action = useAction();
 
@@ -259,12 +259,14 @@ export function ProfileEditor({ org, id }: { org: string; id: string }) {
             </li>
           ))}
         </ul>
-        <form
-          class="filters"
-          onSubmit={(e) => {
-            e.preventDefault();
-            const user = userToAdd.trim();
-            if (user === '') return;
+        <DirectoryPicker
+          kinds={['users']}
+          label="Add user"
+          multiple={false}
+          value={[]}
+          invalid={invalidProps(userError, 'add')}
+          onChange={([user]) => {
+            if (user === undefined) return;
             setUserError([]);
             action.run(async () => {
               try {
@@ -272,7 +274,6 @@ export function ProfileEditor({ org, id }: { org: string; id: string }) {
                   add: [user],
                 });
                 setDraft({ ...current, users: next.users, etag: next.etag });
-                setUserToAdd('');
                 return `Added ${user}.`;
               } catch (error) {
                 if (error instanceof ApiError)
@@ -281,18 +282,7 @@ export function ProfileEditor({ org, id }: { org: string; id: string }) {
               }
             });
           }}
-        >
-          <label>
-            Add user (directory id)
-            <input
-              value={userToAdd}
-              name="add-user"
-              {...invalidProps(userError, 'add')}
-              onInput={(e) => setUserToAdd(e.currentTarget.value)}
-            />
-          </label>
-          <button type="submit">Add</button>
-        </form>
+        />
         <FieldViolations violations={userError} path="add" />
       </Section>
     </>

@@ -1,7 +1,8 @@
 import { useState } from 'preact/hooks';
 import type { ProfileDraft } from '../../../shared/model/profile';
-import { ApiError, get, send, seg } from '../api';
-import { downloadFile, ErrorText, FieldViolations, Notice, Section, useAction, useLoad } from '../ui';
+import type { ApiError } from '../api';
+import { get, send, seg } from '../api';
+import { downloadFile, ErrorText, Field, keepViolations, Notice, Section, useAction, useLoad } from '../ui';
 
 interface ImportResult {
   profiles: { id: string; name: string; outcome: string }[];
@@ -56,35 +57,33 @@ export function Profiles({ org }: { org: string }) {
           onSubmit={(e) => {
             e.preventDefault();
             create.run(async () => {
-              setCreateViolations([]);
-              try {
-                const created = await send<ProfileDraft>('POST', `admin/${seg(org)}/profiles`, {
+              const created = await keepViolations(setCreateViolations, () =>
+                send<ProfileDraft>('POST', `admin/${seg(org)}/profiles`, {
                   name,
                   ...(id.trim() === '' ? {} : { id: id.trim() }),
-                });
-                location.hash = `#/profiles/${encodeURIComponent(created.id)}`;
-              } catch (error) {
-                if (error instanceof ApiError) setCreateViolations(error.violations);
-                throw error;
-              }
+                }),
+              );
+              location.hash = `#/profiles/${encodeURIComponent(created.id)}`;
             });
           }}
         >
-          <label>
-            Name
-            <input
-              value={name}
-              onInput={(e) => setName(e.currentTarget.value)}
-              name="profile-name"
-              required
-            />
-          </label>
-          <FieldViolations violations={createViolations} path="name" />
-          <label>
-            Id (optional)
-            <input value={id} onInput={(e) => setId(e.currentTarget.value)} name="profile-id" />
-          </label>
-          <FieldViolations violations={createViolations} path="id" />
+          <Field
+            label="Name"
+            name="profile-name"
+            path="name"
+            value={name}
+            onInput={setName}
+            violations={createViolations}
+            required
+          />
+          <Field
+            label="Id (optional)"
+            name="profile-id"
+            path="id"
+            value={id}
+            onInput={setId}
+            violations={createViolations}
+          />
           <button type="submit" disabled={create.busy}>
             Create
           </button>
@@ -114,7 +113,6 @@ export function Profiles({ org }: { org: string }) {
                 const file = e.currentTarget.files?.[0];
                 if (file === undefined) return;
                 transfer.run(async () => {
-                  setImportViolations([]);
                   setImported(undefined);
                   let document: unknown;
                   try {
@@ -122,12 +120,11 @@ export function Profiles({ org }: { org: string }) {
                   } catch {
                     throw new Error(`${file.name} is not JSON.`);
                   }
-                  try {
-                    setImported(await send<ImportResult>('POST', `admin/${seg(org)}/import`, document));
-                  } catch (error) {
-                    if (error instanceof ApiError) setImportViolations(error.violations);
-                    throw error;
-                  }
+                  setImported(
+                    await keepViolations(setImportViolations, () =>
+                      send<ImportResult>('POST', `admin/${seg(org)}/import`, document),
+                    ),
+                  );
                   list.reload();
                   return `Imported ${file.name}.`;
                 });

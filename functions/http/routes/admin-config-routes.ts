@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { getApp, appsUsingProfile, putApp } from '../../../shared/admin/app-config';
+import { getApp, appsUsingProfile, listApps, putApp } from '../../../shared/admin/app-config';
+import {
+  directoryListQuerySchema,
+  directoryListSchema,
+  listDirectory,
+} from '../../../shared/admin/directory-listing';
 import { replaceDirectory } from '../../../shared/admin/directory-store';
 import {
   declareEntityMetadata,
@@ -44,6 +49,7 @@ import { tenantSettingsSchema, tenantSettingsUpdateSchema } from '../../../share
 import type { Tenant } from '../../../shared/model/tenant';
 import { safeIdSchema } from '../../../shared/model/safe-text';
 import { orgSchema } from '../../../shared/model/tenant';
+import { readCurrentDirectory } from '../../../shared/sync/device-identity';
 import { prepareSyncLookups } from '../../../shared/sync/lookup-specs';
 import { defineTenantRoute, orgParamsSchema, type RouteDefinition } from '../route-definition';
 
@@ -163,6 +169,21 @@ const directoryReplace = defineTenantRoute({
     requireLocalSource(tenant, 'directory');
     return { body: await replaceDirectory(store, body, services.clock) };
   },
+});
+
+const directoryList = defineTenantRoute({
+  name: 'directoryList',
+  method: 'GET',
+  route: 'api/admin/{org}/directory',
+  auth: 'admin',
+  params: orgParamsSchema,
+  query: directoryListQuerySchema,
+  summary:
+    'Users, teams and business units by id and display name (any source), searched with ?q= in names and ids, ' +
+    '?kind= users, teams, businessUnits (comma-separated; default all); at most ?limit= (default 50, at most 200) ' +
+    'of each kind, with more: true when further items matched.',
+  response: directoryListSchema,
+  handler: async ({ query, store }) => ({ body: listDirectory(await readCurrentDirectory(store), query) }),
 });
 
 const profilesList = defineTenantRoute({
@@ -342,6 +363,17 @@ const settingsUpdate = defineTenantRoute({
   handler: async ({ body, store }) => ({ body: await updateTenantSettings(store, body) }),
 });
 
+const appsList = defineTenantRoute({
+  name: 'appsList',
+  method: 'GET',
+  route: 'api/admin/{org}/apps',
+  auth: 'admin',
+  params: orgParamsSchema,
+  summary: 'Every configured app module with its offline profiles, ordered by id.',
+  response: z.object({ apps: z.array(appConfigSchema) }),
+  handler: async ({ store }) => ({ body: { apps: await listApps(store) } }),
+});
+
 const appGet = defineTenantRoute({
   name: 'appGet',
   method: 'GET',
@@ -379,6 +411,7 @@ export const adminConfigRoutes: RouteDefinition[] = [
   entityOfflineSet,
   customizationsPublish,
   directoryReplace,
+  directoryList,
   profilesList,
   profileCreate,
   profileGet,
@@ -390,6 +423,7 @@ export const adminConfigRoutes: RouteDefinition[] = [
   configurationImport,
   settingsGet,
   settingsUpdate,
+  appsList,
   appGet,
   appPut,
 ];
