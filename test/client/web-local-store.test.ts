@@ -58,6 +58,14 @@ describeInBrowser('the browser store in Chromium', () => {
     expect(reasons).toEqual(['navigator.storage.getDirectory is missing']);
   }, 60_000);
 
+  it('a second store on the same pool waits, then fails while the first holds the files; opens once it is closed', async () => {
+    const outcome = await page.evaluate(() =>
+      (globalThis as unknown as { conformance: ConformancePage }).conformance.secondWhileOpen(),
+    );
+    expect(outcome.whileOpen).toMatch(/^NoModificationAllowedError: /);
+    expect(outcome.afterClose).toBe('opened');
+  });
+
   it('refuses to open without OPFS when asked to persist, and opens with it', async () => {
     const open = (script: string) =>
       page.evaluate(

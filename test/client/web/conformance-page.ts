@@ -12,6 +12,11 @@ declare const Worker: new (url: string, options: { type: 'module' }) => WebStore
 export interface ConformancePage {
   /** Runs the suite over stores whose workers run `script`; each case gets a new database file. */
   run(script: string): Promise<{ results: ConformanceResult[]; persistence: string[]; reasons: string[] }>;
+  /**
+   * Opens a store, then a second one (its own worker) on the same pool while the first is open, then
+   * again once the first is closed: what each second open came to.
+   */
+  secondWhileOpen(): Promise<{ whileOpen: string; afterClose: string }>;
   /** Opens a store that must persist over `script`: the error's message, or 'opened'. */
   openPersistent(script: string): Promise<string>;
 }
@@ -34,6 +39,26 @@ const page: ConformancePage = {
       ...(kept ? { reopen: () => open(`conformance-${run}-${n}.db`) } : {}),
     });
     return { results, persistence, reasons: [...reasons] };
+  },
+  async secondWhileOpen() {
+    const worker = () => new Worker('/worker.js', { type: 'module' });
+    const attempt = async (): Promise<string> => {
+      try {
+        const store = await openWebLocalStore({ name: `second-${++n}.db`, worker });
+        await store.close();
+        return 'opened';
+      } catch (error) {
+        return error instanceof Error ? error.message : String(error);
+      }
+    };
+    const first = await openWebLocalStore({ name: `first-${++n}.db`, worker });
+    let whileOpen: string;
+    try {
+      whileOpen = await attempt();
+    } finally {
+      await first.close();
+    }
+    return { whileOpen, afterClose: await attempt() };
   },
   async openPersistent(script) {
     try {
