@@ -196,6 +196,9 @@ export function createSqliteLocalStore(
         return result;
       } catch (error) {
         if (db.inTransaction) db.exec('ROLLBACK');
+        // Tables the transaction created are gone with it: create them again when next needed.
+        knownTables.clear();
+        statements.clear();
         throw error;
       }
     };

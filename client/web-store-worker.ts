@@ -287,6 +287,9 @@ export function serveWebLocalStore(scope: WebStoreWorkerScope, options: WebStore
       case 'rollback':
         // SQLite may have rolled back already (a failed statement that ends the transaction).
         if (inTransaction()) opened().exec('ROLLBACK');
+        // Tables the transaction created are gone with it: create them again when next needed (the
+        // cached statements on them are prepared again by SQLite once their table is back).
+        knownTables.clear();
         return undefined;
       case 'close':
         close();
