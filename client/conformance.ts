@@ -535,6 +535,53 @@ export const localStoreConformanceCases: readonly ConformanceCase[] = [
       }),
   },
   {
+    name: 'storage first created in a rejected transaction is there when a later one needs it',
+    applies: always,
+    run: (factory) =>
+      withStore(factory, async (store) => {
+        const lead = {
+          ...conformanceMetadata.entities[0]!,
+          logicalName: 'lead',
+          primaryIdAttribute: 'leadid',
+        };
+        const withLead = {
+          ...conformanceMetadata,
+          metadataVersion: 2,
+          entities: [...conformanceMetadata.entities, lead],
+        };
+        const row: LocalRow = {
+          entity: 'lead',
+          id: 'l1',
+          row: { leadid: 'l1' },
+          version: '1',
+          pending: false,
+        };
+        const failure = new Error('work failed');
+        let thrown: unknown;
+        try {
+          await inTx(store, async (tx) => {
+            await tx.saveMetadata(withLead);
+            await tx.putRow(row);
+            throw failure;
+          });
+        } catch (error) {
+          thrown = error;
+        }
+        check(thrown === failure, 'transaction() rejects with the error its work threw');
+        same((await inTx(store, (tx) => tx.readState())).metadata, conformanceMetadata, 'metadata kept');
+        same(await inTx(store, (tx) => tx.listRows('lead')), [], 'rows of lead after the rollback');
+        await inTx(store, async (tx) => {
+          await tx.saveMetadata(withLead);
+          await tx.putRow(row);
+        });
+        same(
+          await inTx(store, (tx) => tx.listRows('lead')),
+          [row],
+          'rows of lead written after the rollback',
+        );
+      }),
+  },
+  {
     name: 'transactions never overlap: concurrent ones run one after another and return their results',
     applies: always,
     run: (factory) =>

@@ -2,28 +2,13 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSyncClient, SyncClientError, type SyncClient, type Table } from '../../client';
-import { createMemoryLocalStore } from '../../client/memory';
+import { SyncClientError, type SyncClient, type Table } from '../../client';
 import { evaluateQuery, rowQuerySchema, type RowQuery } from '../../client/query';
 import { createSqliteLocalStore, type SqliteLocalStore } from '../../client/sqlite';
-import type { DownloadResponse, SyncMetadataResponse } from '../../shared/sync/sync-protocol';
+import type { DownloadResponse } from '../../shared/sync/sync-protocol';
+import { downloadPage, emptyPage, fakeSyncServer, testClient, testMetadata, upsert } from './client-fixtures';
 
-const metadata: SyncMetadataResponse = {
-  app: 'field-sales',
-  profile: { id: 'p', name: 'P', version: 1 },
-  entities: ['account', 'contact'].map((logicalName) => ({
-    logicalName,
-    primaryIdAttribute: `${logicalName}id`,
-    primaryNameAttribute: 'name',
-    ownership: 'user' as const,
-    attributes: [],
-    relationships: [],
-  })),
-  metadataVersion: 1,
-  profileVersion: 1,
-  directoryVersion: 1,
-  syncIntervalSeconds: 900,
-};
+const metadata = testMetadata();
 
 describe('evaluateQuery (the meaning of a query)', () => {
   const rows = [
@@ -157,9 +142,6 @@ describe('the SQLite store answers queries in SQL as evaluateQuery does', () => 
   });
 });
 
-const json = (body: unknown): Response =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
-
 interface Account {
   accountid: string;
   name?: string | null;
@@ -175,44 +157,15 @@ describe('table() and watch() on a client', () => {
   let client: SyncClient<Schema>;
   beforeEach(() => {
     pages = [];
-    const fetch: typeof globalThis.fetch = async (input) => {
-      const url = input instanceof Request ? input.url : input.toString();
-      if (url.includes('/metadata')) return json(metadata);
-      if (url.endsWith('/download'))
-        return json(
-          pages.shift() ?? {
-            changes: [],
-            checkpoint: 'end',
-            more: false,
-            progress: { done: 0, total: 0, percent: 100 },
-            nextSyncSeconds: 900,
-          },
-        );
-      throw new Error(url);
-    };
-    client = createSyncClient<Schema>({
-      baseUrl: 'http://device.test',
-      org: 'contoso',
-      app: 'field-sales',
-      deviceId: 'd1',
-      getToken: () => 't',
-      store: createMemoryLocalStore(),
-      fetch,
-    });
+    const { fetch } = fakeSyncServer({ metadata, download: () => pages.shift() ?? emptyPage });
+    client = testClient<Schema>({ fetch });
   });
-  const page = (n: number, more: boolean, names: [string, string][]): DownloadResponse => ({
-    changes: names.map(([id, name]) => ({
-      entity: 'account',
-      id,
-      op: 'upsert',
-      version: '1',
-      row: { accountid: id, name, revenue: id.length },
-    })),
-    checkpoint: `cp-${n}`,
-    more,
-    progress: { done: n, total: 2, percent: more ? 50 : 100 },
-    nextSyncSeconds: 900,
-  });
+  const page = (n: number, more: boolean, names: [string, string][]): DownloadResponse =>
+    downloadPage(
+      names.map(([id, name]) => upsert('account', id, { name, revenue: id.length })),
+      n,
+      more,
+    );
 
   /** Resolves once the watcher has been called `n` times in all. */
   function recorder<T>() {

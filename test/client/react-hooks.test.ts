@@ -1,63 +1,17 @@
 import { createElement, type ReactElement } from 'react';
 import TestRenderer, { act } from 'react-test-renderer';
-import { createSyncClient, type SyncClient } from '../../client';
-import { createMemoryLocalStore } from '../../client/memory';
+import type { SyncClient } from '../../client';
 import { useQuery, useSyncStatus } from '../../client/react';
-import type { SyncMetadataResponse } from '../../shared/sync/sync-protocol';
+import { downloadPage, fakeSyncServer, testClient, testMetadata, upsert } from './client-fixtures';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
 
-const metadata: SyncMetadataResponse = {
-  app: 'field-sales',
-  profile: { id: 'p', name: 'P', version: 1 },
-  entities: [
-    {
-      logicalName: 'account',
-      primaryIdAttribute: 'accountid',
-      primaryNameAttribute: 'name',
-      ownership: 'user',
-      attributes: [],
-      relationships: [],
-    },
-  ],
-  metadataVersion: 1,
-  profileVersion: 1,
-  directoryVersion: 1,
-  syncIntervalSeconds: 900,
-};
-const json = (body: unknown): Response =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
-
 function makeClient(): SyncClient {
-  const fetch: typeof globalThis.fetch = async (input) => {
-    const url = input instanceof Request ? input.url : input.toString();
-    if (url.includes('/metadata')) return json(metadata);
-    return json({
-      changes: [
-        {
-          entity: 'account',
-          id: 'a1',
-          op: 'upsert',
-          version: '1',
-          row: { accountid: 'a1', name: 'Contoso' },
-        },
-      ],
-      checkpoint: 'cp',
-      more: false,
-      progress: { done: 1, total: 1, percent: 100 },
-      nextSyncSeconds: 900,
-    });
-  };
-  return createSyncClient({
-    baseUrl: 'http://device.test',
-    org: 'contoso',
-    app: 'field-sales',
-    deviceId: 'd1',
-    getToken: () => 't',
-    store: createMemoryLocalStore(),
-    fetch,
-    now: () => new Date('2026-01-01T00:00:00.000Z'),
+  const { fetch } = fakeSyncServer({
+    metadata: testMetadata(['account']),
+    download: () => downloadPage([upsert('account', 'a1', { name: 'Contoso' })], 1, false, 1),
   });
+  return testClient({ fetch, now: () => new Date('2026-01-01T00:00:00.000Z') });
 }
 
 /** Waits until the rendered text matches (the store answers asynchronously). */

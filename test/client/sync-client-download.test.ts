@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSyncClient, SyncClientError, type LocalStore, type SyncClient } from '../../client';
+import { SyncClientError, type LocalStore, type SyncClient } from '../../client';
 import { createSqliteLocalStore, type SqliteLocalStore } from '../../client/sqlite';
 import { readDownloadChanges } from '../../client/download-page';
 import { toTablesResponse } from '../../shared/sync/download-tables';
@@ -9,50 +9,27 @@ import {
   MAX_DOWNLOAD_PAGE_SIZE,
   type DownloadChange,
   type DownloadResponse,
-  type SyncMetadataResponse,
 } from '../../shared/sync/sync-protocol';
+import {
+  downloadPage,
+  fakeSyncServer,
+  nameAttribute,
+  testClient,
+  testMetadata,
+  upsert as upsertChange,
+} from './client-fixtures';
 
-const metadata: SyncMetadataResponse = {
-  app: 'field-sales',
-  profile: { id: 'p', name: 'P', version: 1 },
-  entities: ['account', 'contact'].map((logicalName) => ({
-    logicalName,
-    primaryIdAttribute: `${logicalName}id`,
-    primaryNameAttribute: 'name',
-    ownership: 'user' as const,
-    attributes: [{ name: 'name', type: 'string', required: false, secured: false, readable: true }],
-    relationships: [],
-  })),
-  metadataVersion: 1,
-  profileVersion: 1,
-  directoryVersion: 1,
-  syncIntervalSeconds: 900,
-};
+const metadata = testMetadata(['account', 'contact'], [nameAttribute]);
 
-const upsert = (entity: string, id: string, name: string, version = '1'): DownloadChange => ({
-  entity,
-  id,
-  op: 'upsert',
-  version,
-  row: { [`${entity}id`]: id, name },
-});
+const upsert = (entity: string, id: string, name: string, version = '1'): DownloadChange =>
+  upsertChange(entity, id, { name }, version);
 
-function page(changes: unknown[], n: number, more: boolean): DownloadResponse {
-  return {
-    changes: changes as DownloadChange[],
-    checkpoint: `cp-${n}`,
-    more,
-    progress: { done: n, total: 2, percent: more ? 50 : 100 },
-    nextSyncSeconds: 900,
-  };
-}
-
-const json = (body: unknown): Response =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+const page = (changes: unknown[], n: number, more: boolean): DownloadResponse =>
+  downloadPage(changes, n, more);
 
 /**
- * A server stand-in answering metadata and the given download pages in turn; records request bodies.
- * With `tables`, a page asked for in the tables format is answered in it (else as changes, as a server
+ * A server answering metadata and the given download pages in turn; records request bodies. With
+ * `tables`, a page asked for in the tables format is answered in it (else as changes, as a server
  * without the format would); a page given as an already encoded object is sent as it is.
  */
 function fakeServer(
@@ -60,23 +37,16 @@ function fakeServer(
   beforePage?: (n: number) => Promise<void>,
   tables = true,
 ) {
-  const downloads: Record<string, unknown>[] = [];
-  const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = input instanceof Request ? input.url : input.toString();
-    if (url.includes('/metadata')) return json(metadata);
-    if (url.endsWith('/download')) {
-      const body = JSON.parse(typeof init?.body === 'string' ? init.body : '') as Record<string, unknown>;
-      downloads.push(body);
-      const n = downloads.length;
+  return fakeSyncServer({
+    metadata,
+    async download(body, n) {
       await beforePage?.(n);
       const answer = pages[n - 1];
       if (!answer) throw new Error(`no page ${n}`);
       const asTables = tables && body.format === 'tables' && Array.isArray(answer.changes);
-      return json(asTables ? toTablesResponse(answer as DownloadResponse) : answer);
-    }
-    throw new Error(`unexpected ${url}`);
-  };
-  return { fetch, downloads };
+      return asTables ? toTablesResponse(answer as DownloadResponse) : answer;
+    },
+  });
 }
 
 describe.each([
@@ -95,16 +65,7 @@ describe.each([
   });
 
   const clientOver = (local: LocalStore, fetch: typeof globalThis.fetch): SyncClient =>
-    createSyncClient({
-      baseUrl: 'http://sync.test',
-      org: 'contoso',
-      app: 'field-sales',
-      deviceId: 'device-1',
-      getToken: () => 'token',
-      store: local,
-      fetch,
-      sleep: async () => undefined,
-    });
+    testClient({ store: local, fetch });
 
   const pages = (): DownloadResponse[] => [
     page(

@@ -1,34 +1,8 @@
-import { createSyncClient, type LocalStore } from '../../client';
+import type { LocalStore } from '../../client';
 import { createMemoryLocalStore } from '../../client/memory';
-import type { DownloadResponse, SyncMetadataResponse } from '../../shared/sync/sync-protocol';
+import { downloadPage, fakeSyncServer, testClient, testMetadata, upsert } from './client-fixtures';
 
-const metadata: SyncMetadataResponse = {
-  app: 'field-sales',
-  profile: { id: 'p', name: 'P', version: 1 },
-  entities: [
-    {
-      logicalName: 'account',
-      primaryIdAttribute: 'accountid',
-      primaryNameAttribute: 'name',
-      ownership: 'user',
-      attributes: [],
-      relationships: [],
-    },
-  ],
-  metadataVersion: 1,
-  profileVersion: 1,
-  directoryVersion: 1,
-  syncIntervalSeconds: 900,
-};
-const json = (body: unknown): Response =>
-  new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
-const page = (n: number, more: boolean): DownloadResponse => ({
-  changes: [{ entity: 'account', id: `a${n}`, op: 'upsert', version: '1', row: { accountid: `a${n}` } }],
-  checkpoint: `cp-${n}`,
-  more,
-  progress: { done: n, total: 3, percent: Math.round((n / 3) * 100) },
-  nextSyncSeconds: 900,
-});
+const page = (n: number, more: boolean) => downloadPage([upsert('account', `a${n}`)], n, more, 3);
 
 /** The memory store, noting the checkpoint of each committed transaction as it commits. */
 function watchedStore(failAt?: { checkpoint: string; enabled: boolean }) {
@@ -58,17 +32,18 @@ function watchedStore(failAt?: { checkpoint: string; enabled: boolean }) {
 /** A server of three pages that records, per download request, the checkpoint committed by then. */
 function server(seen: { committed?: string }) {
   const requests: { asked?: string; committed?: string }[] = [];
-  const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = input instanceof Request ? input.url : input.toString();
-    if (url.includes('/metadata')) return json(metadata);
-    const body = JSON.parse(typeof init?.body === 'string' ? init.body : '') as { checkpoint?: string };
-    requests.push({
-      ...(body.checkpoint ? { asked: body.checkpoint } : {}),
-      ...(seen.committed ? { committed: seen.committed } : {}),
-    });
-    const n = body.checkpoint === undefined ? 1 : Number(body.checkpoint.slice(3)) + 1;
-    return json(page(n, n < 3));
-  };
+  const { fetch } = fakeSyncServer({
+    metadata: testMetadata(['account']),
+    download: (body) => {
+      const checkpoint = typeof body.checkpoint === 'string' ? body.checkpoint : undefined;
+      requests.push({
+        ...(checkpoint ? { asked: checkpoint } : {}),
+        ...(seen.committed ? { committed: seen.committed } : {}),
+      });
+      const n = checkpoint === undefined ? 1 : Number(checkpoint.slice(3)) + 1;
+      return page(n, n < 3);
+    },
+  });
   return { fetch, requests };
 }
 
@@ -76,15 +51,7 @@ describe('download pages are asked for while the page before is written', () => 
   it('asks for page N+1 with page N checkpoint, and still saves every page in order', async () => {
     const { store, seen } = watchedStore();
     const { fetch, requests } = server(seen);
-    const client = createSyncClient({
-      baseUrl: 'http://x.test',
-      org: 'o',
-      app: 'field-sales',
-      deviceId: 'd',
-      getToken: () => 't',
-      store,
-      fetch,
-    });
+    const client = testClient({ store, fetch });
     const summary = await client.sync();
     expect(summary).toMatchObject({ downloaded: 3, pages: 3 });
     // Each next page was asked for before the device had committed the page whose checkpoint it sent.
@@ -96,15 +63,7 @@ describe('download pages are asked for while the page before is written', () => 
     const failAt = { checkpoint: 'cp-2', enabled: true };
     const { store, seen } = watchedStore(failAt);
     const { fetch, requests } = server(seen);
-    const client = createSyncClient({
-      baseUrl: 'http://x.test',
-      org: 'o',
-      app: 'field-sales',
-      deviceId: 'd',
-      getToken: () => 't',
-      store,
-      fetch,
-    });
+    const client = testClient({ store, fetch });
     await expect(client.sync()).rejects.toThrow('disk full');
     expect((await store.transaction((tx) => tx.readState())).checkpoint).toBe('cp-1');
     expect((await client.list('account')).map((r) => r.accountid)).toEqual(['a1']);

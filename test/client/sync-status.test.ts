@@ -1,12 +1,11 @@
-import { createSyncClient, SyncClientError } from '../../client';
-import { createMemoryLocalStore } from '../../client/memory';
+import { SyncClientError } from '../../client';
 import {
   INITIAL_SYNC_STATUS,
   nextSyncStatus,
   type SyncStatus,
   type SyncStatusEvent,
 } from '../../client/sync-status';
-import type { SyncMetadataResponse } from '../../shared/sync/sync-protocol';
+import { fakeSyncServer, testClient } from './client-fixtures';
 
 const idle = INITIAL_SYNC_STATUS;
 const checking: SyncStatus = { ...idle, phase: 'checking' };
@@ -100,28 +99,8 @@ describe('SyncStatus transitions (nextSyncStatus)', () => {
   });
 });
 
-const metadata: SyncMetadataResponse = {
-  app: 'field-sales',
-  profile: { id: 'p', name: 'P', version: 1 },
-  entities: ['account', 'contact'].map((logicalName) => ({
-    logicalName,
-    primaryIdAttribute: `${logicalName}id`,
-    primaryNameAttribute: 'name',
-    ownership: 'user' as const,
-    attributes: [],
-    relationships: [],
-  })),
-  metadataVersion: 1,
-  profileVersion: 1,
-  directoryVersion: 1,
-  syncIntervalSeconds: 900,
-};
-const json = (body: unknown, status = 200): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-
 describe('a client reports its status through a sync', () => {
   it('checking → uploading → downloading with per-entity counts → idle, synced; then a network failure', async () => {
-    let cut = false;
     const pages = [
       {
         changes: [
@@ -142,31 +121,10 @@ describe('a client reports its status through a sync', () => {
         nextSyncSeconds: 60,
       },
     ];
-    let page = 0;
-    const fetch: typeof globalThis.fetch = async (input, init) => {
-      if (cut) throw new TypeError('fetch failed');
-      const url = input instanceof Request ? input.url : input.toString();
-      if (url.includes('/metadata')) return json(metadata);
-      if (url.endsWith('/upload')) {
-        const body = JSON.parse(typeof init?.body === 'string' ? init.body : '') as {
-          operations: { opId: string }[];
-        };
-        return json({
-          results: body.operations.map((o) => ({ opId: o.opId, status: 'applied', version: '1' })),
-        });
-      }
-      if (url.endsWith('/download')) return json(pages[page++]);
-      throw new Error(url);
-    };
-    const client = createSyncClient({
-      baseUrl: 'http://device.test',
-      org: 'contoso',
-      app: 'field-sales',
-      deviceId: 'd1',
-      getToken: () => 't',
-      store: createMemoryLocalStore(),
-      fetch,
-      sleep: async () => undefined,
+    // Every sync reads both pages again.
+    const server = fakeSyncServer({ download: (_body, n) => pages[(n - 1) % pages.length] });
+    const client = testClient({
+      fetch: server.fetch,
       retry: { maxAttempts: 1 },
       now: () => new Date('2026-01-01T00:00:00.000Z'),
     });
@@ -176,7 +134,6 @@ describe('a client reports its status through a sync', () => {
     expect(client.status()).toEqual(INITIAL_SYNC_STATUS);
     await client.sync();
     await client.create('contact', { name: 'New' });
-    page = 0;
     seen.length = 0;
     await client.sync();
     expect(seen.map((s) => s.phase)).toEqual([
@@ -202,7 +159,7 @@ describe('a client reports its status through a sync', () => {
       lastSyncedAt: '2026-01-01T00:00:00.000Z',
     });
 
-    cut = true;
+    server.state.offline = true;
     await expect(client.sync()).rejects.toBeInstanceOf(SyncClientError);
     expect(client.status()).toMatchObject({
       phase: 'idle',
