@@ -3,10 +3,12 @@ import { loadSettings } from '../shared/config';
 import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
 import { handleReplicationMessage } from '../shared/replication';
 import { healReplication } from '../shared/replication/heal-replication';
+import { withLogScope } from '../shared/telemetry/log';
 import { durableClientInputs, registerProvisioning, withDurableProvisioning } from './durable';
 import { handleRequest } from './http/handle-request';
 import { routes } from './routes';
 import { startAzureMonitor } from './telemetry/azure-monitor';
+import { invocationLogSink } from './telemetry/invocation-log-sink';
 
 /**
  * The Azure Functions entry point: registers every route of the route table with `app.http`, and
@@ -48,18 +50,24 @@ app.serviceBusQueue('replicationQueue', {
   handler: async (message: unknown, context: InvocationContext) => {
     const { services } = await getRuntime();
     const metadata = context.triggerMetadata ?? {};
-    await handleReplicationMessage(services, message, {
-      messageId: typeof metadata.messageId === 'string' ? metadata.messageId : context.invocationId,
-      deliveryCount: typeof metadata.deliveryCount === 'number' ? metadata.deliveryCount : 1,
-      enqueuedAt: new Date(
-        typeof metadata.enqueuedTimeUtc === 'string' ? metadata.enqueuedTimeUtc : Date.now(),
-      ),
-      // The Functions host abandons a failed message and Service Bus dead-letters it after the
-      // queue's maxDeliveryCount; a Node.js function cannot dead-letter it itself (settlement from
-      // Node is a preview extension), so an invalid message fails fast on each delivery until then.
-      maxDeliveryCount: services.settings.REPLICATION_QUEUE_MAX_DELIVERY_COUNT,
-      poisonDeadLettersAtOnce: false,
-    });
+    const scope = {
+      sink: invocationLogSink(context),
+      traceId: context.traceContext?.traceParent?.split('-')[1],
+    };
+    await withLogScope(scope, () =>
+      handleReplicationMessage(services, message, {
+        messageId: typeof metadata.messageId === 'string' ? metadata.messageId : context.invocationId,
+        deliveryCount: typeof metadata.deliveryCount === 'number' ? metadata.deliveryCount : 1,
+        enqueuedAt: new Date(
+          typeof metadata.enqueuedTimeUtc === 'string' ? metadata.enqueuedTimeUtc : Date.now(),
+        ),
+        // The Functions host abandons a failed message and Service Bus dead-letters it after the
+        // queue's maxDeliveryCount; a Node.js function cannot dead-letter it itself (settlement from
+        // Node is a preview extension), so an invalid message fails fast on each delivery until then.
+        maxDeliveryCount: services.settings.REPLICATION_QUEUE_MAX_DELIVERY_COUNT,
+        poisonDeadLettersAtOnce: false,
+      }),
+    );
   },
 });
 
@@ -72,10 +80,9 @@ app.timer('replicationHealing', {
   schedule: '0 */5 * * * *',
   handler: async (_timer: unknown, context: InvocationContext) => {
     const { services } = await getRuntime();
-    const healed = await healReplication(services);
-    for (const tenant of healed) {
-      if (tenant.revived.length + tenant.started.length > 0 || tenant.metadataRefreshFor !== undefined)
-        context.log(`Replication healing of '${tenant.org}': ${JSON.stringify(tenant)}`);
-    }
+    // What it healed, per tenant, and any tenant it could not: log lines (shared/telemetry/log.ts).
+    await withLogScope({ sink: invocationLogSink(context), trigger: 'timer:replicationHealing' }, () =>
+      healReplication(services),
+    );
   },
 });

@@ -11,7 +11,11 @@ import { replicationRoutes } from './http/routes/replication-routes';
 import { syncDownloadRoutes } from './http/routes/sync-download-routes';
 import { syncUploadRoutes } from './http/routes/sync-upload-routes';
 import { healthRoute, openApiRoute } from './http/routes/system-routes';
-import { listTenantsRoute, registerTenantRoute } from './http/routes/tenant-registry-routes';
+import {
+  listTenantsRoute,
+  registerTenantRoute,
+  tenantUsageRoute,
+} from './http/routes/tenant-registry-routes';
 
 /**
  * The route table: the single list of HTTP endpoints. `functions/index.ts` registers each with
@@ -22,6 +26,7 @@ const featureRoutes: RouteDefinition[] = [
   healthRoute,
   listTenantsRoute,
   registerTenantRoute,
+  tenantUsageRoute,
   ...adminConfigRoutes,
   ...profilePreviewRoutes,
   ...provisioningRoutes,

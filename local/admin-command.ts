@@ -4,6 +4,7 @@ import type { Settings } from '../shared/config';
 import type { ProvisioningStatus } from '../shared/provisioning/provisioning-status';
 import { createSqliteStore } from '../shared/store/sqlite';
 import type { ProfilePreview } from '../shared/sync/publish-preview';
+import { USAGE_DAYS_KEPT, type TenantUsage } from '../shared/sync/sync-usage';
 import { issueDevelopmentToken } from '../shared/auth/development-token';
 
 export const ADMIN_USAGE = `Admin commands (against any URL; the admin page's API):
@@ -13,10 +14,12 @@ export const ADMIN_USAGE = `Admin commands (against any URL; the admin page's AP
   npm run cli -- import --org ORG --file FILE        import a configuration document
   npm run cli -- publish --org ORG --profile ID      publish a profile (every violation listed when refused)
   npm run cli -- preview --org ORG --profile ID [--json]   what each user of the draft would download
+  npm run cli -- usage --org ORG [--days N] [--json] the tenant's sync usage (operator): active devices,
+                                                     rows held, syncs per day
 Options:
   --url URL        the backend (default OFFLINE_SYNC_URL or http://127.0.0.1:PORT)
   --token TOKEN    a bearer token (default OFFLINE_SYNC_TOKEN; against the local host without one, a
-                   development admin token signed with DATA_DIR's key)
+                   development admin token signed with DATA_DIR's key; an operator token for usage)
   --interval MS    how often --follow reads the status (default 1000)`;
 
 /** The admin commands `cli.ts` hands here. */
@@ -30,6 +33,7 @@ export const ADMIN_COMMANDS = new Set([
   'import',
   'publish',
   'preview',
+  'usage',
 ]);
 
 /** A failure the CLI prints as one line (exit code 1), never with a stack. */
@@ -64,6 +68,7 @@ export async function runAdminCommand(
       follow: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       interval: { type: 'string', default: '1000' },
+      days: { type: 'string', default: '7' },
     },
     strict: true,
   });
@@ -75,6 +80,9 @@ export async function runAdminCommand(
   if (command === 'import' && !needs('file')) return usage(io, '--file is required.');
   const interval = Number(values.interval);
   if (!Number.isFinite(interval) || interval < 0) return usage(io, '--interval must be milliseconds.');
+  const days = Number(values.days);
+  if (!Number.isInteger(days) || days < 1 || days > USAGE_DAYS_KEPT)
+    return usage(io, `--days must be a whole number from 1 to ${USAGE_DAYS_KEPT}.`);
 
   const url = (
     values.url ??
@@ -84,7 +92,7 @@ export async function runAdminCommand(
   const token =
     values.token ??
     (process.env.OFFLINE_SYNC_TOKEN || undefined) ??
-    (await localAdminToken(settings, values.org));
+    (await localToken(settings, command === 'usage' ? { operator: true } : { org: values.org, admin: true }));
   const api = apiClient(url, token);
   const org = encodeURIComponent(values.org);
 
@@ -145,6 +153,12 @@ export async function runAdminCommand(
       else for (const line of previewLines(preview)) io.out(line);
       return preview.users.some((u) => u.limit === 'hard') ? 1 : 0;
     }
+    case 'usage': {
+      const report = await api<TenantUsage>('GET', `admin/tenants/${org}/usage?days=${days}`);
+      if (values.json) io.out(JSON.stringify(report, null, 2));
+      else for (const line of usageLines(report)) io.out(line);
+      return 0;
+    }
     default:
       return usage(io, `Unknown command '${command}'.`);
   }
@@ -155,11 +169,17 @@ function usage(io: AdminCommandIo, problem: string): number {
   return 2;
 }
 
-/** A development admin token of the tenant, signed with the data folder's key (the local host's). */
-async function localAdminToken(settings: Settings, org: string): Promise<string> {
+/**
+ * A development token — the tenant's admin, or for operator commands the operator — signed with the
+ * data folder's key (the local host's).
+ */
+async function localToken(
+  settings: Settings,
+  who: { operator: true } | { org: string; admin: true },
+): Promise<string> {
   const store = createSqliteStore({ dataDir: settings.DATA_DIR });
   try {
-    return await issueDevelopmentToken(settings, store, { org, admin: true, hours: 1 });
+    return await issueDevelopmentToken(settings, store, { ...who, hours: 1 });
   } catch (error) {
     throw new CliFailure(
       `No token given (--token or OFFLINE_SYNC_TOKEN) and none could be made from ${settings.DATA_DIR}: ${(error as Error).message}`,
@@ -293,4 +313,14 @@ export function previewLines(preview: ProfilePreview): string[] {
   }
   for (const v of preview.violations) lines.push(`  violation ${v.path}: ${v.message}`);
   return lines;
+}
+
+/** The usage as lines: active devices, rows held, one line per day of syncs. */
+export function usageLines(report: TenantUsage): string[] {
+  const { activeDevices: active, rowsHeld } = report;
+  return [
+    `${report.org}: ${active.lastDay} device(s) synced in the last day, ${active.last30Days} in 30 days, ${active.last90Days} in 90`,
+    `  rows held: ${rowsHeld.total} in all, at most ${rowsHeld.maxPerDevice} on one device`,
+    ...report.syncsPerDay.map((d) => `  ${d.day} ${String(d.syncs).padStart(8)} sync(s)`),
+  ];
 }

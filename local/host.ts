@@ -6,6 +6,7 @@ import type { Clock } from '../shared/clock';
 import { ConfigError, loadSettings, type Settings } from '../shared/config';
 import { createAppRuntime, type AppRuntime } from '../shared/create-app-runtime';
 import { handleReplicationMessage } from '../shared/replication';
+import { errorFields, logLine, withLogScope, type LogSink } from '../shared/telemetry/log';
 import { HEALING_SLACK_MS, healReplication } from '../shared/replication/heal-replication';
 import { withMessage, updateProvisioningStatus } from '../shared/provisioning/provisioning-status';
 import type { ProvisioningRunInput } from '../shared/provisioning/provisioning-runner';
@@ -72,6 +73,8 @@ export async function startLocalHost(
   options: LocalHostOptions = {},
 ): Promise<LocalHost> {
   const log = options.log ?? ((line: string) => console.log(line));
+  // The core's lines of background work (queue messages, healing) go where the host's lines go.
+  const lineSink: LogSink = (_level, line) => log(line);
   const settings = loadSettings({ ...LOCAL_DEFAULTS, ...env });
   // Before the runtime: its store and the handlers record into the meter provider installed here.
   installLocalTelemetry(env);
@@ -97,7 +100,8 @@ export async function startLocalHost(
     if (settings.DEMO_TENANT) await ensureDemoTenant(runtime.services, { log });
     await provisioning.resumeInterrupted();
     runtime.embeddedQueue?.start(
-      (body, delivery) => handleReplicationMessage(runtime.services, body, delivery),
+      (body, delivery) =>
+        withLogScope({ sink: lineSink }, () => handleReplicationMessage(runtime.services, body, delivery)),
       {
         concurrency: 2,
         pollMs: options.workerPollMs ?? 250,
@@ -105,8 +109,11 @@ export async function startLocalHost(
     );
     // The same healing the Functions timer trigger runs, on the same 5-minute period.
     healing = setInterval(() => {
-      healReplication(runtime.services).catch((error: unknown) =>
-        log(`Replication healing failed: ${String(error)}`),
+      void withLogScope({ sink: lineSink, trigger: 'timer:replicationHealing' }, () =>
+        // Caught here and logged: the next period tries again.
+        healReplication(runtime.services).catch((error: unknown) =>
+          logLine('error', 'replication.healing failed', errorFields(error)),
+        ),
       );
     }, HEALING_SLACK_MS);
     healing.unref();

@@ -127,8 +127,9 @@ export function createLocalHttpServer(
     const context = new InvocationContext({
       invocationId,
       functionName: found.route.name,
+      // The core's lines (shared/telemetry/log.ts) are JSON with their level inside: written as they are.
       logHandler: (level, ...args) => {
-        if (level === 'error' || level === 'warning') log(`[${level}] ${args.map(String).join(' ')}`);
+        if (level !== 'debug' && level !== 'trace') log(args.map(String).join(' '));
       },
     });
     // server-timing is the time spent answering, from the moment the gate let the request in.

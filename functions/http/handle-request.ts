@@ -21,6 +21,8 @@ import { orgSchema } from '../../shared/model/tenant';
 import { INGEST_KEY_HEADER, verifyIngestKey } from '../../shared/ingest/ingest-key';
 import type { DocStore } from '../../shared/store/port';
 import { ATTR, errorType, instruments, secondsSince, tracer } from '../../shared/telemetry/telemetry';
+import { errorFields, logLine, withLogScope } from '../../shared/telemetry/log';
+import { invocationLogSink } from '../telemetry/invocation-log-sink';
 import { getTenant } from '../../shared/tenants/tenant-registry';
 import type { RouteContext, RouteDefinition, RouteResponse, TenantRouteContext } from './route-definition';
 
@@ -65,23 +67,28 @@ export function handleRequest(
   );
   // With a tracer installed the trace id is the span's, so an error body leads to its trace.
   const traceId = span.isRecording() ? span.spanContext().traceId : invocation.invocationId || randomUUID();
-  return otelContext.with(trace.setSpan(parent, span), async () => {
-    try {
-      const response = await respond(route, request, invocation, runtime, traceId, span);
-      const status = response.status ?? 200;
-      const org = request.params.org;
-      span.setAttribute(ATTR.statusCode, status);
-      if (org !== undefined && orgSchema.safeParse(org).success) span.setAttribute(ATTR.org, org);
-      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      const labels: Attributes = { ...attributes, [ATTR.statusCode]: status };
-      const { httpDuration, httpResponseSize } = instruments();
-      httpDuration.record(secondsSince(started), labels);
-      httpResponseSize.record(bodyBytes(response.body), labels);
-      return response;
-    } finally {
-      span.end();
-    }
-  });
+  const named = request.params.org;
+  const org = named !== undefined && orgSchema.safeParse(named).success ? named : undefined;
+  // Every core log line of this request names its route, trace, tenant and the time since it began.
+  const scope = { route: route.name, traceId, sink: invocationLogSink(invocation), ...(org ? { org } : {}) };
+  return withLogScope(scope, () =>
+    otelContext.with(trace.setSpan(parent, span), async () => {
+      try {
+        const response = await respond(route, request, invocation, runtime, traceId, span);
+        const status = response.status ?? 200;
+        span.setAttribute(ATTR.statusCode, status);
+        if (org !== undefined) span.setAttribute(ATTR.org, org);
+        if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        const labels: Attributes = { ...attributes, [ATTR.statusCode]: status };
+        const { httpDuration, httpResponseSize } = instruments();
+        httpDuration.record(secondsSince(started), labels);
+        httpResponseSize.record(bodyBytes(response.body), labels);
+        return response;
+      } finally {
+        span.end();
+      }
+    }),
+  );
 }
 
 /** The W3C trace context the request came with: the Functions invocation's, else its headers'. */
@@ -109,23 +116,14 @@ async function respond(
   traceId: string,
   span: Span,
 ): Promise<HttpResponseInit> {
-  const log = (message: string, data?: Record<string, unknown>): void =>
-    invocation.log(JSON.stringify({ route: route.name, traceId, message, ...data }));
+  const log = (message: string, data?: Record<string, unknown>): void => logLine('info', message, data);
   try {
     const response = await dispatch(route, request, runtime, traceId, log);
     return await toHttpResponse(response, request.headers.get('accept-encoding'), traceId);
   } catch (error) {
     const { status, body } = toErrorResponse(error, traceId);
     span.setAttribute(ATTR.errorType, errorType(error));
-    if (status >= 500) {
-      invocation.error(
-        JSON.stringify({
-          route: route.name,
-          traceId,
-          error: error instanceof Error ? error.stack : String(error),
-        }),
-      );
-    }
+    if (status >= 500) logLine('error', 'request failed', { status, ...errorFields(error) });
     const headers: Record<string, string> = {
       'content-type': 'application/json; charset=utf-8',
       'x-trace-id': traceId,

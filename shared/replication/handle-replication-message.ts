@@ -35,6 +35,7 @@ import {
   type ReplicationError,
 } from './replication-status';
 import { runSyncEntity, type SyncEntityOptions, type SyncEntityOutcome } from './sync-entity';
+import { errorFields, logLine } from '../telemetry/log';
 
 /** What handling one message did (returned for tests and logs; the queue only needs it to return). */
 export type ReplicationOutcome =
@@ -89,7 +90,7 @@ export async function processReplicationMessage(
       return await deferMessage(services, message, delivery, 'busy', wait);
     } catch (error) {
       // The queue cannot take it back now: handle it here after all, over the cap.
-      console.error(`A message of '${tenant.org}' could not be deferred; handled over the cap:`, error);
+      logLine('error', 'replication.message not deferred; handled over the cap', errorFields(error));
     }
   }
   try {
@@ -133,7 +134,7 @@ async function deferThrottled(
       throttleDelayMs(error, deferrals),
     );
   } catch (sendError) {
-    console.error(`A throttled message of '${tenant.org}' could not be deferred:`, sendError);
+    logLine('error', 'replication.message throttled and not deferred', errorFields(sendError));
     return undefined;
   }
   if (tenant.state !== 'deprovisioned') {
@@ -367,6 +368,6 @@ async function recordFailure(
       deadLettered: s.deadLettered + (deadLettered ? 1 : 0),
     }));
   } catch (statusError) {
-    console.error(`Replication status of '${org}' could not be updated:`, statusError);
+    logLine('error', 'replication.status not updated', errorFields(statusError));
   }
 }

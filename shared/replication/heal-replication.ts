@@ -6,6 +6,7 @@ import type { Tenant } from '../model/tenant';
 import { listTenants } from '../tenants/tenant-registry';
 import { metadataRefreshMessage, syncEntityMessage } from './messages';
 import { readSyncSchedule } from './sync-schedule';
+import { errorFields, logLine, withLogScope } from '../telemetry/log';
 
 /**
  * Self-healing of recurring replication (issue 14), run on a timer by both hosts (Functions' timer
@@ -56,9 +57,16 @@ export async function healReplication(services: AppServices): Promise<TenantHeal
     try {
       const result = await healTenant(services, tenant);
       if (result !== undefined) healed.push(result);
+      if (
+        result !== undefined &&
+        (result.revived.length + result.started.length > 0 || result.metadataRefreshFor !== undefined)
+      )
+        withLogScope({ org: tenant.org }, () => logLine('info', 'replication.healing', { ...result }));
     } catch (error) {
       // One tenant's store failing must not stop the others' healing; the next tick tries again.
-      console.error(`Replication healing of '${tenant.org}' failed:`, error);
+      withLogScope({ org: tenant.org }, () =>
+        logLine('error', 'replication.healing failed', errorFields(error)),
+      );
     }
   }
   return healed;

@@ -3,6 +3,7 @@ import { AppError } from '../errors';
 import type { TooLargeRow } from './apply-source-changes';
 import type { DocStore } from '../store/port';
 import { unchangedSince } from '../store/port';
+import { errorFields, logLine } from '../telemetry/log';
 
 /** Doc kind of replication status in the tenant store: one document per entity (or area). */
 const STATUS_KIND = 'replication-status';
@@ -152,10 +153,11 @@ export async function recordTooLargeRows(
         warnings: [...s.warnings, ...warnings].slice(-MAX_STATUS_WARNINGS),
       }));
     } catch (error) {
-      console.error(
-        `Replication status of '${entity}' could not record ${skipped.length} row(s) too large:`,
-        error,
-      );
+      logLine('error', 'replication.status did not record rows too large', {
+        entity,
+        rows: skipped.length,
+        ...errorFields(error),
+      });
     }
   }
 }
@@ -178,6 +180,9 @@ export async function recordThrottling(
       throttledUntil: until,
     }));
   } catch (error) {
-    console.error(`Replication status of '${statusId}' could not record throttling:`, error);
+    logLine('error', 'replication.status did not record throttling', {
+      status: statusId,
+      ...errorFields(error),
+    });
   }
 }

@@ -2,6 +2,7 @@ import { loadEntities } from '../admin/entity-config';
 import { getTenantSettings } from '../admin/settings-store';
 import type { Principal } from '../auth/principal';
 import type { Clock } from '../clock';
+import { recordCompletedSync } from './sync-usage';
 import { AppError } from '../errors';
 import type { TenantSettings } from '../model/settings';
 import type { StoredRecord } from '../model/record';
@@ -149,6 +150,7 @@ async function download(ctx: DownloadContext, request: DownloadRequest): Promise
     judgement: judgementOf(profile),
     counters,
   };
+  let page: DownloadResponse;
   try {
     if (state.work !== null && state.work.judgement.digest !== profile.judgementDigest) {
       await rebaseWork(scope, state);
@@ -161,11 +163,18 @@ async function download(ctx: DownloadContext, request: DownloadRequest): Promise
       changed = true;
     }
     if (changed) await tx.commit(state);
-    return respond(store.org, caller.user.id, request, state, changes, profile, settings, key);
+    page = respond(store.org, caller.user.id, request, state, changes, profile, settings, key);
   } catch (error) {
     await tx.abandon();
     throw error;
   }
+  // A sync is complete once a page says there is no more: its device and rows count as usage
+  // (sync-usage.ts). After the commit and outside the transaction, which must not be abandoned now.
+  if (!page.more) {
+    const rows = state.held.size + (state.pending?.sizeDelta ?? 0);
+    await recordCompletedSync(store, { device: tx.key, at: ctx.clock.now().getTime(), rows });
+  }
+  return page;
 }
 
 function stale(why: string): AppError {

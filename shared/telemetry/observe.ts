@@ -3,11 +3,13 @@ import type { Clock } from '../clock';
 import { deadLettersOnFailure, type DeliveryInfo } from '../queue/port';
 import type { DownloadRequest, DownloadResponse } from '../sync/sync-protocol';
 import type { UploadRequest, UploadResponse } from '../sync/upload/upload-protocol';
+import { errorFields, logLine, withLogScope } from './log';
 import { ATTR, errorType, inSpan, instruments, secondsSince, SPAN } from './telemetry';
 
 /**
- * The hooks the core's flows call, one per place: each wraps the flow in its span and records its
- * metrics from what the flow returns (counts taken from the answer, never a walk over its rows).
+ * The hooks the core's flows call, one per place: each wraps the flow in its span, records its
+ * metrics from what the flow returns (counts taken from the answer, never a walk over its rows) and
+ * writes its log line (log.ts adds the tenant, route or trigger, trace id and milliseconds).
  */
 
 /** A device download (one page): span `sync.download`, rows sent by tenant and format. */
@@ -28,6 +30,13 @@ export function observeDownload(
     const rows = page.changes.length;
     span.setAttributes({ [ATTR.rows]: rows, [ATTR.more]: page.more });
     if (rows > 0) instruments().rowsSent.add(rows, { [ATTR.org]: org, [ATTR.format]: format });
+    logLine('info', SPAN.download, {
+      app: request.app,
+      format,
+      initial: request.checkpoint === undefined,
+      rows,
+      more: page.more,
+    });
     return page;
   });
 }
@@ -53,6 +62,11 @@ export function observeUpload(
       span.setAttribute(`offline_sync.upload.${status}`, count);
       uploadResults.add(count, { [ATTR.org]: org, [ATTR.status]: status });
     }
+    logLine('info', SPAN.upload, {
+      app: request.app,
+      operations: request.operations.length,
+      results: Object.fromEntries(byStatus),
+    });
     return response;
   });
 }
@@ -98,40 +112,55 @@ export function observeReplicationMessage<T extends { outcome: string; reason?: 
   const base: Attributes = { [ATTR.messageType]: labels.type };
   if (labels.org !== undefined) base[ATTR.org] = labels.org;
   const attributes: Attributes = { ...base, [ATTR.deliveryCount]: delivery.deliveryCount };
-  return inSpan(
-    SPAN.replicationMessage,
-    attributes,
-    async (span) => {
-      const counters = instruments();
-      try {
-        const result = await work();
-        span.setAttribute(ATTR.outcome, result.outcome);
-        counters.replicationMessages.add(1, { ...base, [ATTR.outcome]: result.outcome });
-        if (result.outcome === 'deferred' && result.reason === 'throttled') {
-          counters.replicationThrottled.add(1, base);
-        } else if (result.outcome !== 'deferred' && result.outcome !== 'dropped') {
-          const lag = Math.max(0, (clock.now().getTime() - delivery.enqueuedAt.getTime()) / 1000);
-          for (const entity of labels.entities) {
-            counters.replicationLag.record(lag, { ...base, [ATTR.entity]: entity });
+  const scope = { trigger: REPLICATION_TRIGGER, ...(labels.org === undefined ? {} : { org: labels.org }) };
+  const line = { type: labels.type, messageId: delivery.messageId, deliveryCount: delivery.deliveryCount };
+  return withLogScope(scope, () =>
+    inSpan(
+      SPAN.replicationMessage,
+      attributes,
+      async (span) => {
+        const counters = instruments();
+        try {
+          const result = await work();
+          span.setAttribute(ATTR.outcome, result.outcome);
+          counters.replicationMessages.add(1, { ...base, [ATTR.outcome]: result.outcome });
+          logLine('info', SPAN.replicationMessage, { ...line, outcome: result.outcome });
+          if (result.outcome === 'deferred' && result.reason === 'throttled') {
+            counters.replicationThrottled.add(1, base);
+          } else if (result.outcome !== 'deferred' && result.outcome !== 'dropped') {
+            const lag = Math.max(0, (clock.now().getTime() - delivery.enqueuedAt.getTime()) / 1000);
+            for (const entity of labels.entities) {
+              counters.replicationLag.record(lag, { ...base, [ATTR.entity]: entity });
+            }
           }
+          return result;
+        } catch (error) {
+          counters.replicationMessages.add(1, {
+            ...base,
+            [ATTR.outcome]: 'failed',
+            [ATTR.errorType]: errorType(error),
+          });
+          const deadLettered = deadLettersOnFailure(error, delivery);
+          if (deadLettered) {
+            span.setAttribute('offline_sync.message.dead_lettered', true);
+            counters.replicationDeadLettered.add(1, base);
+          }
+          logLine(deadLettered ? 'error' : 'warn', SPAN.replicationMessage, {
+            ...line,
+            outcome: 'failed',
+            deadLettered,
+            ...errorFields(error),
+          });
+          throw error;
         }
-        return result;
-      } catch (error) {
-        counters.replicationMessages.add(1, {
-          ...base,
-          [ATTR.outcome]: 'failed',
-          [ATTR.errorType]: errorType(error),
-        });
-        if (deadLettersOnFailure(error, delivery)) {
-          span.setAttribute('offline_sync.message.dead_lettered', true);
-          counters.replicationDeadLettered.add(1, base);
-        }
-        throw error;
-      }
-    },
-    SpanKind.CONSUMER,
+      },
+      SpanKind.CONSUMER,
+    ),
   );
 }
+
+/** The `trigger` of a replication message's log lines. */
+export const REPLICATION_TRIGGER = 'queue:replication';
 
 /** One provisioning step (activity): span `provisioning.step` and its duration by outcome. */
 export function observeProvisioningStep<T extends { outcome: string }>(
@@ -140,19 +169,25 @@ export function observeProvisioningStep<T extends { outcome: string }>(
 ): Promise<T> {
   const base: Attributes = { [ATTR.action]: input.action, [ATTR.step]: input.step };
   const started = performance.now();
-  return inSpan(SPAN.provisioningStep, { ...base, [ATTR.org]: input.org }, async (span) => {
-    const duration = instruments().provisioningStepDuration;
-    try {
-      const result = await work();
-      span.setAttribute(ATTR.outcome, result.outcome);
-      duration.record(secondsSince(started), { ...base, [ATTR.outcome]: result.outcome });
-      return result;
-    } catch (error) {
-      // Thrown: a retryable failure the orchestration retries.
-      duration.record(secondsSince(started), { ...base, [ATTR.outcome]: 'retried' });
-      throw error;
-    }
-  });
+  const line = { action: input.action, step: input.step };
+  const scope = { trigger: 'provisioning', org: input.org };
+  return withLogScope(scope, () =>
+    inSpan(SPAN.provisioningStep, { ...base, [ATTR.org]: input.org }, async (span) => {
+      const duration = instruments().provisioningStepDuration;
+      try {
+        const result = await work();
+        span.setAttribute(ATTR.outcome, result.outcome);
+        duration.record(secondsSince(started), { ...base, [ATTR.outcome]: result.outcome });
+        logLine('info', SPAN.provisioningStep, { ...line, outcome: result.outcome });
+        return result;
+      } catch (error) {
+        // Thrown: a retryable failure the orchestration retries.
+        duration.record(secondsSince(started), { ...base, [ATTR.outcome]: 'retried' });
+        logLine('warn', SPAN.provisioningStep, { ...line, outcome: 'retried', ...errorFields(error) });
+        throw error;
+      }
+    }),
+  );
 }
 
 /** A provisioning run ended (succeeded, failed or stopped): the count the "provisioning failed" alert reads. */

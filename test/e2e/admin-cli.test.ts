@@ -10,7 +10,7 @@ import { startHostFixture, type HostFixture } from '../support/local-host-fixtur
 const repoRoot = join(__dirname, '..', '..');
 
 /**
- * The admin CLI (`npm run cli -- provision|stop|deprovision|retry|status|export|import|publish|preview`)
+ * The admin CLI (`npm run cli -- provision|stop|deprovision|retry|status|export|import|publish|preview|usage`)
  * run as a child process against a local host: exit codes, `--follow` ending when the run ends, and
  * every failure as one readable line.
  */
@@ -67,6 +67,18 @@ describe('admin CLI against the local host', () => {
     const publish = await cli('publish', ...at(), '--profile', 'field-sellers');
     expect(publish).toMatchObject({ code: 0, stdout: 'Published field-sellers version 2.\n' });
   });
+
+  it("usage prints the tenant's active devices, rows held and syncs per day (an operator token)", async () => {
+    const run = await cli('usage', ...at(), '--days', '2');
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    const lines = run.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^contoso: \d+ device\(s\) synced in the last day, \d+ in 30 days, \d+ in 90$/);
+    expect(lines[1]).toMatch(/^ {2}rows held: \d+ in all, at most \d+ on one device$/);
+    expect(lines.slice(2)).toHaveLength(2);
+    const json = JSON.parse((await cli('usage', ...at(), '--json')).stdout);
+    expect(json).toMatchObject({ org: DEMO_ORG, activeDevices: expect.any(Object) });
+    expect(json.syncsPerDay).toHaveLength(7);
+  }, 60_000);
 
   it('exports to a file and imports it back, unchanged', async () => {
     const file = join(folder, 'contoso.json');

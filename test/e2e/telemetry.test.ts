@@ -266,6 +266,74 @@ describe('telemetry of the flows over the local host', () => {
     expect(requests[1]).toMatchObject({ level: 'warn', path: '/api/no-such-route', status: 404 });
   });
 
+  /** The core's JSON lines (not the host's request lines) with this message. */
+  const coreLines = (msg: string): Record<string, unknown>[] =>
+    lines
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((line) => line.msg === msg);
+
+  it("the flows' log lines carry the tenant, the route or trigger, the trace id and the milliseconds", async () => {
+    const before = lines.length;
+    const res = await f.request('POST', `/api/sync/${ORG}/download`, {
+      token: deviceToken,
+      body: { app: 'field-sales', deviceId: 'tel-device-logs' },
+    });
+    expect(res.status).toBe(200);
+    const download = lines
+      .slice(before)
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((line) => line.msg === SPAN.download);
+    expect(download).toMatchObject({
+      level: 'info',
+      org: ORG,
+      route: 'syncDownload',
+      traceId: res.headers.get('x-trace-id'),
+      app: 'field-sales',
+      initial: true,
+      rows: res.body.changes.length,
+      more: res.body.more,
+    });
+    expect(download!.ms).toEqual(expect.any(Number));
+
+    // The replication messages above: each its line under the queue trigger, in its span's trace.
+    const applied = coreLines(SPAN.replicationMessage).find((l) => l.type === 'recordChangedBatch')!;
+    const span = spansNamed(SPAN.replicationMessage).find(
+      (s) => s.attributes[ATTR.messageType] === 'recordChangedBatch',
+    )!;
+    expect(applied).toMatchObject({
+      level: 'info',
+      org: ORG,
+      trigger: 'queue:replication',
+      traceId: span.spanContext().traceId,
+      outcome: 'applied',
+    });
+    expect(applied.ms).toEqual(expect.any(Number));
+    const poison = coreLines(SPAN.replicationMessage).find((l) => l.type === 'recordChanged')!;
+    expect(poison).toMatchObject({
+      level: 'error',
+      org: ORG,
+      trigger: 'queue:replication',
+      outcome: 'failed',
+      deadLettered: true,
+      errorType: 'PoisonMessage',
+    });
+    expect(poison.traceId).toEqual(expect.any(String));
+    expect(coreLines(SPAN.upload)[0]).toMatchObject({
+      org: ORG,
+      route: 'syncUpload',
+      results: { applied: 1 },
+    });
+    expect(coreLines(SPAN.provisioningStep).length).toBeGreaterThanOrEqual(7);
+
+    // Every core line names its route or trigger and its trace.
+    const core = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const line of core.filter((l) => l.msg !== 'request')) {
+      expect(typeof line.route === 'string' || typeof line.trigger === 'string').toBe(true);
+      expect(line.traceId).toEqual(expect.any(String));
+    }
+  });
+
   it('no token, ingest key or row value in any span, metric or log line', async () => {
     const secrets = [deviceToken, adminToken, ingestKey, ROW_MARKER, INGEST_MARKER];
     const texts: string[] = [...lines];
@@ -277,6 +345,11 @@ describe('telemetry of the flows over the local host', () => {
     // The flows above ran: spans and lines to look through exist.
     expect(capture.spans().length).toBeGreaterThan(20);
     expect(lines.some((l) => l.includes('/upload'))).toBe(true);
+    // The core's lines of each flow are among them: the upload that carried a row value, the
+    // replication messages that carried ingested values (and the poison one's error).
+    for (const msg of [SPAN.download, SPAN.upload, SPAN.replicationMessage, SPAN.provisioningStep]) {
+      expect(coreLines(msg).length).toBeGreaterThan(0);
+    }
     for (const secret of secrets) {
       expect(texts.filter((text) => text.includes(secret))).toEqual([]);
       // Not even a prefix long enough to identify it.

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { tenantRegistrationSchema, tenantSchema } from '../../../shared/model/tenant';
-import { listTenants, registerTenant } from '../../../shared/tenants/tenant-registry';
+import { AppError } from '../../../shared/errors';
+import { readTenantUsage, tenantUsageQuerySchema, tenantUsageSchema } from '../../../shared/sync/sync-usage';
+import { getTenant, listTenants, registerTenant } from '../../../shared/tenants/tenant-registry';
 import { defineRoute, orgParamsSchema } from '../route-definition';
 
 /** `PUT api/admin/tenants/{org}`: register a tenant or update its registration (operator). */
@@ -30,4 +32,28 @@ export const listTenantsRoute = defineRoute({
   summary: 'List tenants with their state.',
   response: z.object({ tenants: z.array(tenantSchema) }),
   handler: async ({ services }) => ({ body: { tenants: await listTenants(services.store) } }),
+});
+
+/**
+ * `GET api/admin/tenants/{org}/usage?days=`: a tenant's sync usage (operator) — devices active in
+ * the last day, 30 and 90 days, rows they hold, syncs completed per day. Read from the few usage
+ * documents each completed sync updates (shared/sync/sync-usage.ts), never from the device states.
+ */
+export const tenantUsageRoute = defineRoute({
+  name: 'tenantUsage',
+  method: 'GET',
+  route: 'api/admin/tenants/{org}/usage',
+  auth: 'operator',
+  params: orgParamsSchema,
+  query: tenantUsageQuerySchema,
+  summary: "A tenant's sync usage: active devices, rows held, syncs per day (the last `days` days).",
+  response: tenantUsageSchema,
+  // TenantNotProvisioned: the tenant's database was dropped (deprovisioned).
+  errors: ['TenantNotFound', 'TenantNotProvisioned'],
+  handler: async ({ params, query, services }) => {
+    const tenant = await getTenant(services.store, params.org);
+    if (!tenant) throw new AppError('TenantNotFound', `No tenant '${params.org}' is registered.`);
+    const usage = await readTenantUsage(services.store.tenant(tenant.org), services.clock, query.days);
+    return { body: usage };
+  },
 });
