@@ -10,6 +10,7 @@ import { createSourceFor, type SourceFactory } from './sources/create-source';
 import { azureCredential } from './azure-credential';
 import type { Store } from './store/port';
 import { createSqliteStore } from './store/sqlite';
+import { flushAllUsage } from './sync/sync-usage';
 import { traceStore } from './telemetry/trace-store';
 
 /** The process's wiring: services for handlers, the token verifier, and what must be closed. */
@@ -87,6 +88,8 @@ export async function createAppRuntime(
     embeddedQueue,
     async close() {
       await embeddedQueue?.close();
+      // Completed syncs still waiting to be counted (sync-usage.ts) are written while the store is open.
+      await flushAllUsage(clock.now().getTime());
       await store.close();
     },
   };

@@ -2,7 +2,7 @@ import { loadEntities } from '../admin/entity-config';
 import { getTenantSettings } from '../admin/settings-store';
 import type { Principal } from '../auth/principal';
 import type { Clock } from '../clock';
-import { recordCompletedSync } from './sync-usage';
+import { noteCompletedSync } from './sync-usage';
 import { AppError } from '../errors';
 import type { TenantSettings } from '../model/settings';
 import type { StoredRecord } from '../model/record';
@@ -169,10 +169,11 @@ async function download(ctx: DownloadContext, request: DownloadRequest): Promise
     throw error;
   }
   // A sync is complete once a page says there is no more: its device and rows count as usage
-  // (sync-usage.ts). After the commit and outside the transaction, which must not be abandoned now.
+  // (sync-usage.ts: noted in the process, written about once a minute). After the commit and outside
+  // the transaction, which must not be abandoned now.
   if (!page.more) {
     const rows = state.held.size + (state.pending?.sizeDelta ?? 0);
-    await recordCompletedSync(store, { device: tx.key, at: ctx.clock.now().getTime(), rows });
+    await noteCompletedSync(tenant, store, { device: tx.key, at: ctx.clock.now().getTime(), rows });
   }
   return page;
 }

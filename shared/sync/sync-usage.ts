@@ -4,6 +4,7 @@ import { AppError } from '../errors';
 import { orgSchema } from '../model/tenant';
 import type { DocStore, StoredDoc } from '../store/port';
 import { unchangedSince } from '../store/port';
+import { errorFields, logLine } from '../telemetry/log';
 
 /*
  * A tenant's sync usage for operators (issue 18): devices active, rows they hold, syncs per day.
@@ -17,6 +18,14 @@ import { unchangedSince } from '../store/port';
  * small and makes two devices' commits rarely meet on one (each write is IfMatch its etag, retried
  * when another sync wrote first). Devices and days older than USAGE_DAYS_KEPT are dropped at the
  * next write of their shard, so a shard stays bounded by the devices active in that window.
+ *
+ * A sync does not write its shard itself: completed syncs wait in the process, per tenant handle,
+ * folded to each device's latest figures and each day's count ({@link noteCompletedSync}), and the
+ * sync that finds the oldest of them USAGE_FLUSH_MS old adds them all to their shards (one read and
+ * write per shard touched). So an idle sync costs the store nothing more, a thousand devices' syncs a
+ * minute cost at most 16 writes, and a shard write lost to another process is retried without a sync
+ * waiting on it or failing for it. The usage route and the runtime's close add what waits first; a
+ * process that dies loses at most a minute of counts (usage is for operators, not billing).
  */
 
 const USAGE_KIND = 'syncUsage';
@@ -24,9 +33,11 @@ const USAGE_KIND = 'syncUsage';
 export const USAGE_SHARDS = 16;
 /** Days of sync counts kept, and how long a device that stopped syncing still counts. */
 export const USAGE_DAYS_KEPT = 90;
-/** Writes of one shard tried before a sync gives up recording itself (each loses only to another sync). */
+/** Writes of one shard tried before a flush gives up for now (each loses only to another writer). */
 const MAX_WRITE_ATTEMPTS = 10;
 const DAY_MS = 86_400_000;
+/** How long completed syncs wait in the process before they are added to their shards. */
+export const USAGE_FLUSH_MS = 60_000;
 
 /** One shard of a tenant's usage. */
 export const usageShardSchema = z.object({
@@ -83,26 +94,55 @@ export function usageShardOf(device: string): number {
   return Number.isNaN(n) ? 0 : n % USAGE_SHARDS;
 }
 
+/** Completed syncs folded: each device's latest sync and rows, and each UTC day's count. */
+export interface UsageBatch {
+  devices: Map<string, { at: number; rows: number }>;
+  days: Map<string, number>;
+}
+
+function emptyBatch(): UsageBatch {
+  return { devices: new Map(), days: new Map() };
+}
+
+/** Adds one completed sync to a batch (a device's later sync keeps its figures). */
+export function addToBatch(batch: UsageBatch, sync: CompletedSync): void {
+  const previous = batch.devices.get(sync.device);
+  if (previous === undefined || previous.at <= sync.at)
+    batch.devices.set(sync.device, { at: sync.at, rows: sync.rows });
+  const day = utcDay(sync.at);
+  batch.days.set(day, (batch.days.get(day) ?? 0) + 1);
+}
+
 /**
- * The shard with one more completed sync: the device's last sync and rows replaced, its day's count
- * up by one, and devices and days older than USAGE_DAYS_KEPT before it dropped.
+ * The shard with a batch of completed syncs added as of `now`: each device's last sync and rows
+ * replaced by a later one, the days' counts added, and devices and days older than USAGE_DAYS_KEPT
+ * before `now` dropped.
  */
-export function recordSyncInShard(shard: UsageShard | undefined, sync: CompletedSync): UsageShard {
-  const oldestDay = utcDay(sync.at - (USAGE_DAYS_KEPT - 1) * DAY_MS);
-  const since = sync.at - USAGE_DAYS_KEPT * DAY_MS;
+export function mergeIntoShard(shard: UsageShard | undefined, batch: UsageBatch, now: number): UsageShard {
+  const oldestDay = utcDay(now - (USAGE_DAYS_KEPT - 1) * DAY_MS);
+  const since = now - USAGE_DAYS_KEPT * DAY_MS;
   const devices: UsageShard['devices'] = {};
   for (const [key, device] of Object.entries(shard?.devices ?? {})) {
     if (device.at > since) devices[key] = device;
   }
-  const previous = devices[sync.device];
-  // A sync recorded late (its commit raced a later one of the same device) keeps the later one's figures.
-  if (previous === undefined || previous.at <= sync.at)
-    devices[sync.device] = { at: sync.at, rows: sync.rows };
+  for (const [key, device] of batch.devices) {
+    const previous = devices[key];
+    // A sync recorded late (its commit raced a later one of the same device) keeps the later one's figures.
+    if (device.at > since && (previous === undefined || previous.at <= device.at)) devices[key] = device;
+  }
   const days: UsageShard['days'] = {};
   for (const [day, counts] of Object.entries(shard?.days ?? {})) if (day >= oldestDay) days[day] = counts;
-  const day = utcDay(sync.at);
-  days[day] = { syncs: (days[day]?.syncs ?? 0) + 1 };
+  for (const [day, syncs] of batch.days) {
+    if (day >= oldestDay) days[day] = { syncs: (days[day]?.syncs ?? 0) + syncs };
+  }
   return { devices, days };
+}
+
+/** The shard with one more completed sync (a batch of one, as of that sync). */
+export function recordSyncInShard(shard: UsageShard | undefined, sync: CompletedSync): UsageShard {
+  const batch = emptyBatch();
+  addToBatch(batch, sync);
+  return mergeIntoShard(shard, batch, sync.at);
 }
 
 /** The usage the shards add up to at `now`, with `days` days of syncs. */
@@ -147,16 +187,30 @@ function parseShard(doc: StoredDoc | undefined): UsageShard | undefined {
 }
 
 /**
- * Records a completed sync of a device in its shard: read, add, write IfMatch the etag read; a write
- * that loses to another sync's reads again. One small document read and written per completed sync.
+ * Adds a batch to its shards: per shard touched, read, merge, write IfMatch the etag read; a write
+ * that loses to another writer reads again.
  *
- * @throws AppError `Conflict` when every attempt lost to another writer.
+ * @throws AppError `Conflict` when every attempt at a shard lost to another writer.
  */
-export async function recordCompletedSync(store: DocStore, sync: CompletedSync): Promise<void> {
-  const id = shardId(usageShardOf(sync.device));
+export async function writeUsageBatch(store: DocStore, batch: UsageBatch, now: number): Promise<void> {
+  const byShard = new Map<number, UsageBatch>();
+  for (const [device, figures] of batch.devices) {
+    const n = usageShardOf(device);
+    let part = byShard.get(n);
+    if (part === undefined) byShard.set(n, (part = emptyBatch()));
+    part.devices.set(device, figures);
+  }
+  // Day counts are not per device: they go to the first shard written (any shard adds up the same).
+  const first = byShard.values().next().value ?? emptyBatch();
+  if (byShard.size === 0) byShard.set(0, first);
+  first.days = batch.days;
+  for (const [n, part] of byShard) await writeShard(store, shardId(n), part, now);
+}
+
+async function writeShard(store: DocStore, id: string, part: UsageBatch, now: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const doc = await store.getDoc(USAGE_KIND, id);
-    const next = recordSyncInShard(parseShard(doc), sync);
+    const next = mergeIntoShard(parseShard(doc), part, now);
     try {
       await store.putDoc(USAGE_KIND, id, next, unchangedSince(doc?.etag));
       return;
@@ -167,7 +221,7 @@ export async function recordCompletedSync(store: DocStore, sync: CompletedSync):
       if (attempt >= MAX_WRITE_ATTEMPTS) {
         throw new AppError(
           'Conflict',
-          'The sync usage could not be recorded: too many concurrent syncs; retry.',
+          `The sync usage shard ${id} lost ${attempt} writes to other writers.`,
           {
             cause: error,
           },
@@ -177,16 +231,90 @@ export async function recordCompletedSync(store: DocStore, sync: CompletedSync):
   }
 }
 
-/** A tenant's usage now: its shards read (USAGE_SHARDS point reads) and added up. */
+/** What waits in this process for one tenant handle. */
+interface PendingUsage {
+  /** The tenant handle: what the usage route and the close flush through. */
+  tenant: DocStore;
+  batch: UsageBatch;
+  /** When the oldest waiting sync completed; undefined when none waits. */
+  since: number | undefined;
+  flushing: Promise<void> | undefined;
+}
+
+/** Per tenant handle (stable per process, see the held-document cache): what waits to be written. */
+const pendingUsage = new Map<DocStore, PendingUsage>();
+
+/**
+ * Notes a completed sync of the tenant whose handle is `tenant`; when the oldest sync waiting is
+ * USAGE_FLUSH_MS old, adds them all to their shards through `store` (the request's metered handle
+ * of that tenant) before answering. Never fails
+ * the sync it is called for: a flush that fails keeps its syncs for the next one and logs a warning.
+ */
+export async function noteCompletedSync(
+  tenant: DocStore,
+  store: DocStore,
+  sync: CompletedSync,
+): Promise<void> {
+  let pending = pendingUsage.get(tenant);
+  if (pending === undefined) {
+    pending = { tenant, batch: emptyBatch(), since: undefined, flushing: undefined };
+    pendingUsage.set(tenant, pending);
+  }
+  addToBatch(pending.batch, sync);
+  pending.since ??= sync.at;
+  if (pending.flushing === undefined && sync.at - pending.since >= USAGE_FLUSH_MS) {
+    await flush(pending, sync.at, store);
+  }
+}
+
+/** Adds what waits for the tenant of handle `tenant` to its shards now (the usage route, before it reads). */
+export function flushUsage(tenant: DocStore, now: number): Promise<void> {
+  const pending = pendingUsage.get(tenant);
+  return pending === undefined ? Promise.resolve() : flush(pending, now);
+}
+
+/** Adds what waits for every tenant of the process (the runtime's close). */
+export async function flushAllUsage(now: number): Promise<void> {
+  await Promise.all([...pendingUsage.values()].map((pending) => flush(pending, now)));
+  for (const [tenant, pending] of pendingUsage) if (pending.since === undefined) pendingUsage.delete(tenant);
+}
+
+function flush(pending: PendingUsage, now: number, store: DocStore = pending.tenant): Promise<void> {
+  if (pending.flushing !== undefined) return pending.flushing;
+  if (pending.since === undefined) return Promise.resolve();
+  const batch = pending.batch;
+  const since = pending.since;
+  pending.batch = emptyBatch();
+  pending.since = undefined;
+  pending.flushing = writeUsageBatch(store, batch, now)
+    .catch((error: unknown) => {
+      // Kept for the next flush, folded with what came since: nothing is counted twice or lost.
+      for (const [device, figures] of batch.devices) {
+        const later = pending.batch.devices.get(device);
+        if (later === undefined || later.at < figures.at) pending.batch.devices.set(device, figures);
+      }
+      for (const [day, syncs] of batch.days)
+        pending.batch.days.set(day, (pending.batch.days.get(day) ?? 0) + syncs);
+      pending.since = Math.min(since, pending.since ?? since);
+      logLine('warn', 'sync usage not written; kept for the next flush', errorFields(error));
+    })
+    .finally(() => {
+      pending.flushing = undefined;
+    });
+  return pending.flushing;
+}
+
+/** A tenant's usage now: what waits in this process written, its shards read (USAGE_SHARDS point reads) and added up. */
 export async function readTenantUsage(
   store: DocStore & { readonly org: string },
   clock: Clock,
   days: number,
 ): Promise<TenantUsage> {
+  const now = clock.now().getTime();
+  await flushUsage(store, now);
   const docs = await Promise.all(
     Array.from({ length: USAGE_SHARDS }, (_, n) => store.getDoc(USAGE_KIND, shardId(n))),
   );
   const shards = docs.map(parseShard).filter((s): s is UsageShard => s !== undefined);
-  const now = clock.now().getTime();
   return { org: store.org, checkedAt: new Date(now).toISOString(), ...summarizeUsage(shards, now, days) };
 }

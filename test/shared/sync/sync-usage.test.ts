@@ -1,5 +1,16 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ManualClock } from '../../../shared/clock';
+import { AppError } from '../../../shared/errors';
+import type { DocStore, Store } from '../../../shared/store/port';
+import { createSqliteStore } from '../../../shared/store/sqlite';
 import {
+  flushAllUsage,
+  noteCompletedSync,
+  readTenantUsage,
   recordSyncInShard,
+  USAGE_FLUSH_MS,
   summarizeUsage,
   USAGE_DAYS_KEPT,
   usageShardOf,
@@ -126,5 +137,86 @@ describe('usageShardOf', () => {
     const keys = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(6, '0') + 'ab'.repeat(17));
     expect(new Set(keys.map(usageShardOf)).size).toBe(USAGE_SHARDS);
     expect(keys.every((k) => usageShardOf(k) >= 0 && usageShardOf(k) < USAGE_SHARDS)).toBe(true);
+  });
+});
+
+describe('noteCompletedSync: syncs wait in the process and are written about once a minute', () => {
+  const ORG = 'usage-org';
+  let dataDir: string;
+  let store: Store;
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'offline-sync-usage-'));
+    store = createSqliteStore({ dataDir, clock: new ManualClock('2026-03-10T12:00:00.000Z') });
+    await store.createTenantDatabase(ORG);
+  });
+  afterEach(async () => {
+    await flushAllUsage(T0);
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** The tenant handle with its shard reads and writes counted, and writes failing while `failing`. */
+  function countedTenant(): { docs: DocStore; writes: () => number; fail: (on: boolean) => void } {
+    const tenant = store.tenant(ORG);
+    let writes = 0;
+    let failing = false;
+    const docs = new Proxy(tenant, {
+      get(target, name, receiver) {
+        if (name === 'putDoc') {
+          return (...args: Parameters<DocStore['putDoc']>) => {
+            if (failing) return Promise.reject(new AppError('Unavailable', 'store down'));
+            writes += 1;
+            return target.putDoc(...args);
+          };
+        }
+        return Reflect.get(target, name, receiver) as unknown;
+      },
+    });
+    return { docs, writes: () => writes, fail: (on) => (failing = on) };
+  }
+
+  const key = (n: number): string => n.toString(16).padStart(6, '0') + 'cd'.repeat(29);
+  const days = async (): Promise<number> =>
+    (await readTenantUsage(store.tenant(ORG), new ManualClock(new Date(T0)), 1)).syncsPerDay[0]!.syncs;
+
+  it('writes nothing for syncs within a minute of the oldest waiting, then all at once, folded', async () => {
+    const tenant = store.tenant(ORG);
+    const { docs, writes } = countedTenant();
+    for (let i = 0; i < 40; i++) await noteCompletedSync(tenant, docs, sync(key(i % 4), i * 1000, i));
+    expect(writes()).toBe(0);
+    await noteCompletedSync(tenant, docs, sync(key(0), USAGE_FLUSH_MS, 99));
+    // Four devices over at most four shards, one write each; the day's 41 syncs counted once.
+    expect(writes()).toBeGreaterThan(0);
+    expect(writes()).toBeLessThanOrEqual(4);
+    const usage = await readTenantUsage(tenant, new ManualClock(new Date(at(USAGE_FLUSH_MS))), 1);
+    expect(usage.activeDevices.lastDay).toBe(4);
+    expect(usage.syncsPerDay[0]!.syncs).toBe(41);
+    expect(usage.rowsHeld.maxPerDevice).toBe(99);
+  });
+
+  it('keeps what a failed write did not store for the next flush, counting nothing twice', async () => {
+    const tenant = store.tenant(ORG);
+    const { docs, fail } = countedTenant();
+    fail(true);
+    await noteCompletedSync(tenant, docs, sync(key(1), 0, 5));
+    await noteCompletedSync(tenant, docs, sync(key(2), USAGE_FLUSH_MS, 6)); // flush fails, sync does not
+    fail(false);
+    await noteCompletedSync(tenant, docs, sync(key(1), USAGE_FLUSH_MS + 1000, 7));
+    expect(await days()).toBe(3);
+    const usage = await readTenantUsage(tenant, new ManualClock(new Date(at(USAGE_FLUSH_MS + 1000))), 1);
+    expect(usage.rowsHeld).toEqual({ total: 13, maxPerDevice: 7 });
+  });
+
+  it('is written by the usage route before it reads, and by the close', async () => {
+    const tenant = store.tenant(ORG);
+    await noteCompletedSync(tenant, tenant, sync(key(3), 0, 1));
+    expect(await days()).toBe(1);
+    await noteCompletedSync(tenant, tenant, sync(key(3), 1000, 1));
+    await flushAllUsage(at(1000));
+    const shards = await Promise.all(
+      Array.from({ length: USAGE_SHARDS }, (_, n) => tenant.getDoc<UsageShard>('syncUsage', `shard-${n}`)),
+    );
+    expect(shards.reduce((sum, doc) => sum + (doc?.value.days['2026-03-10']?.syncs ?? 0), 0)).toBe(2);
   });
 });
