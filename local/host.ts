@@ -77,7 +77,7 @@ export async function startLocalHost(
   const lineSink: LogSink = (_level, line) => log(line);
   const settings = loadSettings({ ...LOCAL_DEFAULTS, ...env });
   // Before the runtime: its store and the handlers record into the meter provider installed here.
-  installLocalTelemetry(env);
+  await installLocalTelemetry(env);
   const runtime = await createAppRuntime(settings, {
     ...(options.clock ? { clock: options.clock } : {}),
     sourceFor: options.sourceFor ?? demoAwareSourceFor(createSourceFor),
@@ -189,7 +189,8 @@ async function main(): Promise<void> {
     console.log(`\n${signal}: stopping (finishing in-flight work)…`);
     host
       .close()
-      .then(() => installLocalTelemetry(process.env)?.shutdown())
+      .then(() => installLocalTelemetry(process.env))
+      .then((telemetry) => telemetry?.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {
