@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { buildDemoDirectory, DEMO_ORG } from '../../local/demo/demo-directory';
+import { buildDemoDirectory, DEMO_ENTRA_TENANT_ID, DEMO_ORG } from '../../local/demo/demo-directory';
 import { describeInBrowser, launchChromium, type LaunchedBrowser } from '../support/chromium';
 import { startHostFixture, type HostFixture } from '../support/local-host-fixture';
 
@@ -13,7 +13,8 @@ const MARKUP_NAME = '<img src=x onerror="alert(1)"><b>Wendy</b> Seller';
 /**
  * The admin page's directory pickers in headless Chromium against the local host (as
  * admin-page.test.ts runs it): a lookup condition of the custom filter builder gets its user from
- * the picker, by keyboard, and the profile is published with it; the app screen lists the apps.
+ * the picker, by keyboard, and the profile is published with it; the app screen lists the apps; an
+ * operator sees a tenant's usage after a device's sync.
  */
 describeInBrowser('the admin page’s directory pickers in Chromium', () => {
   let f: HostFixture;
@@ -150,5 +151,41 @@ describeInBrowser('the admin page’s directory pickers in Chromium', () => {
     await page.getByRole('status').filter({ hasText: 'App inspections saved.' }).waitFor();
     const saved = await f.request('GET', `/api/admin/${DEMO_ORG}/apps/inspections`, { token: admin });
     expect(saved.body).toMatchObject({ name: 'Site Inspections', offlineEnabled: false });
+  }, 60_000);
+
+  it("shows an operator a tenant's usage: the device that synced, its rows, today's syncs", async () => {
+    const dave = buildDemoDirectory(f.host.settings.DEMO_SEED).users.find((u) => u.userName === 'dave')!;
+    const token = await f.token({ oid: dave.entraObjectId, tid: DEMO_ENTRA_TENANT_ID });
+    let checkpoint: string | undefined;
+    let rows = 0;
+    for (let more = true, pages = 0; more; pages++) {
+      expect(pages).toBeLessThan(50);
+      const res = await f.request('POST', `/api/sync/${DEMO_ORG}/download`, {
+        token,
+        body: { app: 'field-sales', deviceId: 'usage-page-1', pageSize: 100, checkpoint },
+      });
+      expect(res.status).toBe(200);
+      rows += (res.body.changes as { op: string }[]).filter((c) => c.op === 'upsert').length;
+      checkpoint = res.body.checkpoint as string;
+      more = res.body.more as boolean;
+    }
+    expect(rows).toBeGreaterThan(0);
+
+    const operatorPage = await launched.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    operatorPage.on('pageerror', (error) => pageErrors.push(error.message));
+    await operatorPage.goto(`${f.host.url}/api/console`);
+    await operatorPage.getByRole('button', { name: 'Sign in as operator' }).click();
+    await operatorPage.getByRole('button', { name: `Usage of ${DEMO_ORG}` }).click();
+    const figures = operatorPage.getByLabel(`Usage figures of ${DEMO_ORG}`);
+    await figures.waitFor();
+    expect(await figures.locator('[data-figure="active"]').innerText()).toBe('1 / 1 / 1');
+    expect(await figures.locator('[data-figure="rows"]').innerText()).toBe(
+      `${rows.toLocaleString('en')} / ${rows.toLocaleString('en')}`,
+    );
+    const days = operatorPage.getByRole('table', { name: `Syncs per day of ${DEMO_ORG}` });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await days.locator('tbody tr').count()).toBe(7);
+    expect(await days.locator('tbody tr').last().innerText()).toBe(`${today}\t1`);
+    await operatorPage.close();
   }, 60_000);
 });

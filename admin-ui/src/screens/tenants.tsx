@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Tenant } from '../../../shared/model/tenant';
+import type { TenantUsage } from '../../../shared/sync/sync-usage';
 import { get, send, seg } from '../api';
 import { ErrorText, Notice, Section, useAction, useLoad } from '../ui';
 
@@ -13,6 +14,7 @@ export function Tenants({ onChoose }: { onChoose: (org: string) => void }) {
   const [entraTenantId, setEntraTenantId] = useState('');
   const [kind, setKind] = useState<'local' | 'dataverse'>('local');
   const [url, setUrl] = useState('');
+  const [usageOrg, setUsageOrg] = useState<string | null>(null);
   const action = useAction();
 
   return (
@@ -39,6 +41,9 @@ export function Tenants({ onChoose }: { onChoose: (org: string) => void }) {
                 <td>
                   <button type="button" onClick={() => onChoose(t.org)} aria-label={`Work on ${t.org}`}>
                     Work on it
+                  </button>{' '}
+                  <button type="button" onClick={() => setUsageOrg(t.org)} aria-label={`Usage of ${t.org}`}>
+                    Usage
                   </button>
                 </td>
               </tr>
@@ -46,6 +51,7 @@ export function Tenants({ onChoose }: { onChoose: (org: string) => void }) {
           </tbody>
         </table>
       </Section>
+      {usageOrg !== null && <UsageOf org={usageOrg} />}
       <Section title="Register a tenant">
         <form
           onSubmit={(e) => {
@@ -94,5 +100,49 @@ export function Tenants({ onChoose }: { onChoose: (org: string) => void }) {
         <Notice text={action.done} />
       </Section>
     </>
+  );
+}
+
+/** Operator: a tenant's sync usage over the last 7 days (`GET admin/tenants/{org}/usage`). */
+function UsageOf({ org }: { org: string }) {
+  const usage = useLoad(() => get<TenantUsage>(`admin/tenants/${seg(org)}/usage?days=7`), [org]);
+  const u = usage.value;
+  return (
+    <Section title={`Usage of ${org}`}>
+      <ErrorText error={usage.error} />
+      {u !== undefined && (
+        <>
+          <dl aria-label={`Usage figures of ${org}`}>
+            <dt>Active devices (last day / 30 days / 90 days)</dt>
+            <dd data-figure="active">
+              {u.activeDevices.lastDay} / {u.activeDevices.last30Days} / {u.activeDevices.last90Days}
+            </dd>
+            <dt>Rows held (all devices / most on one)</dt>
+            <dd data-figure="rows">
+              {u.rowsHeld.total.toLocaleString('en')} / {u.rowsHeld.maxPerDevice.toLocaleString('en')}
+            </dd>
+          </dl>
+          <table aria-label={`Syncs per day of ${org}`}>
+            <thead>
+              <tr>
+                <th scope="col">Day (UTC)</th>
+                <th scope="col">Syncs completed</th>
+              </tr>
+            </thead>
+            <tbody>
+              {u.syncsPerDay.map((d) => (
+                <tr key={d.day}>
+                  <td>{d.day}</td>
+                  <td>{d.syncs}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <button type="button" onClick={() => usage.reload()}>
+            Refresh usage
+          </button>
+        </>
+      )}
+    </Section>
   );
 }
