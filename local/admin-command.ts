@@ -6,6 +6,8 @@ import { createSqliteStore } from '../shared/store/sqlite';
 import type { ProfilePreview } from '../shared/sync/publish-preview';
 import { USAGE_DAYS_KEPT, type TenantUsage } from '../shared/sync/sync-usage';
 import { issueDevelopmentToken } from '../shared/auth/development-token';
+import type { DirectoryList } from '../shared/admin/directory-listing';
+import type { AppConfig } from '../shared/model/app';
 
 export const ADMIN_USAGE = `Admin commands (against any URL; the admin page's API):
   npm run cli -- provision|stop|deprovision|retry --org ORG [--follow]
@@ -16,6 +18,9 @@ export const ADMIN_USAGE = `Admin commands (against any URL; the admin page's AP
   npm run cli -- preview --org ORG --profile ID [--json]   what each user of the draft would download
   npm run cli -- usage --org ORG [--days N] [--json] the tenant's sync usage (operator): active devices,
                                                      rows held, syncs per day
+  npm run cli -- directory --org ORG [--search Q] [--kind users,teams,businessUnits] [--json]
+                                                     the tenant's users, teams, business units (ids, names)
+  npm run cli -- apps --org ORG [--json]             the tenant's apps and their offline profiles
 Options:
   --url URL        the backend (default OFFLINE_SYNC_URL or http://127.0.0.1:PORT)
   --token TOKEN    a bearer token (default OFFLINE_SYNC_TOKEN; against the local host without one, a
@@ -34,6 +39,8 @@ export const ADMIN_COMMANDS = new Set([
   'publish',
   'preview',
   'usage',
+  'directory',
+  'apps',
 ]);
 
 /** A failure the CLI prints as one line (exit code 1), never with a stack. */
@@ -69,6 +76,8 @@ export async function runAdminCommand(
       json: { type: 'boolean', default: false },
       interval: { type: 'string', default: '1000' },
       days: { type: 'string', default: '7' },
+      search: { type: 'string' },
+      kind: { type: 'string' },
     },
     strict: true,
   });
@@ -157,6 +166,25 @@ export async function runAdminCommand(
       const report = await api<TenantUsage>('GET', `admin/tenants/${org}/usage?days=${days}`);
       if (values.json) io.out(JSON.stringify(report, null, 2));
       else for (const line of usageLines(report)) io.out(line);
+      return 0;
+    }
+    case 'directory': {
+      const query = new URLSearchParams({ limit: '200' });
+      if (values.search !== undefined) query.set('q', values.search);
+      if (values.kind !== undefined) query.set('kind', values.kind);
+      const list = await api<DirectoryList>('GET', `admin/${org}/directory?${query.toString()}`);
+      if (values.json) io.out(JSON.stringify(list, null, 2));
+      else for (const line of directoryLines(list)) io.out(line);
+      return 0;
+    }
+    case 'apps': {
+      const { apps } = await api<{ apps: AppConfig[] }>('GET', `admin/${org}/apps`);
+      if (values.json) io.out(JSON.stringify(apps, null, 2));
+      else
+        for (const app of apps)
+          io.out(
+            `${app.id.padEnd(20)} ${app.name}  (offline ${app.offlineEnabled ? 'on' : 'off'}; profiles: ${app.profiles.join(', ') || 'none'})`,
+          );
       return 0;
     }
     default:
@@ -323,4 +351,22 @@ export function usageLines(report: TenantUsage): string[] {
     `  rows held: ${rowsHeld.total} in all, at most ${rowsHeld.maxPerDevice} on one device`,
     ...report.syncsPerDay.map((d) => `  ${d.day} ${String(d.syncs).padStart(8)} sync(s)`),
   ];
+}
+
+/** The directory listing as lines: a heading per kind, an item a line, and a note where more matched. */
+export function directoryLines(list: DirectoryList): string[] {
+  const lines: string[] = [];
+  const kinds = [
+    ['users', 'Users'],
+    ['teams', 'Teams'],
+    ['businessUnits', 'Business units'],
+  ] as const;
+  for (const [kind, title] of kinds) {
+    const page = list[kind];
+    if (page === undefined) continue;
+    lines.push(`${title} (${page.items.length}${page.more ? `, more match: narrow with --search` : ''}):`);
+    for (const item of page.items)
+      lines.push(`  ${item.id.padEnd(40)} ${item.name}${item.userName ? ` (${item.userName})` : ''}`);
+  }
+  return lines;
 }

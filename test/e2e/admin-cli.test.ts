@@ -10,7 +10,8 @@ import { startHostFixture, type HostFixture } from '../support/local-host-fixtur
 const repoRoot = join(__dirname, '..', '..');
 
 /**
- * The admin CLI (`npm run cli -- provision|stop|deprovision|retry|status|export|import|publish|preview|usage`)
+ * The admin CLI (`npm run cli -- provision|stop|deprovision|retry|status|export|import|publish|preview|usage|
+ * directory|apps`)
  * run as a child process against a local host: exit codes, `--follow` ending when the run ends, and
  * every failure as one readable line.
  */
@@ -78,6 +79,21 @@ describe('admin CLI against the local host', () => {
     const json = JSON.parse((await cli('usage', ...at(), '--json')).stdout);
     expect(json).toMatchObject({ org: DEMO_ORG, activeDevices: expect.any(Object) });
     expect(json.syncsPerDay).toHaveLength(7);
+  }, 60_000);
+
+  it('lists the directory by search and kind, and the apps', async () => {
+    const dir = await cli('directory', ...at(), '--search', 'dave', '--kind', 'users');
+    expect(dir).toMatchObject({ code: 0, stderr: '' });
+    const lines = dir.stdout.trim().split('\n');
+    expect(lines[0]).toBe('Users (1):');
+    expect(lines[1]).toMatch(/^ {2}\S+ +Dave Seller \(dave\)$/);
+    expect(dir.stdout).not.toContain('Teams');
+    const apps = JSON.parse((await cli('apps', ...at(), '--json')).stdout) as {
+      id: string;
+      profiles: string[];
+    }[];
+    expect(apps.map((a) => a.id)).toContain('field-sales');
+    expect(apps.find((a) => a.id === 'field-sales')!.profiles.length).toBeGreaterThan(0);
   }, 60_000);
 
   it('exports to a file and imports it back, unchanged', async () => {
