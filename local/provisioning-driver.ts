@@ -7,6 +7,7 @@ import {
 } from '../functions/durable/provisioning-orchestrator';
 import type { AppServices } from '../shared/app-services';
 import { AppError } from '../shared/errors';
+import { errorFields, logLine, withLogScope, type LogLevel } from '../shared/telemetry/log';
 import { finishProvisioningRun } from '../shared/provisioning/provisioning-activities';
 import { resumeStep } from '../shared/provisioning/provisioning-lifecycle';
 import {
@@ -107,11 +108,26 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
         runId: status.runId,
         fromStep: Math.min(resumeStep(status), status.steps.length),
       });
-      this.log(`Resuming ${run.action} of '${run.org}' at step ${run.fromStep}.`);
+      this.line('info', `Resuming ${run.action} at step ${run.fromStep}.`, run);
       await this.start(run);
       resumed.push(run);
     }
     return resumed;
+  }
+
+  /**
+   * One structured line about a run (shared/telemetry/log.ts: org, trigger `provisioning`, the
+   * fields given; an error by its type), written where the host's lines go.
+   */
+  private line(
+    level: LogLevel,
+    msg: string,
+    run: Pick<ProvisioningRunInput, 'org' | 'action' | 'runId'>,
+    data: Record<string, unknown> = {},
+  ): void {
+    withLogScope({ org: run.org, trigger: 'provisioning', sink: (_level, text) => this.log(text) }, () =>
+      logLine(level, msg, { action: run.action, runId: run.runId, ...data }),
+    );
   }
 
   /** Resolves when no run is in flight. */
@@ -152,7 +168,7 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
       } catch (error) {
         if (this.halted) return;
         const message = error instanceof Error ? error.message : String(error);
-        this.log(`Preparing ${run.action} of '${run.org}' failed: ${message}`);
+        this.line('error', `Preparing ${run.action} failed.`, run, errorFields(error));
         // The run's own finish activity records the failure, as a failed first step would.
         await finishProvisioningRun(this.services, {
           org: run.org,
@@ -162,7 +178,7 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
           message: `Could not prepare the run: ${message}`,
         }).catch((recordError: unknown) =>
           // The status stays where it was; the next host start resumes the run.
-          this.log(`Recording that failure failed too: ${String(recordError)}`),
+          this.line('error', 'Recording that failure failed too.', run, errorFields(recordError)),
         );
         return;
       }
@@ -206,16 +222,16 @@ export class LocalProvisioningDriver implements ProvisioningRunner {
       if (input !== undefined) {
         // Validated like any start: the next execution reads it with getInput.
         const nextRun = provisioningRunInputSchema.parse(input);
-        this.log(`${PROVISIONING_ORCHESTRATOR} ${instanceId} continued as new at step ${nextRun.fromStep}.`);
+        this.line('info', `${PROVISIONING_ORCHESTRATOR} continued as new at step ${nextRun.fromStep}.`, run, {
+          instanceId,
+        });
         return nextRun;
       }
-      this.log(`${PROVISIONING_ORCHESTRATOR} ${instanceId} ended: ${JSON.stringify(next.value)}`);
+      this.line('info', `${PROVISIONING_ORCHESTRATOR} ended.`, run, { instanceId, result: next.value });
     } catch (error) {
       // An orchestration bug or a store failure past every retry: the status stays where it was and
       // the next host start resumes it.
-      this.log(
-        `${PROVISIONING_ORCHESTRATOR} ${instanceId} failed: ${error instanceof Error ? error.stack : String(error)}`,
-      );
+      this.line('error', `${PROVISIONING_ORCHESTRATOR} failed.`, run, { instanceId, ...errorFields(error) });
     }
     return undefined;
   }

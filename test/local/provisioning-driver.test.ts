@@ -341,6 +341,14 @@ describe('local provisioning driver (SQLite store, fake source)', () => {
     expect(big.served).toHaveLength(50);
     expect(new Set(big.served).size).toBe(50);
     expect(lines.filter((l) => l.includes('continued as new at step 5'))).toHaveLength(2);
+    // Structured like every core line: one JSON object naming the tenant, the trigger and the run.
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed.length).toBeGreaterThanOrEqual(3);
+    for (const line of parsed) {
+      expect(line).toMatchObject({ level: 'info', org: ORG, trigger: 'provisioning', action: 'provision' });
+      expect(line.runId).toEqual(expect.any(String));
+    }
+    expect(parsed.at(-1)).toMatchObject({ result: { outcome: 'succeeded' } });
     // Progress kept rising across them, and step 5 started once.
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(done.messages.filter((m) => m.text.startsWith('Step 5 started')).length).toBe(1);
