@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { AppError } from '../errors';
 import type { Clock } from '../clock';
 import type { TenantState } from '../model/tenant';
 import type { DocStore } from '../store/port';
-import { unchangedSince } from '../store/port';
+import { retryOnWriteRace, unchangedSince } from '../store/port';
 
 /**
  * The provisioning status document: one per tenant in the control store, the one source the status
@@ -216,7 +215,7 @@ export async function updateProvisioningStatus(
   /** The registry state, for a tenant without a status document yet (see {@link initialProvisioningStatus}). */
   tenantState?: TenantState,
 ): Promise<ProvisioningStatus> {
-  for (let attempt = 0; ; attempt++) {
+  return retryOnWriteRace(21, async () => {
     const doc = await control.getDoc(PROVISIONING_STATUS_KIND, org);
     const current = doc
       ? provisioningStatusSchema.parse(doc.value)
@@ -224,13 +223,7 @@ export async function updateProvisioningStatus(
     const next = change(current);
     if (!next) return current;
     const value = provisioningStatusSchema.parse({ ...next, updatedAt: clock.now().toISOString() });
-    try {
-      await control.putDoc(PROVISIONING_STATUS_KIND, org, value, unchangedSince(doc?.etag));
-      return value;
-    } catch (error) {
-      const raced =
-        error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict');
-      if (!raced || attempt >= 20) throw error;
-    }
-  }
+    await control.putDoc(PROVISIONING_STATUS_KIND, org, value, unchangedSince(doc?.etag));
+    return value;
+  });
 }

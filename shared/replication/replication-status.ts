@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { AppError } from '../errors';
 import type { TooLargeRow } from './apply-source-changes';
 import type { DocStore } from '../store/port';
-import { unchangedSince } from '../store/port';
+import { retryOnWriteRace, unchangedSince } from '../store/port';
 import { errorFields, logLine } from '../telemetry/log';
 
 /** Doc kind of replication status in the tenant store: one document per entity (or area). */
@@ -88,18 +87,11 @@ export async function updateReplicationStatus(
   id: string,
   change: (status: EntityReplicationStatus) => EntityReplicationStatus,
 ): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  await retryOnWriteRace(MAX_ATTEMPTS, async () => {
     const doc = await store.getDoc(STATUS_KIND, id);
     const current = entityReplicationStatusSchema.parse(doc?.value ?? { entity: id });
-    try {
-      await store.putDoc(STATUS_KIND, id, change(current), unchangedSince(doc?.etag));
-      return;
-    } catch (error) {
-      const race =
-        error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict');
-      if (!race || attempt >= MAX_ATTEMPTS) throw error;
-    }
-  }
+    await store.putDoc(STATUS_KIND, id, change(current), unchangedSince(doc?.etag));
+  });
 }
 
 /** The tenant's replication status: per entity, with dead-letter and failure totals and the last error. */

@@ -1,3 +1,4 @@
+import { AppError } from '../errors';
 import type { Attributes, StoredRecord } from '../model/record';
 
 /**
@@ -30,6 +31,27 @@ export interface PutDocOptions {
  */
 export function unchangedSince(etag: string | undefined): PutDocOptions {
   return etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag };
+}
+
+/** Whether a write failed only because another writer changed the document first ({@link unchangedSince}). */
+export function lostWriteRace(error: unknown): boolean {
+  return error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict');
+}
+
+/**
+ * The one retry of a read-modify-write: `attempt` reads, computes and writes under
+ * {@link unchangedSince}; when its write loses to another writer it runs again (it must be pure
+ * but for its reads and that write), `attempts` times in all; any other failure, or the last lost
+ * race, is thrown.
+ */
+export async function retryOnWriteRace<T>(attempts: number, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!lostWriteRace(error) || n >= attempts) throw error;
+    }
+  }
 }
 
 /** Documents keyed by (kind, id). Values are JSON; callers validate them with zod when reading. */

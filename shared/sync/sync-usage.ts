@@ -3,7 +3,7 @@ import type { Clock } from '../clock';
 import { AppError } from '../errors';
 import { orgSchema } from '../model/tenant';
 import type { DocStore, StoredDoc } from '../store/port';
-import { unchangedSince } from '../store/port';
+import { retryOnWriteRace, unchangedSince } from '../store/port';
 import { errorFields, logLine } from '../telemetry/log';
 
 /*
@@ -188,9 +188,7 @@ function parseShard(doc: StoredDoc | undefined): UsageShard | undefined {
 
 /**
  * Adds a batch to its shards: per shard touched, read, merge, write IfMatch the etag read; a write
- * that loses to another writer reads again.
- *
- * @throws AppError `Conflict` when every attempt at a shard lost to another writer.
+ * that loses to another writer reads again ({@link retryOnWriteRace}), and the last lost race is thrown.
  */
 export async function writeUsageBatch(store: DocStore, batch: UsageBatch, now: number): Promise<void> {
   const byShard = new Map<number, UsageBatch>();
@@ -208,27 +206,10 @@ export async function writeUsageBatch(store: DocStore, batch: UsageBatch, now: n
 }
 
 async function writeShard(store: DocStore, id: string, part: UsageBatch, now: number): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
+  await retryOnWriteRace(MAX_WRITE_ATTEMPTS, async () => {
     const doc = await store.getDoc(USAGE_KIND, id);
-    const next = mergeIntoShard(parseShard(doc), part, now);
-    try {
-      await store.putDoc(USAGE_KIND, id, next, unchangedSince(doc?.etag));
-      return;
-    } catch (error) {
-      const lost =
-        error instanceof AppError && (error.code === 'PreconditionFailed' || error.code === 'Conflict');
-      if (!lost) throw error;
-      if (attempt >= MAX_WRITE_ATTEMPTS) {
-        throw new AppError(
-          'Conflict',
-          `The sync usage shard ${id} lost ${attempt} writes to other writers.`,
-          {
-            cause: error,
-          },
-        );
-      }
-    }
-  }
+    await store.putDoc(USAGE_KIND, id, mergeIntoShard(parseShard(doc), part, now), unchangedSince(doc?.etag));
+  });
 }
 
 /** What waits in this process for one tenant handle. */

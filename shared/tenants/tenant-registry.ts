@@ -8,7 +8,7 @@ import {
 } from '../model/tenant';
 import type { Clock } from '../clock';
 import { ParsedDocCache } from '../store/parsed-doc-cache';
-import type { Store } from '../store/port';
+import { retryOnWriteRace, type Store } from '../store/port';
 
 /** Doc kind of tenant registrations in the control store. */
 const TENANT_KIND = 'tenant';
@@ -67,15 +67,11 @@ export async function setTenantState(
   org: Org,
   state: TenantState,
 ): Promise<Tenant> {
-  for (let attempt = 0; ; attempt++) {
+  return retryOnWriteRace(6, async () => {
     const doc = await store.control.getDoc<unknown>(TENANT_KIND, org);
     if (!doc) throw new AppError('TenantNotFound', `No tenant '${org}' is registered.`);
     const tenant: Tenant = { ...tenantSchema.parse(doc.value), state, updatedAt: clock.now().toISOString() };
-    try {
-      await store.control.putDoc(TENANT_KIND, org, tenant, { ifMatch: doc.etag });
-      return tenant;
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === 'PreconditionFailed') || attempt >= 5) throw error;
-    }
-  }
+    await store.control.putDoc(TENANT_KIND, org, tenant, { ifMatch: doc.etag });
+    return tenant;
+  });
 }
