@@ -351,6 +351,71 @@ describe('SQLite store, look-up indexes and the change log', () => {
     return db;
   }
 
+  it('reads a scoped change page once per head: devices of one user after the same write share it', async () => {
+    const store = createSqliteStore({ dataDir });
+    try {
+      await store.createTenantDatabase('contoso');
+      const tenant = store.tenant('contoso');
+      await tenant.applyRecordWrites([owned('r1', '1', 'me'), owned('r2', '1', 'you')]);
+      const cursor = await tenant.headCursor();
+      await tenant.applyRecordWrites([owned('r1', '2', 'me'), owned('r3', '1', 'me'), owned('r2', '2', 'you')]);
+
+      const first = newReadMeter();
+      const page = await tenant.metered(first).readChanges(cursor, 10, mine);
+      expect(page.records.map((r) => [r.id, r.version])).toEqual([
+        ['r1', '2'],
+        ['r3', '1'],
+      ]);
+      expect(first.rows).toBe(2);
+      expect(first.changes).toBeGreaterThan(0);
+      // The same read at the same head: the same answer, nothing read from the database.
+      const again = newReadMeter();
+      const shared = await tenant.metered(again).readChanges(cursor, 10, mine);
+      expect(shared).toEqual(page);
+      expect(again).toEqual(newReadMeter());
+      // Shared records cannot be changed by one reader for the next; the list is each reader's own.
+      expect(Object.isFrozen(shared.records[0])).toBe(true);
+      expect(Object.isFrozen(shared.records[0]!.attributes)).toBe(true);
+      shared.records.length = 0;
+      expect((await tenant.readChanges(cursor, 10, mine)).records).toHaveLength(2);
+      // Other scopes or limits are other pages.
+      const yours = newReadMeter();
+      const other = await tenant
+        .metered(yours)
+        .readChanges(cursor, 10, [{ entity: 'account', ownershipKeys: [ownerKey('you')] }]);
+      expect(other.records.map((r) => r.id)).toEqual(['r2']);
+      expect(yours.rows).toBe(1);
+      expect((await tenant.readChanges(cursor, 1, mine)).records.map((r) => r.id)).toEqual(['r1']);
+
+      // A write moves the head: the page is read again, at the rows' new state.
+      await tenant.applyRecordWrites([owned('r3', '2', 'me')]);
+      const after = newReadMeter();
+      const moved = await tenant.metered(after).readChanges(cursor, 10, mine);
+      expect(moved.records.map((r) => [r.id, r.version])).toEqual([
+        ['r1', '2'],
+        ['r3', '2'],
+      ]);
+      expect(after.rows).toBe(2);
+      // A write through another connection moves it too (a raw one, outside the change log: the
+      // page's rows come in the log's order, read at their state at the new head).
+      const other2 = openTenantFile('contoso');
+      try {
+        other2
+          .prepare("UPDATE records SET version = '3', seq = (SELECT max(seq) + 1 FROM records) WHERE id = 'r1'")
+          .run();
+      } finally {
+        other2.close();
+      }
+      const outside = await tenant.readChanges(cursor, 10, mine);
+      expect(outside.records.map((r) => [r.id, r.version])).toEqual([
+        ['r1', '3'],
+        ['r3', '2'],
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('answers a text probe from its expression index, and counts from the index alone', async () => {
     const store = createSqliteStore({ dataDir });
     try {

@@ -14,6 +14,7 @@ import type {
   RecordWrite,
   RecordWriteResult,
 } from '../port';
+import { deepFreeze } from '../parsed-doc-cache';
 import { changeKeys } from '../record-keys';
 import {
   changeCursorExpired,
@@ -46,6 +47,42 @@ interface WriteContext {
 
 /** A scoped read may step over this many entries per row it may return before it stops a page. */
 const ENTRIES_PER_ROW = 20;
+/** Scoped change pages a connection keeps for the head they were read at (see {@link ScopedPageCache}). */
+const SCOPED_PAGES_KEPT = 32;
+
+/** A scoped change page as read, its cursor's seq kept (the cursor is formatted with each answer's clock). */
+interface ScopedPage {
+  records: readonly StoredRecord[];
+  seq: number;
+  more: boolean;
+}
+
+/**
+ * Scoped change pages of one connection read at its current head, by (after, limit, scopes): when 50
+ * devices of a few users sync after the same write, each user's page is read once, not 50 times. A
+ * page is a function of the database at its head, and every write moves the head (rows are never
+ * changed or deleted but by a write that gives them the next seq), so a page read at the head the
+ * snapshot sees is the page a read would return. A new head empties the cache; at most
+ * {@link SCOPED_PAGES_KEPT} pages are kept, the oldest out. The records are frozen: every reader shares them.
+ */
+class ScopedPageCache {
+  private head = -1;
+  private readonly pages = new Map<string, ScopedPage>();
+
+  get(head: number, key: string): ScopedPage | undefined {
+    return head === this.head ? this.pages.get(key) : undefined;
+  }
+
+  set(head: number, key: string, page: ScopedPage): void {
+    if (head !== this.head) {
+      this.pages.clear();
+      this.head = head;
+    }
+    if (this.pages.size >= SCOPED_PAGES_KEPT) this.pages.delete(this.pages.keys().next().value!);
+    for (const record of page.records) deepFreeze(record);
+    this.pages.set(key, page);
+  }
+}
 
 /** The prepared statements of one connection, prepared once and reused for every call. */
 class RecordStatements {
@@ -59,6 +96,7 @@ class RecordStatements {
   readonly changesAfter: Database.Statement<[number, number], ChangeRow>;
   readonly changeLog: SqliteChangeLog;
   readonly lookups: SqliteLookups;
+  readonly scopedPages = new ScopedPageCache();
   /** Applies one call's writes; run with `.immediate()` so seq allocation holds the write lock. */
   readonly applyWrites: Database.Transaction<
     (writes: readonly RecordWrite[], context: WriteContext) => RecordWriteResult[]
@@ -343,6 +381,23 @@ export class SqliteRecordStore implements RecordStore {
     if (after < s.changeLog.horizon()) throw changeCursorExpired('its changes were compacted');
     // Nothing written since: no scope's entries are read (an idle device's sync, most syncs).
     if (after === head) return { records: [], cursor: formatChangeCursor(head, nowMs), more: false };
+    const key = `${after}\u0000${limit}\u0000${JSON.stringify(scopes)}`;
+    let page = s.scopedPages.get(head, key);
+    if (page === undefined) {
+      page = this.readScopedPage(s, after, head, limit, scopes);
+      s.scopedPages.set(head, key, page);
+    }
+    // A copy of the list: a caller may cut its page; the records themselves are frozen.
+    return { records: [...page.records], cursor: formatChangeCursor(page.seq, nowMs), more: page.more };
+  }
+
+  private readScopedPage(
+    s: RecordStatements,
+    after: number,
+    head: number,
+    limit: number,
+    scopes: readonly ChangeScope[],
+  ): ScopedPage {
     const changed = s.changeLog.readScoped(scopes, after, head, limit, limit * ENTRIES_PER_ROW, this.meter);
     const idsByEntity = new Map<string, string[]>();
     for (const row of changed.rows) {
@@ -362,7 +417,7 @@ export class SqliteRecordStore implements RecordStore {
       const record = stored.get(`${row.entity}\u0000${row.id}`);
       if (record !== undefined) records.push(record);
     }
-    return { records, cursor: formatChangeCursor(changed.seq, nowMs), more: changed.more };
+    return { records, seq: changed.seq, more: changed.more };
   }
 
   headCursor(): Promise<string> {
