@@ -718,6 +718,13 @@ async function reachStep(
     const pairs = await findAll(store, probed, probe);
     const ids = [...new Set(pairs.flatMap((p) => intersectPair(association, p)?.target ?? []))];
     targets = await findAll(store, entity.name, { kind: 'text', attribute: null, values: ids });
+  } else if (task.fresh && probe.kind === 'text' && probe.attribute === null) {
+    // Targets by id: those the device will hold already (members on their own, planned by
+    // `enumerate`, or reached before) would be skipped or planned the same again, so they are not
+    // read. On a first download most reached rows are members on their own.
+    await scope.held.ensure(probe.values.map((id) => [entity.name, id] as const));
+    const unplanned = probe.values.filter((id) => view.get(entity.name, id) === undefined);
+    targets = await findAll(store, probed, { ...probe, values: unplanned });
   } else {
     targets = await findAll(store, probed, probe);
   }

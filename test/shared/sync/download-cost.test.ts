@@ -112,6 +112,37 @@ describe('what a download reads', () => {
     expect(rowsRead).toBeLessThanOrEqual(rowsSent * 1.5);
   });
 
+  it('reads a reached row once on a first download when it is a member on its own too', async () => {
+    // Every currency is a member on its own ('all'), and u1's accounts reach 15 of them by id.
+    const currencies: RecordWrite[] = [];
+    for (let n = 0; n < 30; n++) currencies.push(row('currency', `cur${n}`, { name: `cur${n}` }));
+    const accounts: RecordWrite[] = [];
+    for (let n = 0; n < 20; n++)
+      accounts.push(
+        row('account', `m${n}`, {
+          name: `m${n}`,
+          ownerid: 'u1',
+          owningbusinessunit: 'east',
+          currencyid: `cur${n % 15}`,
+        }),
+      );
+    await t.tenant.applyRecordWrites([...currencies, ...accounts]);
+    const items = profileOneItems({ withTasks: false, withLeads: false }).map((item) =>
+      item.entity === 'currency' ? { ...item, rule: 'all' as const } : item,
+    );
+    await updateProfile(t.tenant, t.clock, 'p1', { name: 'P1', description: '', items, users: ['u1'] });
+    await publishProfile(t.tenant, t.clock, 'p1');
+
+    const d = new DeviceReplica('d1', 1);
+    const { rowsRead, changes } = await measuredSteps(d);
+    const held = [...d.rows.keys()];
+    expect(held.filter((key) => key.startsWith('currency')).length).toBe(30);
+    expect(held.filter((key) => key.startsWith('account')).length).toBe(20);
+    expect(changes).toBe(50);
+    // The 15 reached currencies were found as members already: not read again through the accounts.
+    expect(rowsRead).toBe(50);
+  });
+
   it('reads nothing of 2,000 changes to an entity outside its profile', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
