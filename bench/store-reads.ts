@@ -7,17 +7,19 @@ export interface StoreReads {
   rows: number;
   docs: number;
   changes: number;
+  /** Index entries read without their rows. */
+  keys: number;
   /** Cosmos request units (0 on SQLite). */
   ru: number;
 }
 
 /** Nothing read. */
 export function noStoreReads(): StoreReads {
-  return { rows: 0, docs: 0, changes: 0, ru: 0 };
+  return { rows: 0, docs: 0, changes: 0, keys: 0, ru: 0 };
 }
 
 /**
- * Reads the download route's `x-store-reads: rows=…, docs=…, changes=…, ru=…` (what one request
+ * Reads the download route's `x-store-reads: rows=…, docs=…, changes=…, keys=…, ru=…` (what one request
  * read from the store, as the adapters count it) from a response's headers.
  *
  * @throws Error when the header is missing or malformed: a figure built on a missing count would
@@ -32,12 +34,24 @@ export function storeReadsOf(headers: IncomingHttpHeaders): StoreReads {
     if (match === null) throw new Error(`${STORE_READS_HEADER} lacks ${name}: '${text}'.`);
     return Number(match[1]);
   };
-  return { rows: field('rows'), docs: field('docs'), changes: field('changes'), ru: field('ru') };
+  return {
+    rows: field('rows'),
+    docs: field('docs'),
+    changes: field('changes'),
+    keys: field('keys'),
+    ru: field('ru'),
+  };
 }
 
 /** What an in-process meter counted, in the header's terms. */
 export function storeReadsOfMeter(meter: ReadMeter): StoreReads {
-  return { rows: meter.rows, docs: meter.docs, changes: meter.changes, ru: meter.requestCharge };
+  return {
+    rows: meter.rows,
+    docs: meter.docs,
+    changes: meter.changes,
+    keys: meter.keys,
+    ru: meter.requestCharge,
+  };
 }
 
 /** Adds `more` to `total` (in place) and returns `total`. */
@@ -45,13 +59,15 @@ export function addStoreReads(total: StoreReads, more: StoreReads): StoreReads {
   total.rows += more.rows;
   total.docs += more.docs;
   total.changes += more.changes;
+  total.keys += more.keys;
   total.ru += more.ru;
   return total;
 }
 
-/** `rows 1,025, docs 48, changes 0` (with `ru` when non-zero), for notes. */
+/** `rows 1,025, docs 48, changes 0` (with `keys` and `ru` when non-zero), for notes. */
 export function formatStoreReads(reads: StoreReads): string {
   const n = (value: number): string => value.toLocaleString('en-US', { maximumFractionDigits: 1 });
+  const keys = reads.keys > 0 ? `, keys ${n(reads.keys)}` : '';
   const ru = reads.ru > 0 ? `, ru ${n(reads.ru)}` : '';
-  return `rows ${n(reads.rows)}, docs ${n(reads.docs)}, changes ${n(reads.changes)}${ru}`;
+  return `rows ${n(reads.rows)}, docs ${n(reads.docs)}, changes ${n(reads.changes)}${keys}${ru}`;
 }

@@ -9,7 +9,7 @@ import { downloadUntilDone, type DownloadRun } from './device-download';
 import { BENCH_SEED, type HostProcess } from './host-process';
 import type { BenchHttpClient, BenchResponse } from './http-client';
 import { median } from './statistics';
-import { formatStoreReads, type StoreReads } from './store-reads';
+import { formatStoreReads, noStoreReads, type StoreReads } from './store-reads';
 
 /** A device of workload 3: its user's token and the checkpoint of the last page it applied. */
 export interface IncrementalDevice {
@@ -182,9 +182,10 @@ function describe(samples: readonly SyncSample[]): string {
       rows: sum.rows + s.reads.rows,
       docs: sum.docs + s.reads.docs,
       changes: sum.changes + s.reads.changes,
+      keys: sum.keys + s.reads.keys,
       ru: sum.ru + s.reads.ru,
     }),
-    { rows: 0, docs: 0, changes: 0, ru: 0 },
+    noStoreReads(),
   );
   return `${samples.length} syncs, server time ${of((s) => s.serverMs)} ms; rows read ${of((s) => s.reads.rows)}; change entries read ${of((s) => s.reads.changes)}; documents read ${of((s) => s.reads.docs)}; in all ${formatStoreReads(total)}; changes sent ${of((s) => s.changes)}`;
 }

@@ -153,6 +153,13 @@ export interface ProbePage {
   next: string | undefined;
 }
 
+/** A page of the ids of the rows a probe finds (`findRecordIds`). */
+export interface ProbeIdPage {
+  ids: string[];
+  /** Where the next page starts, as {@link ProbePage}'s `next`; undefined when there is no more. */
+  next: string | undefined;
+}
+
 /**
  * Which changes a reader wants: every change to rows of `entity`, or, with `ownershipKeys`, only
  * those whose row was or became owned by or within one of them (`o:<ownerid>`, `b:<owningbusinessunit>`,
@@ -173,12 +180,14 @@ export interface ReadMeter {
   rows: number;
   docs: number;
   changes: number;
+  /** Index entries read without their rows (`findRecordIds`): an id each, no attributes. */
+  keys: number;
   requestCharge: number;
 }
 
 /** A meter at zero. */
 export function newReadMeter(): ReadMeter {
-  return { rows: 0, docs: 0, changes: 0, requestCharge: 0 };
+  return { rows: 0, docs: 0, changes: 0, keys: 0, requestCharge: 0 };
 }
 
 /** A page of the tenant's change sequence. */
@@ -220,6 +229,16 @@ export interface RecordStore {
     probe: RecordProbe,
     options: { after?: string; limit: number },
   ): Promise<ProbePage>;
+  /**
+   * The ids of the rows `findRecords` finds, in its order and pages (`after` and `next` are the
+   * same positions), read from the index alone where one serves the probe (counted as `keys`): for
+   * a caller that reads only the rows it does not know yet.
+   */
+  findRecordIds(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbeIdPage>;
   /**
    * Builds what serves these look-ups (SQLite: expression indexes). May take long on a large tenant,
    * so it is called when configuration is published, not in a device request; look-ups work without

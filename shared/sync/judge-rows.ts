@@ -63,6 +63,42 @@ export async function findAll(
   }
 }
 
+/** The ids of every live row a probe finds, page by page (from the index alone where one serves). */
+export async function findAllIds(store: RecordStore, entity: string, probe: RecordProbe): Promise<string[]> {
+  if ((probe.kind === 'text' || probe.kind === 'number') && probe.values.length === 0) return [];
+  if ((probe.kind === 'text' || probe.kind === 'number') && probe.values.length > VALUES_PER_LOOKUP) {
+    const out: string[] = [];
+    for (let start = 0; start < probe.values.length; start += VALUES_PER_LOOKUP) {
+      const values = probe.values.slice(start, start + VALUES_PER_LOOKUP);
+      out.push(...(await findAllIds(store, entity, { ...probe, values } as RecordProbe)));
+    }
+    return out;
+  }
+  const out: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.findRecordIds(entity, probe, {
+      limit: PROBE_PAGE,
+      ...(after === undefined ? {} : { after }),
+    });
+    out.push(...page.ids);
+    if (page.next === undefined) return out;
+    after = page.next;
+  }
+}
+
+/** The stored rows among `ids` (tombstones included), a bounded number per call. */
+export async function getAll(
+  store: RecordStore,
+  entity: string,
+  ids: readonly string[],
+): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
+  for (let start = 0; start < ids.length; start += VALUES_PER_LOOKUP)
+    out.push(...(await store.getRecords(entity, ids.slice(start, start + VALUES_PER_LOOKUP))));
+  return out;
+}
+
 /**
  * The held value a member row will have: its version, what its remembered associations offer, and
  * the time keys of its window attributes (`entity.keys`).

@@ -20,6 +20,8 @@ import {
 import { narrowsByDate } from './lookup-specs';
 import {
   findAll,
+  findAllIds,
+  getAll,
   heldKeysMayMatch,
   isDirectMember,
   judgeRows,
@@ -718,13 +720,21 @@ async function reachStep(
     const pairs = await findAll(store, probed, probe);
     const ids = [...new Set(pairs.flatMap((p) => intersectPair(association, p)?.target ?? []))];
     targets = await findAll(store, entity.name, { kind: 'text', attribute: null, values: ids });
-  } else if (task.fresh && probe.kind === 'text' && probe.attribute === null) {
-    // Targets by id: those the device will hold already (members on their own, planned by
-    // `enumerate`, or reached before) would be skipped or planned the same again, so they are not
-    // read. On a first download most reached rows are members on their own.
-    await scope.held.ensure(probe.values.map((id) => [entity.name, id] as const));
-    const unplanned = probe.values.filter((id) => view.get(entity.name, id) === undefined);
-    targets = await findAll(store, probed, { ...probe, values: unplanned });
+  } else if (task.fresh) {
+    // Targets the device will hold already (members on their own, planned by `enumerate`, or
+    // reached before) would be skipped or planned the same again, so only the others' rows are
+    // read: their ids first (the values themselves for a link to the id, else from the index). On a
+    // first download most reached rows are members on their own. A row changed between the two
+    // reads is judged as it is now, and only if the probe still finds it (the change sequence
+    // tells the rest, as between any two pages).
+    const byId = probe.kind === 'text' && probe.attribute === null;
+    const ids = byId ? probe.values : await findAllIds(store, probed, probe);
+    await scope.held.ensure(ids.map((id) => [entity.name, id] as const));
+    const unplanned = ids.filter((id) => view.get(entity.name, id) === undefined);
+    targets = byId
+      ? // Link values find ids as the index compares them (record-keys.ts), not byte for byte.
+        await findAll(store, probed, { ...probe, values: unplanned })
+      : (await getAll(store, probed, unplanned)).filter((r) => !r.deleted && probeMatches(probe, r));
   } else {
     targets = await findAll(store, probed, probe);
   }

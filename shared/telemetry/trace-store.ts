@@ -23,6 +23,7 @@ const RECORD_METHODS = [
   'scanRecords',
   'countRecords',
   'findRecords',
+  'findRecordIds',
   'prepareLookups',
   'readChanges',
   'headCursor',

@@ -358,7 +358,11 @@ describe('SQLite store, look-up indexes and the change log', () => {
       const tenant = store.tenant('contoso');
       await tenant.applyRecordWrites([owned('r1', '1', 'me'), owned('r2', '1', 'you')]);
       const cursor = await tenant.headCursor();
-      await tenant.applyRecordWrites([owned('r1', '2', 'me'), owned('r3', '1', 'me'), owned('r2', '2', 'you')]);
+      await tenant.applyRecordWrites([
+        owned('r1', '2', 'me'),
+        owned('r3', '1', 'me'),
+        owned('r2', '2', 'you'),
+      ]);
 
       const first = newReadMeter();
       const page = await tenant.metered(first).readChanges(cursor, 10, mine);
@@ -401,7 +405,9 @@ describe('SQLite store, look-up indexes and the change log', () => {
       const other2 = openTenantFile('contoso');
       try {
         other2
-          .prepare("UPDATE records SET version = '3', seq = (SELECT max(seq) + 1 FROM records) WHERE id = 'r1'")
+          .prepare(
+            "UPDATE records SET version = '3', seq = (SELECT max(seq) + 1 FROM records) WHERE id = 'r1'",
+          )
           .run();
       } finally {
         other2.close();

@@ -795,6 +795,54 @@ export function describeStoreContract(
         }
       });
 
+      it('pages the ids of what a probe finds as findRecords pages its rows, positions interchangeable', async () => {
+        const tenant = await newTenant();
+        const writes: RecordWrite[] = [];
+        for (let i = 0; i < 30; i++) {
+          writes.push(
+            row(`r${String(i).padStart(2, '0')}`, '1', {
+              ownerid: ['U-1', 'u-2', 'U-3'][i % 3],
+              n: i % 4,
+              at: `2026-02-0${1 + (i % 3)}T00:00:00Z`,
+            }),
+          );
+        }
+        await tenant.applyRecordWrites(writes);
+        await tenant.applyRecordWrites([tombstone('r00', '2')]);
+        const probes: RecordProbe[] = [
+          { kind: 'text', attribute: 'ownerid', values: ['u-1', 'U-2'] },
+          { kind: 'number', attribute: 'n', values: [0, 3] },
+          { kind: 'time', attribute: 'at', from: day('2026-02-01'), to: day('2026-02-03') },
+          { kind: 'all' },
+          { kind: 'text', attribute: 'ownerid', values: [] },
+        ];
+        for (const probe of probes) {
+          const rows = await findAll(tenant, 'account', probe, 4);
+          const pages: string[][] = [];
+          let after: string | undefined;
+          for (let guard = 0; guard < 100; guard++) {
+            const page = await tenant.findRecordIds('account', probe, { after, limit: 4 });
+            pages.push(page.ids);
+            if (page.next === undefined) break;
+            // A position of the ids continues the rows' pages too.
+            const rest = await tenant.findRecords('account', probe, { after: page.next, limit: 4 });
+            expect(rest.records.map((r) => r.id)).toEqual(rows.pages[pages.length]!.map((r) => r.id));
+            after = page.next;
+          }
+          expect(pages).toEqual(rows.pages.map((page) => page.map((r) => r.id)));
+        }
+        // A keyed probe's ids are read from the index (one more to know a page follows, on SQLite),
+        // and at most one row, for the page's position.
+        const meter = newReadMeter();
+        const page = await tenant
+          .metered(meter)
+          .findRecordIds('account', { kind: 'text', attribute: 'ownerid', values: ['u-2'] }, { limit: 4 });
+        expect(page.ids).toHaveLength(4);
+        expect(meter.keys).toBeGreaterThanOrEqual(page.ids.length);
+        expect(meter.keys).toBeLessThanOrEqual(page.ids.length + 1);
+        expect(meter.rows).toBeLessThanOrEqual(1);
+      });
+
       it('refuses a malformed page position', async () => {
         const tenant = await probeTenant();
         const probe: RecordProbe = { kind: 'text', attribute: 'name', values: ['alpha'] };

@@ -32,13 +32,14 @@ export const syncMetadataRoute = defineTenantRoute({
 
 /**
  * What the request read from the store, as the adapters counted it: `rows=…, docs=…, changes=…,
- * ru=…` (record rows, documents, change entries, Cosmos request units). For operators and the bench:
+ * keys=…, ru=…` (record rows, documents, change entries, index entries read without their rows,
+ * Cosmos request units). For operators and the bench:
  * a download's cost should follow what its user holds and what changed for them (SPEC §12).
  */
 export const STORE_READS_HEADER = 'x-store-reads';
 
 export function formatReadMeter(meter: ReadMeter): string {
-  return `rows=${meter.rows}, docs=${meter.docs}, changes=${meter.changes}, ru=${meter.requestCharge.toFixed(1)}`;
+  return `rows=${meter.rows}, docs=${meter.docs}, changes=${meter.changes}, keys=${meter.keys}, ru=${meter.requestCharge.toFixed(1)}`;
 }
 
 /**

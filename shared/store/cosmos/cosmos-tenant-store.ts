@@ -5,6 +5,7 @@ import type { StoredRecord } from '../../model/record';
 import type {
   ChangePage,
   ChangeScope,
+  ProbeIdPage,
   ProbePage,
   ReadMeter,
   RecordProbe,
@@ -272,6 +273,43 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     return { records, next: undefined };
   }
 
+  async findRecordIds(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbeIdPage> {
+    assertLimit(options.limit);
+    const queries = probeQueries(probe);
+    if (queries === undefined) return { ids: [], next: undefined };
+    // A scan's candidates are judged on their attributes: its rows are read, as findRecords does.
+    if (queries.kind === 'scan') {
+      const page = await this.findRecords(entity, probe, options);
+      return { ids: page.records.map((record) => record.id), next: page.next };
+    }
+    // A keyed query finds exactly its rows: the ids alone, in findRecords' order and positions.
+    const { limit } = options;
+    const start =
+      options.after === undefined
+        ? { chunk: 0, afterId: null }
+        : decodeProbePosition(entity, queries, options.after);
+    const ids: string[] = [];
+    for (
+      let chunk = start.chunk, afterId = start.afterId;
+      chunk < queries.chunks.length;
+      chunk++, afterId = null
+    ) {
+      const top = limit - ids.length;
+      const items = await this.probeChunk<{ recordId: string }>(entity, queries, chunk, afterId, top, 'ids');
+      for (const item of items) ids.push(item.recordId);
+      if (items.length === top)
+        return {
+          ids,
+          next: encodeProbePosition(entity, queries, { chunk, afterId: items[top - 1]!.recordId }),
+        };
+    }
+    return { ids, next: undefined };
+  }
+
   /** Nothing to build: the indexing policy of `records` indexes every key under `/k` (layout.ts). */
   prepareLookups(): Promise<void> {
     return Promise.resolve();
@@ -354,21 +392,23 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
   }
 
   /** One chunk's rows of a probe after `afterId`, in id order, at most `top`. */
-  private async probeChunk(
+  private async probeChunk<T = ProjectedRecord>(
     entity: string,
     queries: ProbeQueries,
     chunk: number,
     afterId: string | null,
     top: number,
-  ): Promise<ProjectedRecord[]> {
+    select: 'rows' | 'ids' = 'rows',
+  ): Promise<T[]> {
     const { condition, parameters } = queries.chunks[chunk]!;
     const filters = [LIVE_ROWS];
     if (condition !== '') filters.push(condition);
     if (afterId !== null) filters.push('c.recordId > @afterId');
-    return this.queryRecords<ProjectedRecord>(
-      `SELECT TOP ${top} ${RECORD_PROJECTION} FROM c WHERE ${filters.join(' AND ')} ORDER BY c.entity, c.recordId`,
+    const projection = select === 'rows' ? RECORD_PROJECTION : 'c.recordId';
+    return this.queryRecords<T>(
+      `SELECT TOP ${top} ${projection} FROM c WHERE ${filters.join(' AND ')} ORDER BY c.entity, c.recordId`,
       [{ name: '@entity', value: entity }, { name: '@afterId', value: afterId ?? '' }, ...parameters],
-      { limit: top, kind: 'rows' },
+      { limit: top, kind: select === 'rows' ? 'rows' : 'keys' },
       `Looking up rows of ${entity}`,
     );
   }

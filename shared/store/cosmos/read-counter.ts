@@ -1,7 +1,7 @@
 import type { ReadMeter } from '../port';
 
 /** What a read brought back: record items, documents, change markers, or nothing countable. */
-export type ReadKind = 'rows' | 'docs' | 'changes' | 'none';
+export type ReadKind = 'rows' | 'docs' | 'changes' | 'keys' | 'none';
 
 /**
  * Adds what reads cost to a {@link ReadMeter} (the port's `metered` view), or does nothing for a

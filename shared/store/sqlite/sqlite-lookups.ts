@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { AppError } from '../../errors';
 import type { Attributes, StoredRecord } from '../../model/record';
-import type { LookupSpec, ProbePage, ReadMeter, RecordProbe } from '../port';
+import type { LookupSpec, ProbeIdPage, ProbePage, ReadMeter, RecordProbe } from '../port';
 import { normalizeProbe, numberKey, probeIsEmpty, probeMatches, textKey, timeKey } from '../record-keys';
 import {
   isIndexable,
@@ -49,8 +49,14 @@ function liveParameters(entity: string, probe: RecordProbe): unknown[] {
   return [entity, probe.within.from ?? Number.NEGATIVE_INFINITY, probe.within.to ?? Number.POSITIVE_INFINITY];
 }
 
-/** The SQL of a key index's statements: exported so a test can ask SQLite how it runs them. */
-export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedStatements]?: string } {
+/**
+ * The SQL of a key index's statements: exported so a test can ask SQLite how it runs them. With
+ * `ids`, they select the id alone, which the index holds: SQLite answers from it without the rows.
+ */
+export function keyedStatementSql(
+  spec: LookupSpec,
+  columns: 'rows' | 'ids' = 'rows',
+): { [name in keyof KeyedStatements]?: string } {
   const key = keyExpression(spec);
   // A composite index is named: without statistics SQLite would rather walk the key's index in
   // order, reading every row of the key to test its date.
@@ -60,7 +66,7 @@ export function keyedStatementSql(spec: LookupSpec): { [name in keyof KeyedState
       : `FROM records INDEXED BY ${lookupIndex(spec).name} WHERE entity = ? AND deleted = 0 AND ${withinExpression(spec.within)} >= ? AND ${withinExpression(spec.within)} < ?`;
   // Not the key itself: computing it in SQL for every row cost a third of a page's read; the page's
   // position needs the last row's only (`keyOfRow`).
-  const select = `SELECT ${RECORD_COLUMNS} ${live}`;
+  const select = `SELECT ${columns === 'rows' ? RECORD_COLUMNS : 'id'} ${live}`;
   const order = `ORDER BY ${key}, id LIMIT ?`;
   const restOfKey = `${select} AND ${key} = ? AND id > ? ORDER BY id LIMIT ?`;
   if (spec.kind === 'time') {
@@ -149,6 +155,7 @@ export class SqliteLookups {
   private readonly liveAfter: Database.Statement<[string, string, number], RecordRow>;
   private readonly countLive: Database.Statement<[string, number], { count: number }>;
   private readonly liveOfEntity: Database.Statement<[string], RecordRow>;
+  private readonly liveRow: Database.Statement<[string, string], RecordRow>;
 
   constructor(private readonly db: Database.Database) {
     this.liveAfter = db.prepare(
@@ -158,6 +165,9 @@ export class SqliteLookups {
       'SELECT count(*) AS count FROM (SELECT 1 FROM records WHERE entity = ? AND deleted = 0 LIMIT ?)',
     );
     this.liveOfEntity = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND deleted = 0`);
+    this.liveRow = db.prepare(
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id = ? AND deleted = 0`,
+    );
   }
 
   /**
@@ -191,39 +201,83 @@ export class SqliteLookups {
       const rows = this.liveAfter.all(entity, after?.id ?? '', limit + 1);
       return this.page(rows, limit, meter, normalizeProbe(probe), (last) => ({ id: last.id }));
     }
+    const keyed = this.keyedRows<RecordRow>(entity, probe, options, 'rows');
+    if (keyed === undefined) return { records: [], next: undefined };
+    return this.page(keyed.rows, limit, meter, keyed.probe, (last) => ({
+      key: keyOfRow(keyed.probe, last),
+      id: last.id,
+    }));
+  }
+
+  /**
+   * The ids of a page of {@link find}, from the key index alone (counted as `keys`); the page's
+   * position needs the last row's key, read from that row (one row). Probes no index serves read
+   * their rows (counted as rows) and give their ids.
+   */
+  findIds(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+    meter: ReadMeter | undefined,
+  ): ProbeIdPage {
+    if (probe.kind === 'all' || !isIndexable(specOf(probe))) {
+      const page = this.find(entity, probe, options, meter);
+      return { ids: page.records.map((record) => record.id), next: page.next };
+    }
+    const keyed = this.keyedRows<{ id: string }>(entity, probe, options, 'ids');
+    if (keyed === undefined) return { ids: [], next: undefined };
+    const { rows } = keyed;
+    if (meter !== undefined) meter.keys += rows.length;
+    const more = rows.length > options.limit;
+    if (more) rows.length = options.limit;
+    const ids = rows.map((row) => row.id);
+    if (!more) return { ids, next: undefined };
+    const last = this.liveRow.get(entity, ids[ids.length - 1]!);
+    // The index found it in this snapshot-less read; deleted since, the page ends here.
+    if (last === undefined) return { ids, next: undefined };
+    if (meter !== undefined) meter.rows += 1;
+    return { ids, next: encodeAfter({ key: keyOfRow(keyed.probe, last), id: last.id }) };
+  }
+
+  /** The rows (or ids) a keyed probe's page reads: the rest of the last page's key, then the keys after it. */
+  private keyedRows<R extends { id: string }>(
+    entity: string,
+    probe: Exclude<RecordProbe, { kind: 'all' }>,
+    options: { after?: string; limit: number },
+    columns: 'rows' | 'ids',
+  ): { rows: R[]; probe: Exclude<RecordProbe, { kind: 'all' }> } | undefined {
     const after = decodeAfter(options.after, probe.kind === 'text' ? 'string' : 'number');
-    if (probeIsEmpty(probe)) return { records: [], next: undefined };
+    if (probeIsEmpty(probe)) return undefined;
     const normalized = normalizeProbe(probe);
-    const statements = this.statementsOf(specOf(probe));
+    const statements = this.statementsOf(specOf(probe), columns);
     const live = liveParameters(entity, normalized);
     // One more row than the page: tells whether there is a next page without an empty last one.
-    const wanted = limit + 1;
+    const wanted = options.limit + 1;
     const from = after !== undefined && 'key' in after ? after.key : undefined;
-    let rows: RecordRow[] =
-      from === undefined ? [] : statements.restOfKey.all(...live, from, after!.id, wanted);
+    // The statements of `columns` select rows or ids alone.
+    const all = (statement: Database.Statement<unknown[], RecordRow>, ...parameters: unknown[]): R[] =>
+      statement.all(...parameters) as unknown as R[];
+    let rows: R[] = from === undefined ? [] : all(statements.restOfKey, ...live, from, after!.id, wanted);
     if (rows.length < wanted) {
       const rest = wanted - rows.length;
-      let following: RecordRow[];
+      let following: R[];
       if (normalized.kind === 'time') {
         const upper = normalized.to ?? Number.POSITIVE_INFINITY;
         following =
           from === undefined
-            ? statements.inRange!.all(...live, normalized.from ?? Number.NEGATIVE_INFINITY, upper, rest)
-            : statements.afterInRange!.all(...live, from, upper, rest);
+            ? all(statements.inRange!, ...live, normalized.from ?? Number.NEGATIVE_INFINITY, upper, rest)
+            : all(statements.afterInRange!, ...live, from, upper, rest);
       } else {
         const values = valuesJson(normalized);
         following =
           from === undefined
-            ? statements.ofValues!.all(...live, values, rest)
-            : statements.ofValuesAfter!.all(...live, values, from, rest);
+            ? all(statements.ofValues!, ...live, values, rest)
+            : all(statements.ofValuesAfter!, ...live, values, from, rest);
       }
       // concat, not push(...): a page of many thousand rows would overflow the argument stack.
       rows = rows.length === 0 ? following : rows.concat(following);
     }
-    return this.page(rows, limit, meter, normalized, (last) => ({
-      key: keyOfRow(normalized, last),
-      id: last.id,
-    }));
+    return { rows, probe: normalized };
   }
 
   /** How many live rows a probe finds (at most `upTo`, -1: all): from its index alone where one serves. */
@@ -269,13 +323,13 @@ export class SqliteLookups {
     return { records, next };
   }
 
-  private statementsOf(spec: LookupSpec): KeyedStatements {
-    const cacheKey = specKey(spec);
+  private statementsOf(spec: LookupSpec, columns: 'rows' | 'ids' = 'rows'): KeyedStatements {
+    const cacheKey = `${specKey(spec)}\u0000${columns}`;
     let statements = this.keyed.get(cacheKey);
     if (statements !== undefined) return statements;
     // Normally built by prepareLookups when configuration is published; this is the fallback.
     this.db.exec(lookupIndex(spec).ddl);
-    const sql = keyedStatementSql(spec);
+    const sql = keyedStatementSql(spec, columns);
     const prepare = <P extends unknown[], R>(
       text: string | undefined,
     ): Database.Statement<P, R> | undefined => (text === undefined ? undefined : this.db.prepare<P, R>(text));

@@ -7,6 +7,7 @@ import type {
   ChangePage,
   ChangeScope,
   LookupSpec,
+  ProbeIdPage,
   ProbePage,
   ReadMeter,
   RecordProbe,
@@ -329,6 +330,17 @@ export class SqliteRecordStore implements RecordStore {
     return this.run((s) => {
       assertLimit(options.limit);
       return s.lookups.find(entity, probe, options, this.meter);
+    });
+  }
+
+  findRecordIds(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbeIdPage> {
+    return this.run((s) => {
+      assertLimit(options.limit);
+      return s.lookups.findIds(entity, probe, options, this.meter);
     });
   }
 

@@ -6,6 +6,7 @@ import type {
   ChangeScope,
   DocEtag,
   LookupSpec,
+  ProbeIdPage,
   ProbePage,
   PutDocOptions,
   ReadMeter,
@@ -89,6 +90,13 @@ export class SqliteTenantStore implements TenantStore {
     options: { after?: string; limit: number },
   ): Promise<ProbePage> {
     return this.records.findRecords(entity, probe, options);
+  }
+  findRecordIds(
+    entity: string,
+    probe: RecordProbe,
+    options: { after?: string; limit: number },
+  ): Promise<ProbeIdPage> {
+    return this.records.findRecordIds(entity, probe, options);
   }
   prepareLookups(specs: readonly LookupSpec[]): Promise<void> {
     return this.records.prepareLookups(specs);

@@ -143,6 +143,43 @@ describe('what a download reads', () => {
     expect(rowsRead).toBe(50);
   });
 
+  it("looks up the ids of an association's targets and reads only those it does not hold yet", async () => {
+    // u1's 20 accounts each have 3 contacts: 40 of them u1's own (members on their own), 20 its
+    // team's (readable by u1, members only through their account).
+    const contacts: RecordWrite[] = [];
+    for (let n = 0; n < 60; n++)
+      contacts.push(
+        row('contact', `c${n}`, {
+          name: `c${n}`,
+          ownerid: n % 3 === 0 ? 't1' : 'u1',
+          owningbusinessunit: 'east',
+          parentaccountid: `m${n % 20}`,
+        }),
+      );
+    await t.tenant.applyRecordWrites(contacts);
+    const items = profileOneItems({ withTasks: false, withLeads: false }).map((item) =>
+      item.entity === 'contact' ? { ...item, rule: 'other' as const, mine: true } : item,
+    );
+    await updateProfile(t.tenant, t.clock, 'p1', { name: 'P1', description: '', items, users: ['u1'] });
+    await publishProfile(t.tenant, t.clock, 'p1');
+
+    const d = new DeviceReplica('d1', 1);
+    let rowsRead = 0;
+    let keys = 0;
+    for (let page = 0; page < 10; page++) {
+      const step = await measuredStep(d);
+      rowsRead += step.meter.rows;
+      keys += step.meter.keys;
+      if (step.changes === 0) break;
+    }
+    const held = [...d.rows.keys()];
+    expect(held.filter((k) => k.startsWith('contact')).length).toBe(60);
+    expect(held.filter((k) => k.startsWith('account')).length).toBe(20);
+    // The 60 linked contacts' ids come from the index; of their rows only the team's 20 are read again.
+    expect(keys).toBeGreaterThanOrEqual(60);
+    expect(rowsRead).toBe(20 + 40 + 20);
+  });
+
   it('reads nothing of 2,000 changes to an entity outside its profile', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
