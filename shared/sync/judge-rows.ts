@@ -35,56 +35,48 @@ const VALUES_PER_LOOKUP = 500;
 /** Rows per probe page while judging. */
 const PROBE_PAGE = 1000;
 
-/** Every live row a probe finds, page by page. */
-export async function findAll(
-  store: RecordStore,
-  entity: string,
+/** One page of a probe's answer: what it holds, and where the next page starts. */
+type ReadPage<T> = (
   probe: RecordProbe,
-): Promise<StoredRecord[]> {
-  if ((probe.kind === 'text' || probe.kind === 'number') && probe.values.length === 0) return [];
-  if ((probe.kind === 'text' || probe.kind === 'number') && probe.values.length > VALUES_PER_LOOKUP) {
-    const out: StoredRecord[] = [];
-    for (let start = 0; start < probe.values.length; start += VALUES_PER_LOOKUP) {
-      const values = probe.values.slice(start, start + VALUES_PER_LOOKUP);
-      out.push(...(await findAll(store, entity, { ...probe, values } as RecordProbe)));
+  options: { after?: string; limit: number },
+) => Promise<{ items: readonly T[]; next: string | undefined }>;
+
+/** Everything a probe finds, page by page, its values in bounded look-ups. */
+async function readAll<T>(probe: RecordProbe, read: ReadPage<T>): Promise<T[]> {
+  const out: T[] = [];
+  if (probe.kind === 'text' || probe.kind === 'number') {
+    if (probe.values.length === 0) return out;
+    if (probe.values.length > VALUES_PER_LOOKUP) {
+      for (let start = 0; start < probe.values.length; start += VALUES_PER_LOOKUP) {
+        const values = probe.values.slice(start, start + VALUES_PER_LOOKUP);
+        out.push(...(await readAll({ ...probe, values } as RecordProbe, read)));
+      }
+      return out;
     }
-    return out;
   }
-  const out: StoredRecord[] = [];
   let after: string | undefined;
   for (;;) {
-    const page = await store.findRecords(entity, probe, {
-      limit: PROBE_PAGE,
-      ...(after === undefined ? {} : { after }),
-    });
-    out.push(...page.records);
+    const page = await read(probe, { limit: PROBE_PAGE, ...(after === undefined ? {} : { after }) });
+    out.push(...page.items);
     if (page.next === undefined) return out;
     after = page.next;
   }
 }
 
+/** Every live row a probe finds, page by page. */
+export function findAll(store: RecordStore, entity: string, probe: RecordProbe): Promise<StoredRecord[]> {
+  return readAll(probe, async (p, options) => {
+    const page = await store.findRecords(entity, p, options);
+    return { items: page.records, next: page.next };
+  });
+}
+
 /** The ids of every live row a probe finds, page by page (from the index alone where one serves). */
-export async function findAllIds(store: RecordStore, entity: string, probe: RecordProbe): Promise<string[]> {
-  if ((probe.kind === 'text' || probe.kind === 'number') && probe.values.length === 0) return [];
-  if ((probe.kind === 'text' || probe.kind === 'number') && probe.values.length > VALUES_PER_LOOKUP) {
-    const out: string[] = [];
-    for (let start = 0; start < probe.values.length; start += VALUES_PER_LOOKUP) {
-      const values = probe.values.slice(start, start + VALUES_PER_LOOKUP);
-      out.push(...(await findAllIds(store, entity, { ...probe, values } as RecordProbe)));
-    }
-    return out;
-  }
-  const out: string[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page = await store.findRecordIds(entity, probe, {
-      limit: PROBE_PAGE,
-      ...(after === undefined ? {} : { after }),
-    });
-    out.push(...page.ids);
-    if (page.next === undefined) return out;
-    after = page.next;
-  }
+export function findAllIds(store: RecordStore, entity: string, probe: RecordProbe): Promise<string[]> {
+  return readAll(probe, async (p, options) => {
+    const page = await store.findRecordIds(entity, p, options);
+    return { items: page.ids, next: page.next };
+  });
 }
 
 /** The stored rows among `ids` (tombstones included), a bounded number per call. */

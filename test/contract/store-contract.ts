@@ -750,7 +750,8 @@ export function describeStoreContract(
         ).toBe(0);
       });
 
-      it('pages a probe after its last page, in the same order on every call, over keys many rows share', async () => {
+      /** 40 accounts whose keys many rows share (two of them deleted), and probes of each kind. */
+      async function sharedKeysTenant(): Promise<TenantStore> {
         const tenant = await newTenant();
         const writes: RecordWrite[] = [];
         for (let i = 0; i < 40; i++) {
@@ -765,18 +766,26 @@ export function describeStoreContract(
         }
         await tenant.applyRecordWrites(writes);
         await tenant.applyRecordWrites([tombstone('r00', '2'), tombstone('r07', '2')]);
-        const probes: RecordProbe[] = [
-          { kind: 'text', attribute: 'ownerid', values: ['u-1', 'U-2'] },
-          { kind: 'number', attribute: 'n', values: [0, 3] },
-          { kind: 'time', attribute: 'at', from: day('2026-02-01'), to: day('2026-02-03') },
-          { kind: 'all' },
-          {
-            kind: 'text',
-            attribute: 'ownerid',
-            values: ['u-1', 'U-2', 'u-3'],
-            within: { attribute: 'at', from: day('2026-02-02'), to: day('2026-02-04') },
-          },
-        ];
+        return tenant;
+      }
+
+      /** A probe of each kind over {@link sharedKeysTenant}'s rows, a composite one included. */
+      const sharedKeyProbes = (): RecordProbe[] => [
+        { kind: 'text', attribute: 'ownerid', values: ['u-1', 'U-2'] },
+        { kind: 'number', attribute: 'n', values: [0, 3] },
+        { kind: 'time', attribute: 'at', from: day('2026-02-01'), to: day('2026-02-03') },
+        { kind: 'all' },
+        {
+          kind: 'text',
+          attribute: 'ownerid',
+          values: ['u-1', 'U-2', 'u-3'],
+          within: { attribute: 'at', from: day('2026-02-02'), to: day('2026-02-04') },
+        },
+      ];
+
+      it('pages a probe after its last page, in the same order on every call, over keys many rows share', async () => {
+        const tenant = await sharedKeysTenant();
+        const probes = sharedKeyProbes();
         // Prepared as configuration publishes do (the composite one included); unprepared ones are built on first use.
         await tenant.prepareLookups([{ attribute: 'ownerid', kind: 'text', within: 'at' }]);
         for (const probe of probes) {
@@ -796,24 +805,9 @@ export function describeStoreContract(
       });
 
       it('pages the ids of what a probe finds as findRecords pages its rows, positions interchangeable', async () => {
-        const tenant = await newTenant();
-        const writes: RecordWrite[] = [];
-        for (let i = 0; i < 30; i++) {
-          writes.push(
-            row(`r${String(i).padStart(2, '0')}`, '1', {
-              ownerid: ['U-1', 'u-2', 'U-3'][i % 3],
-              n: i % 4,
-              at: `2026-02-0${1 + (i % 3)}T00:00:00Z`,
-            }),
-          );
-        }
-        await tenant.applyRecordWrites(writes);
-        await tenant.applyRecordWrites([tombstone('r00', '2')]);
+        const tenant = await sharedKeysTenant();
         const probes: RecordProbe[] = [
-          { kind: 'text', attribute: 'ownerid', values: ['u-1', 'U-2'] },
-          { kind: 'number', attribute: 'n', values: [0, 3] },
-          { kind: 'time', attribute: 'at', from: day('2026-02-01'), to: day('2026-02-03') },
-          { kind: 'all' },
+          ...sharedKeyProbes(),
           { kind: 'text', attribute: 'ownerid', values: [] },
         ];
         for (const probe of probes) {
