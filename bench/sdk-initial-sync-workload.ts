@@ -6,6 +6,7 @@ import { createSqliteLocalStore } from '../client/sqlite';
 import { DEMO_APP_ID } from '../local/demo/seed-demo-tenant';
 import { atLeast, atMost, figure } from './bench-figure';
 import { ORG, type BenchContext } from './bench-context';
+import { syncInChromium } from './browser-store-sync';
 import { removeDataDir, startHostProcess } from './host-process';
 import { INITIAL_DOWNLOAD_DEMO_ROWS } from './initial-download-workload';
 import { median } from './statistics';
@@ -34,7 +35,9 @@ function serverTimingMs(header: string | null): number {
  * Workload 8: the SDK's initial sync end to end (`createSyncClient` + `createSqliteLocalStore` into a
  * temporary file) for workload 1's ~10,000-row user, over loopback with the compression `fetch`
  * negotiates. The first sync warms the host and the bench process; the figure is the median of the
- * following ones, each a new device with a new database file.
+ * following ones, each a new device with a new database file. Then the same user's initial sync
+ * from a page in headless Chromium with the browser store (`@offline-sync/client/web`), against the
+ * same host, measured the same way in the page; skipped, saying so, where no Chromium is found.
  */
 export async function runSdkInitialSync(context: BenchContext, options: { runs: number }): Promise<void> {
   context.log(`Workload 8: SDK initial sync into SQLite, ${INITIAL_DOWNLOAD_DEMO_ROWS} demo rows…`);
@@ -107,6 +110,54 @@ export async function runSdkInitialSync(context: BenchContext, options: { runs: 
       unit: 'rows/s',
       store: STORE,
       goal: atLeast(40_000, '10,000 rows in 250 ms'),
+    });
+
+    const browser = await syncInChromium({
+      hostUrl: host.url,
+      token,
+      org: ORG,
+      app: DEMO_APP_ID,
+      deviceIdPrefix: 'bench-w8-web',
+      runs: options.runs,
+      log: (line) => context.log(line),
+    });
+    if (browser === undefined) {
+      const skipped =
+        "Workload 8: SKIPPED the browser-store figures (client wall time, browser store in Chromium): no Chromium found (install Debian's chromium or set CHROMIUM_PATH).";
+      context.log(skipped);
+      context.notes.push(skipped);
+      return;
+    }
+    const { chromium, warm: browserWarm, runs: browserRuns } = browser;
+    const kinds = [...new Set(browserRuns.map((r) => r.persistence))];
+    const persistence =
+      kinds.length === 1 && kinds[0] === 'opfs-sahpool'
+        ? 'OPFS through opfs-sahpool (on disk, a new Chromium profile folder)'
+        : `${kinds.join(' and ')} (the memory fallback: ${[...new Set(browserRuns.map((r) => r.persistenceReason ?? 'no reason given'))].join('; ')})`;
+    const browserStore = `browser store (SQLite WASM in a worker, ${kinds.join('/')}), headless Chromium ${chromium}`;
+    const browserFirst = browserRuns[0] ?? browserWarm;
+    const browserMs = median(browserRuns.map((r) => r.clientMs));
+    add({
+      workload,
+      name: 'client wall time, browser store in Chromium',
+      value: browserMs,
+      unit: 'ms',
+      store: browserStore,
+      note: `the same user ${USER} syncs ${browserFirst.rows} rows in ${browserFirst.pages} pages from a page in headless Chromium ${chromium} with createSyncClient + openWebLocalStore (@offline-sync/client/web, @sqlite.org/sqlite-wasm in a dedicated worker); persistence: ${persistence}; the page served from 127.0.0.1, which passes /api/ to the same host (content-encoding ${[...new Set(browserRuns.flatMap((r) => r.encodings))].join(', ')}, as Chromium negotiated it); performance.now() around client.sync() in the page, the store's rows counted there after each sync; median of ${options.runs} runs after a warm-up (${browserWarm.clientMs.toFixed(0)} ms cold), each a new device id and database; runs ${browserRuns.map((r) => r.clientMs.toFixed(0)).join(', ')} ms`,
+    });
+    add({
+      workload,
+      name: 'server share (server-timing), browser store in Chromium',
+      value: median(browserRuns.map((r) => r.serverMs)),
+      unit: 'ms',
+      store: browserStore,
+    });
+    add({
+      workload,
+      name: 'rows per second (client wall time), browser store in Chromium',
+      value: (browserFirst.rows / browserMs) * 1000,
+      unit: 'rows/s',
+      store: browserStore,
     });
   } finally {
     removeDataDir(deviceDir);

@@ -135,6 +135,7 @@ describe('azure.yaml (azd up)', () => {
       'local',
       'client',
       'bench',
+      'tooling',
       'scripts',
       'host.json',
       'package.json',
