@@ -1,4 +1,4 @@
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,16 +16,21 @@ function repositoryRoot(): string {
   }
 }
 
+/** How an app's bundler builds for a browser: everything bundled, nothing external, ES modules. */
+export const BROWSER_BUNDLE = {
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  write: false,
+  logLevel: 'silent',
+} as const satisfies BuildOptions;
+
 /** A page script (or worker) bundled for the browser as an app's bundler would, nothing external. */
 async function bundle(root: string, entry: string, banner?: string): Promise<string> {
   const result = await build({
+    ...BROWSER_BUNDLE,
     entryPoints: [join(root, entry)],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
     ...(banner === undefined ? {} : { banner: { js: banner } }),
   });
   const [output] = result.outputFiles;

@@ -1,6 +1,7 @@
 import { build } from 'esbuild';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { BROWSER_BUNDLE } from '../../tooling/web-page-server';
 
 const root = join(__dirname, '..', '..');
 const GZIP_BUDGET = 40 * 1024;
@@ -8,15 +9,10 @@ const GZIP_BUDGET = 40 * 1024;
 /** Bundles one SDK entry as an app's bundler would for a browser: minified, nothing external. */
 async function bundle(entry: string) {
   const result = await build({
+    ...BROWSER_BUNDLE,
     entryPoints: [join(root, entry)],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
     minify: true,
-    write: false,
     metafile: true,
-    logLevel: 'silent',
   });
   const [output] = result.outputFiles;
   if (!output) throw new Error(`esbuild wrote nothing for ${entry}`);

@@ -157,7 +157,11 @@ export class SqliteLookups {
   private readonly liveOfEntity: Database.Statement<[string], RecordRow>;
   private readonly liveRow: Database.Statement<[string, string], RecordRow>;
 
-  constructor(private readonly db: Database.Database) {
+  /** `inSnapshot` runs a read in one snapshot of the connection (the record store's). */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly inSnapshot: <R>(read: () => R) => R,
+  ) {
     this.liveAfter = db.prepare(
       `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
     );
@@ -224,19 +228,22 @@ export class SqliteLookups {
       const page = this.find(entity, probe, options, meter);
       return { ids: page.records.map((record) => record.id), next: page.next };
     }
-    const keyed = this.keyedRows<{ id: string }>(entity, probe, options, 'ids');
-    if (keyed === undefined) return { ids: [], next: undefined };
-    const { rows } = keyed;
-    if (meter !== undefined) meter.keys += rows.length;
-    const more = rows.length > options.limit;
-    if (more) rows.length = options.limit;
-    const ids = rows.map((row) => row.id);
-    if (!more) return { ids, next: undefined };
-    const last = this.liveRow.get(entity, ids[ids.length - 1]!);
-    // The index found it in this snapshot-less read; deleted since, the page ends here.
-    if (last === undefined) return { ids, next: undefined };
-    if (meter !== undefined) meter.rows += 1;
-    return { ids, next: encodeAfter({ key: keyOfRow(keyed.probe, last), id: last.id }) };
+    // One snapshot: the last id's row is the one the index found (another process may write between).
+    return this.inSnapshot(() => {
+      const keyed = this.keyedRows<{ id: string }>(entity, probe, options, 'ids');
+      if (keyed === undefined) return { ids: [], next: undefined };
+      const { rows } = keyed;
+      if (meter !== undefined) meter.keys += rows.length;
+      const more = rows.length > options.limit;
+      if (more) rows.length = options.limit;
+      const ids = rows.map((row) => row.id);
+      if (!more) return { ids, next: undefined };
+      const last = this.liveRow.get(entity, ids[ids.length - 1]!);
+      if (last === undefined)
+        throw new AppError('Internal', 'A row its index found in this snapshot is gone.');
+      if (meter !== undefined) meter.rows += 1;
+      return { ids, next: encodeAfter({ key: keyOfRow(keyed.probe, last), id: last.id }) };
+    });
   }
 
   /** The rows (or ids) a keyed probe's page reads: the rest of the last page's key, then the keys after it. */

@@ -133,9 +133,9 @@ class RecordStatements {
       `SELECT ${RECORD_COLUMNS}, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
     this.changeLog = new SqliteChangeLog(db);
-    this.lookups = new SqliteLookups(db);
     const snapshot = db.transaction((read: () => unknown) => read());
     this.inSnapshot = <R>(read: () => R): R => snapshot.deferred(read) as R;
+    this.lookups = new SqliteLookups(db, this.inSnapshot);
     this.applyWrites = db.transaction((writes: readonly RecordWrite[], context: WriteContext) => {
       // The write lock is held from BEGIN IMMEDIATE to COMMIT, so no other connection can allocate
       // seqs in between: commit order equals seq order, and a reader that sees seq n sees all below.
