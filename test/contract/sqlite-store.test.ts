@@ -680,6 +680,57 @@ describe('SQLite store, look-up indexes and the change log', () => {
     }
   });
 
+  it('rebuilds the docs table of earlier versions (WITHOUT ROWID) as a rowid table, keeping documents and etags', async () => {
+    const first = createSqliteStore({ dataDir });
+    await first.createTenantDatabase('contoso');
+    const small = await first.tenant('contoso').putDoc('settings', 'tenant', { a: 1 });
+    const large = await first.tenant('contoso').putDoc('syncHeld', 'd1', { ids: 'x'.repeat(20_000) });
+    const control = await first.control.putDoc('tenant', 'contoso', { org: 'contoso' });
+    await first.close();
+    // As earlier versions made it: WITHOUT ROWID, the value before the etag.
+    const oldLayout = `CREATE TABLE docs_old (kind TEXT NOT NULL, id TEXT NOT NULL, value TEXT NOT NULL,
+        etag TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+      INSERT INTO docs_old SELECT kind, id, value, etag FROM docs; DROP TABLE docs;
+      ALTER TABLE docs_old RENAME TO docs;`;
+    for (const file of [join(dataDir, 'tenants', 'contoso.db'), join(dataDir, 'control.db')]) {
+      const db = new Database(file);
+      registerRecordKeyFunctions(db);
+      db.exec(oldLayout);
+      db.close();
+    }
+
+    const second = createSqliteStore({ dataDir });
+    try {
+      const tenant = second.tenant('contoso');
+      expect(await tenant.getDoc('settings', 'tenant')).toMatchObject({ value: { a: 1 }, etag: small.etag });
+      expect((await tenant.getDoc('syncHeld', 'd1'))?.etag).toBe(large.etag);
+      expect(await second.control.getDoc('tenant', 'contoso')).toMatchObject({ etag: control.etag });
+      // The old etag still guards a conditional write.
+      await expect(tenant.putDoc('settings', 'tenant', { a: 2 }, { ifMatch: 'stale' })).rejects.toMatchObject(
+        {
+          code: 'PreconditionFailed',
+        },
+      );
+      await tenant.putDoc('settings', 'tenant', { a: 2 }, { ifMatch: small.etag });
+      const check = openTenantFile('contoso');
+      try {
+        const { sql } = check.prepare("SELECT sql FROM sqlite_master WHERE name = 'docs'").get() as {
+          sql: string;
+        };
+        expect(sql).not.toMatch(/WITHOUT ROWID/i);
+        expect(
+          check.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'docs_rowid'").get(),
+        ).toEqual({
+          n: 0,
+        });
+      } finally {
+        check.close();
+      }
+    } finally {
+      await second.close();
+    }
+  });
+
   it('expires a cursor ahead of the database (the tenant was dropped and created again)', async () => {
     const store = createSqliteStore({ dataDir });
     try {
