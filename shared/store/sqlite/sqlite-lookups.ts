@@ -10,7 +10,13 @@ import {
   valueKeyExpression,
   withinExpression,
 } from './sqlite-record-keys';
-import { RECORD_COLUMNS, toRecords, type RecordRow } from './sqlite-record-rows';
+import {
+  RAW_ATTRIBUTES,
+  RAW_ID,
+  RECORD_COLUMNS,
+  rawToRecords,
+  type RawRecordRow,
+} from './sqlite-record-rows';
 
 /**
  * Probes (`findRecords`, `countRecords`) over a tenant's SQLite database. A keyed probe reads its
@@ -27,19 +33,20 @@ type Key = string | number;
 type After = { key: Key; id: string } | { id: string } | undefined;
 
 /**
- * The statements of one key index. Each takes first the live rows' parameters — the entity, and for a
+ * The statements of one key index: of `rows`, raw (a {@link RawRecordRow} per row); of `ids`, `{ id }`
+ * objects. Each takes first the live rows' parameters — the entity, and for a
  * text probe `within` a date range, its bounds (see {@link liveParameters}) — then those listed here.
  */
 interface KeyedStatements {
   /** Rows of one key after an id: key, id, limit. */
-  restOfKey: Database.Statement<unknown[], RecordRow>;
+  restOfKey: Database.Statement<unknown[], unknown>;
   /** Text and number: rows whose key is one of the JSON-listed values (of those after a key). */
-  ofValues?: Database.Statement<unknown[], RecordRow>;
-  ofValuesAfter?: Database.Statement<unknown[], RecordRow>;
+  ofValues?: Database.Statement<unknown[], unknown>;
+  ofValuesAfter?: Database.Statement<unknown[], unknown>;
   countOfValues?: Database.Statement<unknown[], { count: number }>;
   /** Time: rows whose key lies in [from, to), and in (key, to) to continue after a key. */
-  inRange?: Database.Statement<unknown[], RecordRow>;
-  afterInRange?: Database.Statement<unknown[], RecordRow>;
+  inRange?: Database.Statement<unknown[], unknown>;
+  afterInRange?: Database.Statement<unknown[], unknown>;
   countInRange?: Database.Statement<unknown[], { count: number }>;
 }
 
@@ -124,9 +131,9 @@ function decodeAfter(after: string | undefined, keyKind: 'string' | 'number' | u
  * The key a found row has in its probe's index: the same function of the same value as the index's
  * expression (`keyExpression`: the attribute's JSON fragment, or the id, through record-keys.ts).
  */
-function keyOfRow(probe: Exclude<RecordProbe, { kind: 'all' }>, row: RecordRow): Key {
+function keyOfRow(probe: Exclude<RecordProbe, { kind: 'all' }>, row: RawRecordRow): Key {
   const value =
-    probe.attribute === null ? row.id : (JSON.parse(row.attributes) as Attributes)[probe.attribute];
+    probe.attribute === null ? row[RAW_ID] : (JSON.parse(row[RAW_ATTRIBUTES]) as Attributes)[probe.attribute];
   const key =
     probe.kind === 'text' ? textKey(value) : probe.kind === 'number' ? numberKey(value) : timeKey(value);
   // A row an index found by its key has one.
@@ -152,26 +159,34 @@ function valuesJson(probe: RecordProbe): string {
 /** The probes of one connection: its key indexes' statements, made (and the index built) on first use. */
 export class SqliteLookups {
   private readonly keyed = new Map<string, KeyedStatements>();
-  private readonly liveAfter: Database.Statement<[string, string, number], RecordRow>;
+  private readonly liveAfter: Database.Statement<[string, string, number], RawRecordRow>;
   private readonly countLive: Database.Statement<[string, number], { count: number }>;
-  private readonly liveOfEntity: Database.Statement<[string], RecordRow>;
-  private readonly liveRow: Database.Statement<[string, string], RecordRow>;
+  private readonly liveOfEntity: Database.Statement<[string], RawRecordRow>;
+  private readonly liveRow: Database.Statement<[string, string], RawRecordRow>;
 
   /** `inSnapshot` runs a read in one snapshot of the connection (the record store's). */
   constructor(
     private readonly db: Database.Database,
     private readonly inSnapshot: <R>(read: () => R) => R,
   ) {
-    this.liveAfter = db.prepare(
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
-    );
+    this.liveAfter = db
+      .prepare<[string, string, number], RawRecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+      )
+      .raw();
     this.countLive = db.prepare(
       'SELECT count(*) AS count FROM (SELECT 1 FROM records WHERE entity = ? AND deleted = 0 LIMIT ?)',
     );
-    this.liveOfEntity = db.prepare(`SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND deleted = 0`);
-    this.liveRow = db.prepare(
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id = ? AND deleted = 0`,
-    );
+    this.liveOfEntity = db
+      .prepare<[string], RawRecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND deleted = 0`,
+      )
+      .raw();
+    this.liveRow = db
+      .prepare<[string, string], RawRecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id = ? AND deleted = 0`,
+      )
+      .raw();
   }
 
   /**
@@ -203,13 +218,13 @@ export class SqliteLookups {
       const after = decodeAfter(options.after, undefined);
       if (probeIsEmpty(probe)) return { records: [], next: undefined };
       const rows = this.liveAfter.all(entity, after?.id ?? '', limit + 1);
-      return this.page(rows, limit, meter, normalizeProbe(probe), (last) => ({ id: last.id }));
+      return this.page(rows, limit, meter, normalizeProbe(probe), (last) => ({ id: last[RAW_ID] }));
     }
-    const keyed = this.keyedRows<RecordRow>(entity, probe, options, 'rows');
+    const keyed = this.keyedRows<RawRecordRow>(entity, probe, options, 'rows');
     if (keyed === undefined) return { records: [], next: undefined };
     return this.page(keyed.rows, limit, meter, keyed.probe, (last) => ({
       key: keyOfRow(keyed.probe, last),
-      id: last.id,
+      id: last[RAW_ID],
     }));
   }
 
@@ -242,12 +257,12 @@ export class SqliteLookups {
       if (last === undefined)
         throw new AppError('Internal', 'A row its index found in this snapshot is gone.');
       if (meter !== undefined) meter.rows += 1;
-      return { ids, next: encodeAfter({ key: keyOfRow(keyed.probe, last), id: last.id }) };
+      return { ids, next: encodeAfter({ key: keyOfRow(keyed.probe, last), id: last[RAW_ID] }) };
     });
   }
 
   /** The rows (or ids) a keyed probe's page reads: the rest of the last page's key, then the keys after it. */
-  private keyedRows<R extends { id: string }>(
+  private keyedRows<R>(
     entity: string,
     probe: Exclude<RecordProbe, { kind: 'all' }>,
     options: { after?: string; limit: number },
@@ -261,9 +276,9 @@ export class SqliteLookups {
     // One more row than the page: tells whether there is a next page without an empty last one.
     const wanted = options.limit + 1;
     const from = after !== undefined && 'key' in after ? after.key : undefined;
-    // The statements of `columns` select rows or ids alone.
-    const all = (statement: Database.Statement<unknown[], RecordRow>, ...parameters: unknown[]): R[] =>
-      statement.all(...parameters) as unknown as R[];
+    // The statements of `columns` select raw rows or ids alone.
+    const all = (statement: Database.Statement<unknown[], unknown>, ...parameters: unknown[]): R[] =>
+      statement.all(...parameters) as R[];
     let rows: R[] = from === undefined ? [] : all(statements.restOfKey, ...live, from, after!.id, wanted);
     if (rows.length < wanted) {
       const rest = wanted - rows.length;
@@ -310,23 +325,23 @@ export class SqliteLookups {
   private scanEntity(entity: string, meter: ReadMeter | undefined): StoredRecord[] {
     const rows = this.liveOfEntity.all(entity);
     if (meter !== undefined) meter.rows += rows.length;
-    return toRecords(rows);
+    return rawToRecords(rows);
   }
 
   /** Cuts the extra row off, parses the page and keeps exactly what the probe matches. */
   private page(
-    rows: RecordRow[],
+    rows: RawRecordRow[],
     limit: number,
     meter: ReadMeter | undefined,
     probe: RecordProbe,
-    position: (last: RecordRow) => Exclude<After, undefined>,
+    position: (last: RawRecordRow) => Exclude<After, undefined>,
   ): ProbePage {
     if (meter !== undefined) meter.rows += rows.length;
     const more = rows.length > limit;
     if (more) rows.length = limit;
     const next = more ? encodeAfter(position(rows[rows.length - 1]!)) : undefined;
     // The index decides already; the filter keeps this adapter's answer exactly record-keys.ts's.
-    const records = toRecords(rows).filter((record) => probeMatches(probe, record));
+    const records = rawToRecords(rows).filter((record) => probeMatches(probe, record));
     return { records, next };
   }
 
@@ -340,13 +355,18 @@ export class SqliteLookups {
     const prepare = <P extends unknown[], R>(
       text: string | undefined,
     ): Database.Statement<P, R> | undefined => (text === undefined ? undefined : this.db.prepare<P, R>(text));
+    // Statements that read rows (not counts), raw when they select whole rows.
+    const rowsOf = (text: string | undefined): Database.Statement<unknown[], unknown> | undefined => {
+      const statement = prepare<unknown[], unknown>(text);
+      return columns === 'rows' ? statement?.raw() : statement;
+    };
     statements = {
-      restOfKey: this.db.prepare(sql.restOfKey!),
-      ofValues: prepare(sql.ofValues),
-      ofValuesAfter: prepare(sql.ofValuesAfter),
+      restOfKey: rowsOf(sql.restOfKey)!,
+      ofValues: rowsOf(sql.ofValues),
+      ofValuesAfter: rowsOf(sql.ofValuesAfter),
       countOfValues: prepare(sql.countOfValues),
-      inRange: prepare(sql.inRange),
-      afterInRange: prepare(sql.afterInRange),
+      inRange: rowsOf(sql.inRange),
+      afterInRange: rowsOf(sql.afterInRange),
       countInRange: prepare(sql.countInRange),
     };
     this.keyed.set(cacheKey, statements);

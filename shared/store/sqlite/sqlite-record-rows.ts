@@ -10,6 +10,25 @@ export interface RecordRow {
   updated_at: string;
 }
 
+/**
+ * A row of `records` as a raw statement returns it (`Statement.raw()`): {@link RECORD_COLUMNS} in
+ * order. The bulk reads (probes, `getRecords`, scans) use raw statements: better-sqlite3 builds an
+ * array per row faster than an object with six named properties (about 1 µs a row less on a first
+ * download's pages of 5,000).
+ */
+export type RawRecordRow = [
+  entity: string,
+  id: string,
+  version: string,
+  deleted: number,
+  attributes: string,
+  updatedAt: string,
+];
+
+/** Where {@link RawRecordRow} holds the columns read apart from the record. */
+export const RAW_ID = 1;
+export const RAW_ATTRIBUTES = 4;
+
 /** The columns every record read selects, in {@link RecordRow}'s shape. */
 export const RECORD_COLUMNS = 'entity, id, version, deleted, attributes, updated_at';
 
@@ -33,5 +52,22 @@ export function toRecord(row: RecordRow): StoredRecord {
 export function toRecords(rows: RecordRow[]): StoredRecord[] {
   const records = rows as unknown as StoredRecord[];
   for (let i = 0; i < rows.length; i++) records[i] = toRecord(rows[i]!);
+  return records;
+}
+
+/** Raw rows to records in place, as {@link toRecords} does for rows read as objects. */
+export function rawToRecords(rows: RawRecordRow[]): StoredRecord[] {
+  const records = rows as unknown as StoredRecord[];
+  for (let i = 0; i < rows.length; i++) {
+    const [entity, id, version, deleted, attributes, updatedAt] = rows[i]!;
+    records[i] = {
+      entity,
+      id,
+      version,
+      deleted: deleted !== 0,
+      attributes: JSON.parse(attributes) as Attributes,
+      updatedAt,
+    };
+  }
   return records;
 }

@@ -25,7 +25,14 @@ import {
 } from './sqlite-change-log';
 import { perConnection, translateSqliteError } from './sqlite-connection';
 import { SqliteLookups } from './sqlite-lookups';
-import { RECORD_COLUMNS, toRecord, toRecords, type RecordRow } from './sqlite-record-rows';
+import {
+  RECORD_COLUMNS,
+  rawToRecords,
+  toRecord,
+  toRecords,
+  type RawRecordRow,
+  type RecordRow,
+} from './sqlite-record-rows';
 
 interface ChangeRow extends RecordRow {
   seq: number;
@@ -89,11 +96,11 @@ class ScopedPageCache {
 class RecordStatements {
   readonly get: Database.Statement<[string, string], RecordRow>;
   readonly getForWrite: Database.Statement<[string, string], StoredForWrite>;
-  readonly getMany: Database.Statement<[string, string], RecordRow>;
+  readonly getMany: Database.Statement<[string, string], RawRecordRow>;
   readonly upsert: Database.Statement<UpsertParams>;
   readonly maxSeq: Database.Statement<[], { seq: number }>;
-  readonly scanLive: Database.Statement<[string, string, number], RecordRow>;
-  readonly scanAll: Database.Statement<[string, string, number], RecordRow>;
+  readonly scanLive: Database.Statement<[string, string, number], RawRecordRow>;
+  readonly scanAll: Database.Statement<[string, string, number], RawRecordRow>;
   readonly changesAfter: Database.Statement<[number, number], ChangeRow>;
   readonly changeLog: SqliteChangeLog;
   readonly lookups: SqliteLookups;
@@ -114,21 +121,28 @@ class RecordStatements {
        FROM records WHERE entity = ? AND id = ?`,
     );
     // The ids travel as one JSON array: one statement per call, whatever the count (no parameter limit).
-    this.getMany = db.prepare(
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id IN (SELECT value FROM json_each(?))`,
-    );
+    // Raw (rows as arrays, sqlite-record-rows.ts): the bulk reads.
+    this.getMany = db
+      .prepare<[string, string], RawRecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id IN (SELECT value FROM json_each(?))`,
+      )
+      .raw();
     this.upsert = db.prepare(
       `INSERT INTO records (${RECORD_COLUMNS}, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (entity, id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
          attributes = excluded.attributes, updated_at = excluded.updated_at, seq = excluded.seq`,
     );
     this.maxSeq = db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM records');
-    this.scanLive = db.prepare(
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
-    );
-    this.scanAll = db.prepare(
-      `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? ORDER BY id LIMIT ?`,
-    );
+    this.scanLive = db
+      .prepare<[string, string, number], RawRecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? AND deleted = 0 ORDER BY id LIMIT ?`,
+      )
+      .raw();
+    this.scanAll = db
+      .prepare<[string, string, number], RawRecordRow>(
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE entity = ? AND id > ? ORDER BY id LIMIT ?`,
+      )
+      .raw();
     this.changesAfter = db.prepare(
       `SELECT ${RECORD_COLUMNS}, seq FROM records WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
@@ -271,7 +285,7 @@ export class SqliteRecordStore implements RecordStore {
   }
 
   /** Counts record rows read from SQL and passes them on. */
-  private countRows<T extends RecordRow[]>(rows: T): T {
+  private countRows<T extends readonly unknown[]>(rows: T): T {
     if (this.meter !== undefined) this.meter.rows += rows.length;
     return rows;
   }
@@ -302,7 +316,7 @@ export class SqliteRecordStore implements RecordStore {
       if (ids.length === 0) return [];
       // One statement for the whole list: about twice as fast as a point read per id on a page of
       // thousands, and `IN` answers each row once however often its id is listed.
-      return toRecords(this.countRows(s.getMany.all(entity, JSON.stringify(ids))));
+      return rawToRecords(this.countRows(s.getMany.all(entity, JSON.stringify(ids))));
     });
   }
 
@@ -314,7 +328,7 @@ export class SqliteRecordStore implements RecordStore {
       assertLimit(options.limit);
       const statement = options.includeDeleted === true ? s.scanAll : s.scanLive;
       // '' sorts before every id, so it means "from the first row".
-      return toRecords(this.countRows(statement.all(entity, options.afterId ?? '', options.limit)));
+      return rawToRecords(this.countRows(statement.all(entity, options.afterId ?? '', options.limit)));
     });
   }
 
@@ -419,7 +433,7 @@ export class SqliteRecordStore implements RecordStore {
     }
     const stored = new Map<string, StoredRecord>();
     for (const [entity, ids] of idsByEntity) {
-      for (const record of toRecords(this.countRows(s.getMany.all(entity, JSON.stringify(ids))))) {
+      for (const record of rawToRecords(this.countRows(s.getMany.all(entity, JSON.stringify(ids))))) {
         stored.set(`${record.entity}\u0000${record.id}`, record);
       }
     }
