@@ -1,5 +1,6 @@
 import {
   MAX_DOWNLOAD_PAGE_SIZE,
+  NEXT_CHECKPOINT_HEADER,
   syncMetadataResponseSchema,
   type DownloadChange,
   type DownloadResponse,
@@ -405,17 +406,57 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
     feed.notify(entities);
   }
 
+  /**
+   * A page asked for, and the one after it once asked for. The next page is asked for as soon as
+   * this one's body has arrived (its checkpoint comes in a header, NEXT_CHECKPOINT_HEADER) — but only
+   * once the loop waits for this page, so at most one page runs ahead of the last one written. Not
+   * earlier than the whole body: a page cut off on the way is asked for again with the checkpoint
+   * before it, which the server answers again only while nothing after it was asked for.
+   */
+  interface PageRequest {
+    page: Promise<DownloadResponse>;
+    /** The checkpoint the header gave, once the body has arrived. */
+    received?: string;
+    /** The loop waits for this page: the next may be asked for. */
+    awaited: boolean;
+    next?: { checkpoint: string; request: PageRequest };
+  }
+
   /** Asks for the page after `checkpoint` (undefined: the first page of a full download). */
-  function requestPage(checkpoint: string | undefined): Promise<DownloadResponse> {
-    return transport
-      .request('POST', 'download', downloadPageEnvelopeSchema, {
-        app,
-        deviceId,
-        ...(checkpoint === undefined ? {} : { checkpoint }),
-        pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
-        format: 'tables',
-      })
+  function requestPage(checkpoint: string | undefined): PageRequest {
+    const request: PageRequest = { awaited: false } as PageRequest;
+    request.page = transport
+      .request(
+        'POST',
+        'download',
+        downloadPageEnvelopeSchema,
+        {
+          app,
+          deviceId,
+          ...(checkpoint === undefined ? {} : { checkpoint }),
+          pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
+          format: 'tables',
+        },
+        {
+          onReceived: (headers) => {
+            const next = headers.get(NEXT_CHECKPOINT_HEADER);
+            if (next === null || next === '') return;
+            request.received = next;
+            if (request.awaited) askNext(request);
+          },
+        },
+      )
       .then(readDownloadPage);
+    return request;
+  }
+
+  /** Asks for the page after `request` once its checkpoint is known and the loop waits for it. */
+  function askNext(request: PageRequest): void {
+    if (request.next !== undefined || request.received === undefined || !request.awaited) return;
+    const next = requestPage(request.received);
+    // Its failure is handled where it is awaited; if it is never awaited, it is dropped.
+    next.page.catch(() => undefined);
+    request.next = { checkpoint: request.received, request: next };
   }
 
   async function download(summary: SyncSummary): Promise<void> {
@@ -424,13 +465,15 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
     let restarted = false;
     let concurrentRetries = 0;
     /** The next page, asked for while the one before it is written: the server works as the device does. */
-    let prefetched: Promise<DownloadResponse> | undefined;
+    let prefetched: PageRequest | undefined;
     for (;;) {
       let page: DownloadResponse;
+      const current = prefetched ?? requestPage(checkpoint);
+      prefetched = undefined;
       try {
-        const next = prefetched ?? requestPage(checkpoint);
-        prefetched = undefined;
-        page = await next;
+        current.awaited = true;
+        askNext(current);
+        page = await current.page;
       } catch (error) {
         if (!(error instanceof SyncClientError)) throw error;
         const codes = detailCodes(error);
@@ -449,11 +492,14 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
         throw error;
       }
       if (page.more) {
-        // Safe to ask before this page is committed: a device that stops now resumes from the
-        // checkpoint it saved, which the server answers again (as it does a retried request).
-        prefetched = requestPage(page.checkpoint);
-        // Its failure is handled where it is awaited; if this page's write fails first, it is dropped.
-        prefetched.catch(() => undefined);
+        // Asked for before this page is committed: a device whose write fails resumes from the
+        // checkpoint it saved (the server answers that page again, or, when the page after it was
+        // asked for meanwhile, says the checkpoint is stale and the download starts over). Asked for here when the header did not give the checkpoint.
+        prefetched = current.next?.checkpoint === page.checkpoint ? current.next.request : undefined;
+        if (prefetched === undefined) {
+          prefetched = requestPage(page.checkpoint);
+          prefetched.page.catch(() => undefined);
+        }
       }
       await applyPage(page.changes, page.checkpoint, summary);
       checkpoint = page.checkpoint;

@@ -62,6 +62,15 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
+/** What a caller may do while a request runs. */
+export interface SyncRequestOptions {
+  /**
+   * Called once a successful answer's body has arrived whole, before it is parsed and checked:
+   * nothing can fail on the network after this point (the download loop asks for its next page here).
+   */
+  onReceived?: (headers: Headers) => void;
+}
+
 /** Sends sync requests with the bearer token, retrying what may be retried. */
 export interface SyncTransport {
   request<S extends z.ZodType>(
@@ -69,6 +78,7 @@ export interface SyncTransport {
     path: string,
     schema: S,
     body?: unknown,
+    options?: SyncRequestOptions,
   ): Promise<z.infer<S>>;
 }
 
@@ -109,7 +119,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
   const acceptEncoding = options.acceptEncoding ?? defaultAcceptEncoding();
 
   return {
-    async request(method, path, schema, body) {
+    async request(method, path, schema, body, requestOptions) {
       const url = `${root}/api/sync/${encodeURIComponent(options.org)}/${path}`;
       let unauthorizedRetried = false;
       for (let attempt = 1; ; attempt++) {
@@ -135,7 +145,26 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
           continue;
         }
         if (response.ok) {
-          const parsed = schema.safeParse(await response.json());
+          // A body cut off on the way is a network failure, as a failed fetch is (not retried here: the
+          // download loop or the next sync asks again from the checkpoint it saved).
+          let text: string;
+          try {
+            text = await response.text();
+          } catch (error) {
+            throw new SyncClientError('Network', `${method} ${path} failed: ${(error as Error).message}`);
+          }
+          requestOptions?.onReceived?.(response.headers);
+          let json: unknown;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            throw new SyncClientError(
+              'BadResponse',
+              `${method} ${path}: the answer is not JSON.`,
+              response.status,
+            );
+          }
+          const parsed = schema.safeParse(json);
           if (!parsed.success) {
             throw new SyncClientError(
               'BadResponse',

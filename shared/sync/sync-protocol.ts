@@ -10,6 +10,14 @@ import { attributeSchema, logicalNameSchema, ownershipSchema, relationshipSchema
 
 /** Most changes one download page may carry, whatever the device asks. */
 export const MAX_DOWNLOAD_PAGE_SIZE = 5000;
+
+/**
+ * A download answer with `more: true` also carries its checkpoint in this header, so a device can ask
+ * for the next page as soon as the body has arrived, before it parses and checks it (the SDK does).
+ * Absent on the last page. A browser app on another origin reads it only where the server's CORS
+ * settings expose it; without it the SDK asks once the page is parsed.
+ */
+export const NEXT_CHECKPOINT_HEADER = 'x-sync-next-checkpoint';
 /** Page size when the device asks for none. */
 export const DEFAULT_DOWNLOAD_PAGE_SIZE = 1000;
 

@@ -1,15 +1,18 @@
 import type { LocalStore } from '../../client';
+import { NEXT_CHECKPOINT_HEADER, type DownloadResponse } from '../../shared/sync/sync-protocol';
 import { createMemoryLocalStore } from '../../client/memory';
 import { downloadPage, fakeSyncServer, testClient, testMetadata, upsert } from './client-fixtures';
 
 const page = (n: number, more: boolean) => downloadPage([upsert('account', `a${n}`)], n, more, 3);
 
 /** The memory store, noting the checkpoint of each committed transaction as it commits. */
-function watchedStore(failAt?: { checkpoint: string; enabled: boolean }) {
+function watchedStore(failAt?: { checkpoint: string; enabled: boolean }, writeMs = 0) {
   const inner = createMemoryLocalStore();
   const seen: { committed?: string } = {};
   const store: LocalStore = {
     async transaction(work) {
+      // A slow disk: the next page's answer arrives while this one is written.
+      if (writeMs > 0) await new Promise((resolve) => setTimeout(resolve, writeMs));
       let saved: string | undefined;
       const result = await inner.transaction((tx) =>
         work({
@@ -29,8 +32,36 @@ function watchedStore(failAt?: { checkpoint: string; enabled: boolean }) {
   return { store, seen };
 }
 
-/** A server of three pages that records, per download request, the checkpoint committed by then. */
-function server(seen: { committed?: string }) {
+/** A page as the server sends it: the next checkpoint in its header while there is more. */
+function withHeader(answer: DownloadResponse, header = answer.checkpoint): Response {
+  return new Response(JSON.stringify(answer), {
+    headers: {
+      'content-type': 'application/json',
+      ...(answer.more ? { [NEXT_CHECKPOINT_HEADER]: header } : {}),
+    },
+  });
+}
+
+/** A page whose body is cut off after its first bytes (its headers arrived whole). */
+function cutOff(answer: DownloadResponse): Response {
+  const text = JSON.stringify(answer);
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode(text.slice(0, 10)));
+      controller.error(new TypeError('terminated'));
+    },
+  });
+  return new Response(body, { headers: { [NEXT_CHECKPOINT_HEADER]: answer.checkpoint } });
+}
+
+/**
+ * A server of three pages that records, per download request, the checkpoint committed by then;
+ * `answer` turns a page into the response sent (default: the page as JSON, without the header).
+ */
+function server(
+  seen: { committed?: string },
+  answer: (page: DownloadResponse, n: number) => DownloadResponse | Response = (p) => p,
+) {
   const requests: { asked?: string; committed?: string }[] = [];
   const { fetch } = fakeSyncServer({
     metadata: testMetadata(['account']),
@@ -41,7 +72,12 @@ function server(seen: { committed?: string }) {
         ...(seen.committed ? { committed: seen.committed } : {}),
       });
       const n = checkpoint === undefined ? 1 : Number(checkpoint.slice(3)) + 1;
-      return page(n, n < 3);
+      if (!(n >= 1 && n <= 3)) {
+        return new Response(JSON.stringify({ error: { code: 'CheckpointInvalid', message: 'unknown' } }), {
+          status: 400,
+        });
+      }
+      return answer(page(n, n < 3), n);
     },
   });
   return { fetch, requests };
@@ -72,5 +108,40 @@ describe('download pages are asked for while the page before is written', () => 
     await client.sync();
     expect(requests[0]).toEqual({ asked: 'cp-1', committed: 'cp-1' });
     expect((await client.list('account')).map((r) => r.accountid)).toEqual(['a1', 'a2', 'a3']);
+  });
+
+  it('asks for the next page with the checkpoint its header gives, yet never more than one page ahead of the last written', async () => {
+    const { store, seen } = watchedStore(undefined, 20);
+    const { fetch, requests } = server(seen, (p) => withHeader(p));
+    const client = testClient({ store, fetch });
+    expect(await client.sync()).toMatchObject({ downloaded: 3, pages: 3 });
+    // Page 2 arrived while page 1 was written; page 3 was asked for only once page 1 was committed.
+    expect(requests).toEqual([{}, { asked: 'cp-1' }, { asked: 'cp-2', committed: 'cp-1' }]);
+    expect((await store.transaction((tx) => tx.readState())).checkpoint).toBe('cp-3');
+  });
+
+  it('a page cut off on the way leads to no request for the next: the next sync asks for it again', async () => {
+    const { store, seen } = watchedStore();
+    const cut = { enabled: true };
+    const { fetch, requests } = server(seen, (p, n) => (cut.enabled && n === 2 ? cutOff(p) : withHeader(p)));
+    const client = testClient({ store, fetch });
+    await expect(client.sync()).rejects.toMatchObject({ code: 'Network' });
+    // Page 2's header named cp-2, but its body never arrived whole: page 3 was not asked for.
+    expect(requests.map((r) => r.asked)).toEqual([undefined, 'cp-1']);
+    expect((await store.transaction((tx) => tx.readState())).checkpoint).toBe('cp-1');
+    cut.enabled = false;
+    requests.length = 0;
+    await client.sync();
+    expect(requests.map((r) => r.asked)).toEqual(['cp-1', 'cp-2']);
+    expect((await client.list('account')).map((r) => r.accountid)).toEqual(['a1', 'a2', 'a3']);
+  });
+
+  it('a header that disagrees with its page is not followed: the page after is asked for with the page checkpoint', async () => {
+    const { store, seen } = watchedStore();
+    const { fetch, requests } = server(seen, (p, n) => withHeader(p, n === 1 ? 'cp-9' : p.checkpoint));
+    const client = testClient({ store, fetch });
+    expect(await client.sync()).toMatchObject({ downloaded: 3, pages: 3 });
+    expect(requests.map((r) => r.asked)).toEqual([undefined, 'cp-9', 'cp-1', 'cp-2']);
+    expect((await store.transaction((tx) => tx.readState())).checkpoint).toBe('cp-3');
   });
 });

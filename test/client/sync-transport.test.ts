@@ -108,6 +108,41 @@ describe('sync transport', () => {
     });
   });
 
+  it('tells a caller once a body has arrived whole, before parsing it: a body that is not JSON is BadResponse, one cut off is Network', async () => {
+    const cut = new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('{"ok":'));
+          controller.error(new TypeError('terminated'));
+        },
+      }),
+    );
+    const { fake } = scriptedFetch([
+      json(200, { ok: true }, { 'x-next': 'n1' }),
+      new Response('<html>'),
+      cut,
+    ]);
+    const transport = createSyncTransport({
+      baseUrl: 'http://x',
+      org: 'o',
+      getToken: () => 't',
+      fetch: fake,
+    });
+    const received: (string | null)[] = [];
+    const onReceived = (headers: Headers) => received.push(headers.get('x-next'));
+    await expect(transport.request('POST', 'download', okSchema, {}, { onReceived })).resolves.toEqual({
+      ok: true,
+    });
+    await expect(transport.request('POST', 'download', okSchema, {}, { onReceived })).rejects.toMatchObject({
+      code: 'BadResponse',
+    });
+    await expect(transport.request('POST', 'download', okSchema, {}, { onReceived })).rejects.toMatchObject({
+      code: 'Network',
+    });
+    // Told for the two whole bodies (the second then failed to parse), not for the one cut off.
+    expect(received).toEqual(['n1', null]);
+  });
+
   it('asks for brotli on Node.js, whose fetch would ask only for gzip; an app may say otherwise', async () => {
     const { fake, calls } = scriptedFetch([json(200, { ok: true }), json(200, { ok: true })]);
     const options = { baseUrl: 'http://sync.example', org: 'contoso', getToken: () => 't', fetch: fake };

@@ -7,6 +7,7 @@ import {
   downloadRequestSchema,
   downloadResponseSchema,
   downloadTablesResponseSchema,
+  NEXT_CHECKPOINT_HEADER,
   metadataQuerySchema,
   syncMetadataResponseSchema,
 } from '../../../shared/sync/sync-protocol';
@@ -63,7 +64,10 @@ export const syncDownloadRoute = defineTenantRoute({
     const page = await downloadChanges({ store, principal, clock: services.clock, meter }, body);
     return {
       body: body.format === 'tables' ? toTablesResponse(page) : page,
-      headers: { [STORE_READS_HEADER]: formatReadMeter(meter) },
+      headers: {
+        [STORE_READS_HEADER]: formatReadMeter(meter),
+        ...(page.more ? { [NEXT_CHECKPOINT_HEADER]: page.checkpoint } : {}),
+      },
     };
   },
 });

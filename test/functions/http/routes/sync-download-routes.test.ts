@@ -4,7 +4,11 @@ import type { Principal } from '../../../../shared/auth/principal';
 import type { TokenVerifier } from '../../../../shared/auth/token-verifier';
 import { AppError } from '../../../../shared/errors';
 import { fromTablesResponse } from '../../../../shared/sync/download-tables';
-import { downloadTablesResponseSchema, type DownloadChange } from '../../../../shared/sync/sync-protocol';
+import {
+  downloadTablesResponseSchema,
+  NEXT_CHECKPOINT_HEADER,
+  type DownloadChange,
+} from '../../../../shared/sync/sync-protocol';
 import { callRoute, type RouteCallAnswer } from '../../../support/call-route';
 import { registerTenant, setTenantState } from '../../../../shared/tenants/tenant-registry';
 import {
@@ -123,6 +127,28 @@ describe('sync download routes', () => {
     expect(brotli.headers.get('vary')).toBe('Accept-Encoding');
     expect(brotli.body).toMatchObject({ more: false, progress: { done: 300, total: 300 } });
     expect(brotli.body.changes).toHaveLength(100);
+  });
+
+  it('POST download gives the next checkpoint in a header while there is more, and none on the last page', async () => {
+    const pages: { more: unknown; checkpoint: unknown; header: string | null }[] = [];
+    let checkpoint: unknown;
+    do {
+      const answer = await call('syncDownload', 'u3', {
+        body: {
+          app: APP,
+          deviceId: 'tablet',
+          pageSize: 100,
+          format: 'tables',
+          ...(checkpoint ? { checkpoint } : {}),
+        },
+      });
+      expect(answer.status).toBe(200);
+      checkpoint = answer.body.checkpoint;
+      pages.push({ more: answer.body.more, checkpoint, header: answer.headers.get(NEXT_CHECKPOINT_HEADER) });
+    } while (pages.at(-1)!.more === true);
+    expect(pages.map((p) => p.more)).toEqual([true, true, false]);
+    for (const page of pages.slice(0, -1)) expect(page.header).toBe(page.checkpoint);
+    expect(pages.at(-1)!.header).toBeNull();
   });
 
   it('POST download in the tables format carries the same rows as the changes format', async () => {
