@@ -199,6 +199,21 @@ export async function judgeRows(
   const decided = new Map<string, Map<string, boolean>>();
   const memberNow = (entity: string, id: string): boolean =>
     decided.get(entity)?.get(id) ?? view.get(entity, id) !== undefined;
+  // What a source row offers its targets as the device will hold it: the row as stored when this
+  // call judged it, else the value remembered with the held (or planned) row. Not the stored row's
+  // own: a change to it not yet judged (read later with the changes) is not what the device holds.
+  const offeredNow = (
+    source: CompiledEntity,
+    association: CompiledAssociation,
+    record: StoredRecord,
+  ): string | undefined => {
+    const verdict = decided.get(source.name)?.get(record.id);
+    if (verdict !== undefined) return verdict ? sourceValue(association, record) : undefined;
+    const held = view.get(source.name, record.id);
+    if (held === undefined) return undefined;
+    if (sourceValueIsId(association)) return record.id.toLowerCase();
+    return heldLinks(held)[source.remembered.indexOf(association)] ?? undefined;
+  };
   const entries: PlanEntry[] = [];
 
   for (const name of profile.order) {
@@ -207,7 +222,7 @@ export async function judgeRows(
     if (w === undefined) continue;
     const judged = await collectRows(store, view, entity, w);
     await view.ensure([...judged.keys()].map((id) => [name, id] as const));
-    const members = await judge(store, profile, entity, judged, memberNow, view);
+    const members = await judge(store, profile, entity, judged, { memberNow, offeredNow }, view);
     const verdicts = new Map<string, boolean>();
     decided.set(name, verdicts);
     for (const [id, record] of judged) {
@@ -269,7 +284,7 @@ async function judge(
   profile: CompiledDeviceProfile,
   entity: CompiledEntity,
   rows: ReadonlyMap<string, StoredRecord | undefined>,
-  memberNow: (entity: string, id: string) => boolean,
+  sources: SourceVerdicts,
   view: PlannedView,
 ): Promise<Set<string>> {
   const members = new Set<string>();
@@ -285,22 +300,33 @@ async function judge(
   for (const association of entity.incoming) {
     const pending = open.filter((r) => !members.has(r.id));
     if (pending.length === 0) break;
-    const reached = await reachedThrough(store, profile, association, pending, memberNow, view);
+    const reached = await reachedThrough(store, profile, association, pending, sources, view);
     for (const record of pending) if (reached.has(record.id)) members.add(record.id);
   }
   return members;
 }
 
+/** How source rows stand for {@link judge}: this call's verdicts, else what the device will hold. */
+interface SourceVerdicts {
+  memberNow: (entity: string, id: string) => boolean;
+  offeredNow: (
+    source: CompiledEntity,
+    association: CompiledAssociation,
+    record: StoredRecord,
+  ) => string | undefined;
+}
+
 /**
  * The ids of `targets` a member row of the association's source reaches now. Source rows are found
- * by look-ups; their membership is this call's verdict or the planned one.
+ * by look-ups of their stored values; each reaches what it offers as this call judged it, or as the
+ * device will hold it (a stored row that changed since offers its held value until it is judged).
  */
 async function reachedThrough(
   store: RecordStore,
   profile: CompiledDeviceProfile,
   association: CompiledAssociation,
   targets: readonly StoredRecord[],
-  memberNow: (entity: string, id: string) => boolean,
+  { memberNow, offeredNow }: SourceVerdicts,
   view: PlannedView,
 ): Promise<Set<string>> {
   const source = profile.entities.get(association.source)!;
@@ -335,8 +361,9 @@ async function reachedThrough(
   if (keys.size === 0) return reached;
   const { entity: sourceEntity, probe } = sourcesProbe(association, [...keys.keys()]);
   const found = await findAll(store, sourceEntity, probe);
-  for (const s of await memberSources(found)) {
-    const value = sourceValue(association, s);
+  await view.ensure(found.map((r) => [source.name, r.id] as const));
+  for (const s of found) {
+    const value = offeredNow(source, association, s);
     for (const record of value === undefined ? [] : (keys.get(value) ?? [])) reached.add(record.id);
   }
   return reached;
