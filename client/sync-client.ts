@@ -408,14 +408,15 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
 
   /**
    * A page asked for, and the one after it once asked for. The next page is asked for as soon as
-   * this one's body has arrived (its checkpoint comes in a header, NEXT_CHECKPOINT_HEADER) — but only
-   * once the loop waits for this page, so at most one page runs ahead of the last one written. Not
-   * earlier than the whole body: a page cut off on the way is asked for again with the checkpoint
-   * before it, which the server answers again only while nothing after it was asked for.
+   * this one's headers arrive (its checkpoint comes in one, NEXT_CHECKPOINT_HEADER), so the server
+   * works on it while the body is on its way and written — but only once the loop waits for this
+   * page, so at most one page runs ahead of the last one written. If this page is then lost (its
+   * body cut off, its write failed), the device asks again with the checkpoint before it, and the
+   * server takes back both pages (download.ts `takeBackPrevious`) and sends this one again.
    */
   interface PageRequest {
     page: Promise<DownloadResponse>;
-    /** The checkpoint the header gave, once the body has arrived. */
+    /** The checkpoint the header gave, once the headers have arrived. */
     received?: string;
     /** The loop waits for this page: the next may be asked for. */
     awaited: boolean;
@@ -438,7 +439,7 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
           format: 'tables',
         },
         {
-          onReceived: (headers) => {
+          onHeaders: (headers) => {
             const next = headers.get(NEXT_CHECKPOINT_HEADER);
             if (next === null || next === '') return;
             request.received = next;
@@ -493,8 +494,7 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
       }
       if (page.more) {
         // Asked for before this page is committed: a device whose write fails resumes from the
-        // checkpoint it saved (the server answers that page again, or, when the page after it was
-        // asked for meanwhile, says the checkpoint is stale and the download starts over). Asked for here when the header did not give the checkpoint.
+        // checkpoint it saved, and the server sends this page again (see PageRequest). Asked for here when the header did not give the checkpoint.
         prefetched = current.next?.checkpoint === page.checkpoint ? current.next.request : undefined;
         if (prefetched === undefined) {
           prefetched = requestPage(page.checkpoint);

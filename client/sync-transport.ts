@@ -65,10 +65,10 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
 /** What a caller may do while a request runs. */
 export interface SyncRequestOptions {
   /**
-   * Called once a successful answer's body has arrived whole, before it is parsed and checked:
-   * nothing can fail on the network after this point (the download loop asks for its next page here).
+   * Called with a successful answer's headers as soon as they arrive, before its body is read (the
+   * download loop asks for its next page here, while the body is still on its way).
    */
-  onReceived?: (headers: Headers) => void;
+  onHeaders?: (headers: Headers) => void;
 }
 
 /** Sends sync requests with the bearer token, retrying what may be retried. */
@@ -145,6 +145,7 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
           continue;
         }
         if (response.ok) {
+          requestOptions?.onHeaders?.(response.headers);
           // A body cut off on the way is a network failure, as a failed fetch is (not retried here: the
           // download loop or the next sync asks again from the checkpoint it saved).
           let text: string;
@@ -153,7 +154,6 @@ export function createSyncTransport(options: SyncTransportOptions): SyncTranspor
           } catch (error) {
             throw new SyncClientError('Network', `${method} ${path} failed: ${(error as Error).message}`);
           }
-          requestOptions?.onReceived?.(response.headers);
           let json: unknown;
           try {
             json = JSON.parse(text);

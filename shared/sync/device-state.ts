@@ -38,6 +38,13 @@ import type { EntityJudgement } from './compile-device-profile';
  *   |   segment joins the held |                 |  and are sent again
  *   |   set; work done? -------+                 |
  *   +------------ yes                            +---> Working
+ *                                                |
+ *          checkpoint = previous.base (the device asked for a page with the checkpoint of one it
+ *          then lost, and lost that answer too): the pending page goes back as above, then the
+ *          acknowledged one leaves the held set (its segment is the last) and goes back too,
+ *          before it ---> Working. `previous` is kept from an acknowledgement until the work ends,
+ *          is judged again (rebased, or its cursor expired) or the held set is compacted; a
+ *          checkpoint older still is stale (the device starts over).
  *
  * The held set = buckets (compacted) + segments (acknowledged pages since, applied in order). It is
  * compacted into buckets by {@link compactionDue} (amortized: each row is rewritten a logarithmic
@@ -262,6 +269,14 @@ export const heldStateSchema = z.object({
 });
 export type HeldState = z.infer<typeof heldStateSchema>;
 
+/** A page as the state keeps it: its sequence number, its segment document, and what it does. */
+const pageSchema = z.object({
+  seq: z.number().int().nonnegative(),
+  segment: z.string(),
+  count: z.number().int().nonnegative(),
+  sizeDelta: z.number().int(),
+});
+
 export const deviceStateSchema = z.object({
   epoch: z.string(),
   /** The `oid` that owns this state: a checkpoint replayed by another Entra identity is refused. */
@@ -277,14 +292,14 @@ export const deviceStateSchema = z.object({
   judgement: judgementSchema.nullable(),
   work: workSchema.nullable(),
   /** The page issued last and not yet acknowledged: its segment document, and what it does. */
-  pending: z
-    .object({
-      seq: z.number().int().nonnegative(),
-      segment: z.string(),
-      count: z.number().int().nonnegative(),
-      sizeDelta: z.number().int(),
-    })
-    .nullable(),
+  pending: pageSchema.nullable(),
+  /**
+   * The page acknowledged last, while it can still be taken back (`baseSeq` before it): a device
+   * that asked for the next page before writing this one (the SDK does) and then lost both presents
+   * the checkpoint before them. Null once the work ended or was judged again, or the held set was
+   * compacted, since; absent in states of earlier versions.
+   */
+  previous: pageSchema.extend({ baseSeq: z.number().int().nonnegative() }).nullable().default(null),
 });
 export type DeviceState = z.infer<typeof deviceStateSchema>;
 
@@ -346,6 +361,7 @@ export function newDeviceState(objectId: string): DeviceState {
     judgement: null,
     work: null,
     pending: null,
+    previous: null,
   };
 }
 

@@ -137,6 +137,9 @@ async function download(ctx: DownloadContext, request: DownloadRequest): Promise
         await restorePending(state, tx);
         changed = true;
       }
+    } else if (state.previous !== null && payload.seq === state.previous.baseSeq) {
+      await takeBackPrevious(state, tx);
+      changed = true;
     } else {
       throw stale('older than the last page the device acknowledged');
     }
@@ -188,21 +191,32 @@ function stale(why: string): AppError {
 /** The device applied the newest page: its segment joins the held set; a finished work ends. */
 async function acknowledge(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
   const pending = state.pending!;
-  state.held.segments.push({ id: pending.segment, count: pending.count });
-  state.held.size += pending.sizeDelta;
+  const base = state.baseSeq;
+  const segment = { id: pending.segment, count: pending.count };
   state.baseSeq = pending.seq;
   state.pending = null;
+  state.previous = null;
   const work = state.work;
   if (work !== null && work.tasks.length === 0 && outboxSize(work.outbox) === 0) {
+    state.held.segments.push(segment);
+    state.held.size += pending.sizeDelta;
     await finishWork(state, tx);
     return;
   }
-  if (compactionDue(state.held, false)) state.held = await tx.compact(state.held);
+  // A fold folds the segments before this page's: its own stays the last, so it can still be taken
+  // back (takeBackPrevious) until the next page is acknowledged.
+  if (compactionDue({ ...state.held, segments: [...state.held.segments, segment] }, false)) {
+    state.held = await tx.compact(state.held);
+  }
+  state.held.segments.push(segment);
+  state.held.size += pending.sizeDelta;
+  state.previous = { ...pending, baseSeq: base };
 }
 
 /** The work is done: the held set is right at its cursor, under its judgement. */
 async function finishWork(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
   const work = state.work!;
+  state.previous = null;
   state.cursor = work.cursor;
   state.judgement = work.judgement;
   state.work = null;
@@ -229,6 +243,27 @@ async function restorePending(state: DeviceState, tx: DeviceStateTransaction): P
 }
 
 /**
+ * The device lost the pending page and the one acknowledged before it (it asked for the next page
+ * before writing the one it then lost, as the SDK does): the pending page goes back to the outbox,
+ * then the acknowledged one leaves the held set and goes back before it, so both are sent again.
+ */
+async function takeBackPrevious(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
+  const previous = state.previous!;
+  if (state.pending !== null) await restorePending(state, tx);
+  const last = state.held.segments.at(-1);
+  if (last?.id !== previous.segment) {
+    throw new AppError('Internal', 'The page to take back is not the last of the held set.');
+  }
+  state.held.segments.pop();
+  state.held.size -= previous.sizeDelta;
+  state.baseSeq = previous.baseSeq;
+  const { baseSeq: _base, ...page } = previous;
+  state.pending = page;
+  state.previous = null;
+  await restorePending(state, tx);
+}
+
+/**
  * The profile, the user's context or the day changed while a work ran: its remaining tasks would
  * finish under rules no longer in force. When only bound values changed, the rows they can flip are
  * judged again before the work's last step, whose change scopes widen to both judgements; when a
@@ -237,6 +272,8 @@ async function restorePending(state: DeviceState, tx: DeviceStateTransaction): P
  */
 async function rebaseWork(scope: WorkScope, state: DeviceState): Promise<void> {
   const work = state.work!;
+  // What the acknowledged page planned was judged under the old rules: it is not taken back.
+  state.previous = null;
   const head = await scope.store.headCursor();
   const delta = await judgementWork(scope, work.judgement, head, false, { count: false });
   if (delta.recomputed.length === 0 && delta.tasks.every((t) => t.kind !== 'drop')) {
@@ -350,6 +387,7 @@ async function fillAndSend(
     } catch (error) {
       if (!isCursorExpired(error)) throw error;
       // The work outlived the change retention: judge everything again from a fresh head.
+      state.previous = null;
       const replacement = await judgementWork(
         scope,
         state.judgement ?? work.judgement,

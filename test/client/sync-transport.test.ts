@@ -108,7 +108,7 @@ describe('sync transport', () => {
     });
   });
 
-  it('tells a caller once a body has arrived whole, before parsing it: a body that is not JSON is BadResponse, one cut off is Network', async () => {
+  it('shows a caller the headers before reading the body: a body that is not JSON is BadResponse, one cut off is Network', async () => {
     const cut = new Response(
       new ReadableStream<Uint8Array>({
         start(controller) {
@@ -116,31 +116,37 @@ describe('sync transport', () => {
           controller.error(new TypeError('terminated'));
         },
       }),
+      { headers: { 'x-next': 'n3' } },
     );
     const { fake } = scriptedFetch([
       json(200, { ok: true }, { 'x-next': 'n1' }),
-      new Response('<html>'),
+      new Response('<html>', { headers: { 'x-next': 'n2' } }),
       cut,
+      json(503, { error: { code: 'Unavailable', message: 'busy' } }, { 'x-next': 'never' }),
     ]);
     const transport = createSyncTransport({
       baseUrl: 'http://x',
       org: 'o',
       getToken: () => 't',
       fetch: fake,
+      retry: { maxAttempts: 1 },
     });
-    const received: (string | null)[] = [];
-    const onReceived = (headers: Headers) => received.push(headers.get('x-next'));
-    await expect(transport.request('POST', 'download', okSchema, {}, { onReceived })).resolves.toEqual({
+    const seen: (string | null)[] = [];
+    const onHeaders = (headers: Headers) => seen.push(headers.get('x-next'));
+    await expect(transport.request('POST', 'download', okSchema, {}, { onHeaders })).resolves.toEqual({
       ok: true,
     });
-    await expect(transport.request('POST', 'download', okSchema, {}, { onReceived })).rejects.toMatchObject({
+    await expect(transport.request('POST', 'download', okSchema, {}, { onHeaders })).rejects.toMatchObject({
       code: 'BadResponse',
     });
-    await expect(transport.request('POST', 'download', okSchema, {}, { onReceived })).rejects.toMatchObject({
+    await expect(transport.request('POST', 'download', okSchema, {}, { onHeaders })).rejects.toMatchObject({
       code: 'Network',
     });
-    // Told for the two whole bodies (the second then failed to parse), not for the one cut off.
-    expect(received).toEqual(['n1', null]);
+    await expect(transport.request('POST', 'download', okSchema, {}, { onHeaders })).rejects.toMatchObject({
+      code: 'Unavailable',
+    });
+    // Every successful answer's headers, whatever its body; none of a failed answer.
+    expect(seen).toEqual(['n1', 'n2', 'n3']);
   });
 
   it('asks for brotli on Node.js, whose fetch would ask only for gzip; an app may say otherwise', async () => {

@@ -6,6 +6,7 @@ import {
   updateProfile,
   getProfile,
 } from '../../../shared/admin/profile-service';
+import { AppError } from '../../../shared/errors';
 import type { Directory } from '../../../shared/model/directory';
 import type { RecordWrite } from '../../../shared/store/port';
 import { oracleRows } from './download/download-oracle';
@@ -23,7 +24,8 @@ import {
  * Randomized model-based test of device download (DESIGN "Correctness that must hold"): source
  * writes, directory changes, profile republishes, users moving between profiles and the clock moving
  * on, interleaved with paged downloads whose answers are sometimes lost (retried with the previous
- * checkpoint) or applied without the checkpoint being kept. After quiescence and a download to the
+ * checkpoint, also after the next page was asked for with the lost one's) or applied without the
+ * checkpoint being kept. After quiescence and a download to the
  * end, each device holds exactly what a plain oracle computes, at the latest versions, row by row.
  * More seeds: SYNC_MODEL_SEEDS=1,2,3 (or a count: SYNC_MODEL_SEEDS=50); on Cosmos,
  * SYNC_MODEL_COSMOS_SEEDS=1,2,3.
@@ -195,6 +197,8 @@ async function runModel(t: TestStore, seed: number, rounds: number, stepsPerRoun
     u2InP1 = !u2InP1;
   };
 
+  /** A directory edit, republish, profile move or clock change this round: a work may be judged again. */
+  let rulesMayHaveChanged = false;
   const deviceStep = async (): Promise<void> => {
     const device = pick(devices);
     const pageSize = pick([1, 2, 3, 7, 50]);
@@ -211,6 +215,26 @@ async function runModel(t: TestStore, seed: number, rounds: number, stepsPerRoun
     } else if (fate < 0.23) {
       device.checkpoint = undefined;
       await device.step(t, { pageSize });
+    } else if (fate < 0.3) {
+      // As the SDK does: the next page is asked for with this answer's checkpoint before the answer is
+      // written; both are lost, and the device asks again with the checkpoint it had.
+      const kept = device.checkpoint;
+      const answer = await device.step(t, { pageSize, drop: true });
+      if (answer.more) {
+        device.checkpoint = answer.checkpoint;
+        await device.step(t, { pageSize: pick([1, 2, 3, 7, 50]), drop: true });
+      }
+      device.checkpoint = kept;
+      try {
+        await device.step(t, { pageSize });
+      } catch (error) {
+        // Only a work judged again meanwhile (rules, context or day changed this round) lets the
+        // server refuse: the device then starts over, as the SDK does.
+        const isStale =
+          error instanceof AppError && JSON.stringify(error.details).includes('CheckpointStale');
+        if (!isStale || !rulesMayHaveChanged) throw error;
+        device.checkpoint = undefined;
+      }
     } else {
       await device.step(t, { pageSize });
     }
@@ -219,20 +243,26 @@ async function runModel(t: TestStore, seed: number, rounds: number, stepsPerRoun
   for (let round = 0; round < rounds; round++) {
     const before = { ...t.counters };
     let mayRecompute = false;
+    rulesMayHaveChanged = false;
     for (let step = 0; step < stepsPerRound; step++) {
       const roll = rnd();
       if (roll < 0.3) await sourceWrite();
       else if (roll < 0.35) await sourceWrite([OUTSIDE]);
-      else if (roll < 0.4) mayRecompute = (await directoryChange()) || mayRecompute;
-      else if (roll < 0.42) {
+      else if (roll < 0.4) {
+        mayRecompute = (await directoryChange()) || mayRecompute;
+        rulesMayHaveChanged = true;
+      } else if (roll < 0.42) {
         await republish();
         mayRecompute = true;
+        rulesMayHaveChanged = true;
       } else if (roll < 0.44) {
         await moveU2();
         mayRecompute = true;
-      } else if (roll < 0.48)
+        rulesMayHaveChanged = true;
+      } else if (roll < 0.48) {
         t.clock.advance(Math.floor(rnd() * 8 * HOUR)); // sometimes past midnight
-      else {
+        rulesMayHaveChanged = true;
+      } else {
         // A new epoch starts from the rows: it never counts as judging an entity again.
         await deviceStep();
       }

@@ -243,6 +243,42 @@ describe('pages and checkpoints', () => {
     expect(d.rows.size).toBe(8);
   });
 
+  it('takes back two pages when the device asked for the next before writing the one it then lost', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.step(t, { pageSize: 3 });
+    const written = d.checkpoint!;
+    // The SDK asks for page 3 with page 2's checkpoint before it has written page 2; both are lost.
+    const second = await d.step(t, { pageSize: 3, drop: true });
+    d.checkpoint = second.checkpoint;
+    const third = await d.step(t, { pageSize: 3, drop: true });
+    d.checkpoint = written;
+    const again = await d.step(t, { pageSize: 3 });
+    expect(again.changes).toEqual(second.changes);
+    expect(again.progress.done).toBe(6);
+    expect((await d.step(t, { pageSize: 3 })).changes).toEqual(third.changes);
+    await d.syncToEnd(t, 3);
+    expect(d.rows.size).toBe(8);
+    const idle = await d.step(t, { pageSize: 3 });
+    expect(idle.changes).toEqual([]);
+  });
+
+  it('refuses a checkpoint older than the one before the last page acknowledged', async () => {
+    const d = new DeviceReplica('d1', 1);
+    await d.step(t, { pageSize: 2 });
+    const first = d.checkpoint!;
+    for (let i = 0; i < 3; i++) await d.step(t, { pageSize: 2 });
+    // Page 4 is pending and page 3 acknowledged: only page 2's checkpoint takes both back.
+    const call = (checkpoint: string) =>
+      downloadChanges(
+        { store: t.tenant, principal: principalOf(1), clock: t.clock },
+        { app: APP, deviceId: 'd1', checkpoint, pageSize: 2 },
+      );
+    await expectCode(call(first), 'Conflict', 'CheckpointStale');
+    // Still right for the device that presents what it holds.
+    await d.syncToEnd(t, 2);
+    expect(d.rows.size).toBe(8);
+  });
+
   it('follows a lookup from what a re-sent page planned, not from the newer row it carries', async () => {
     const d = new DeviceReplica('d1', 1);
     await d.syncToEnd(t);
