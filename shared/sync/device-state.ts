@@ -589,6 +589,28 @@ export class HeldSet {
     await Promise.all([this.loadSegments(), ...[...missing].map((bucket) => this.loadBucket(bucket))]);
   }
 
+  /**
+   * As {@link ensure}, but loads buckets only while the loaded ones hold at most `maxRows` rows in
+   * all: the rows of a bucket left unloaded read as not held. For a caller to whom "not held" costs
+   * a row read and no more (a first download's reach, which then reads the row and plans it again):
+   * its targets spread over every bucket, and a 500,000-row first download loaded the whole set
+   * (host peak RSS 292 → 439 MiB, bench workload 2) to skip reading rows it had sent.
+   */
+  async ensureUpTo(rows: Iterable<readonly [string, string]>, maxRows: number): Promise<void> {
+    let loadedRows = 0;
+    for (const bucket of this.loaded.keys()) loadedRows += this.state.counts[bucket] ?? 0;
+    const chosen = new Set<number>();
+    for (const [entity, id] of rows) {
+      const bucket = bucketOf(entity, id, this.state.buckets);
+      if (this.loaded.has(bucket) || chosen.has(bucket)) continue;
+      const count = this.state.counts[bucket] ?? 0;
+      if (loadedRows + count > maxRows) continue;
+      loadedRows += count;
+      chosen.add(bucket);
+    }
+    await Promise.all([this.loadSegments(), ...[...chosen].map((bucket) => this.loadBucket(bucket))]);
+  }
+
   /** The held value of a row (after {@link ensure} for it), undefined when not held. */
   get(entity: string, id: string): HeldValue | undefined {
     const fromSegment = this.segmentRows.get(entity)?.get(id);

@@ -85,6 +85,11 @@ export function newDownloadCounters(): DownloadCounters {
 export const CHANGE_CHUNK = 1000;
 /** Values per step of a `reach` task, rows per step of a sweep, resend or drop. */
 const BATCH = 200;
+/**
+ * Held rows a first download's reach loads at most (its buckets) to skip reading targets it sent
+ * already (about 12 MB of held values): all of a set this size or smaller, part of a larger one.
+ */
+export const FRESH_REACH_HELD_ROWS = 50_000;
 
 /** The judgement of a compiled profile. */
 export function judgementOf(profile: CompiledDeviceProfile): Judgement {
@@ -729,7 +734,11 @@ async function reachStep(
     // tells the rest, as between any two pages).
     const byId = probe.kind === 'text' && probe.attribute === null;
     const ids = byId ? probe.values : await findAllIds(store, probed, probe);
-    await scope.held.ensure(ids.map((id) => [entity.name, id] as const));
+    // Within a bounded part of the held set: a row of a bucket not loaded is read and planned again.
+    await scope.held.ensureUpTo(
+      ids.map((id) => [entity.name, id] as const),
+      FRESH_REACH_HELD_ROWS,
+    );
     const unplanned = ids.filter((id) => view.get(entity.name, id) === undefined);
     targets = byId
       ? // Link values find ids as the index compares them (record-keys.ts), not byte for byte.

@@ -179,6 +179,35 @@ describe('held set compaction', () => {
     expect(meter.docs - afterEnsure).toBe(6);
   });
 
+  it('loads buckets for rows only up to a bound when asked to (ensureUpTo): the others read as not held', async () => {
+    await t.tenant.deleteDoc('syncDevice', KEY);
+    for (const doc of await t.tenant.listDocEtags('syncHeld', { prefix: `${KEY}|` })) {
+      await t.tenant.deleteDoc('syncHeld', doc.id);
+    }
+    const base = rows(0, 30_000, '1');
+    const held = await foldPages(newDeviceState('user').held, [base]);
+    expect(held.buckets).toBe(4);
+    const wanted = base.map(([entity, id]) => [entity, id] as const);
+    const largest = Math.max(...held.counts);
+
+    const meter = newReadMeter();
+    const bounded = new HeldSet(t.tenant.metered(meter), KEY, held);
+    // Room for one bucket (of any count), not two: one bucket is read.
+    await bounded.ensureUpTo(wanted, largest + 1);
+    expect(meter.docs).toBe(1);
+    const known = wanted.filter(([entity, id]) => bounded.get(entity, id) !== undefined);
+    expect(held.counts).toContain(known.length);
+    for (const [entity, id] of known)
+      expect(bounded.get(entity, id)).toEqual(['1', `owner-${Number(id.slice(4)) % 7}`]);
+    // Asked again, nothing more fits: nothing more is read.
+    await bounded.ensureUpTo(wanted, largest + 1);
+    expect(meter.docs).toBe(1);
+
+    const unbounded = new HeldSet(t.tenant, KEY, held);
+    await unbounded.ensureUpTo(wanted, Number.POSITIVE_INFINITY);
+    expect(wanted.every(([entity, id]) => unbounded.get(entity, id) !== undefined)).toBe(true);
+  });
+
   it('keeps held documents of a device past its first download: its next sync reads none of them again', async () => {
     await t.tenant.deleteDoc('syncDevice', KEY);
     for (const doc of await t.tenant.listDocEtags('syncHeld', { prefix: `${KEY}|` })) {
