@@ -343,6 +343,24 @@ export function bucketCountFor(size: number): number {
   return count;
 }
 
+/**
+ * What a presented checkpoint (its page sequence number) does, as the state machine above draws it:
+ * `acknowledge` the pending page, send the pending page again (`resend`, it was lost), take back the
+ * pending page and the one acknowledged before it (`takeBack`), nothing (`current`: nothing pending),
+ * or refuse it (`stale`: the device starts over).
+ */
+export type CheckpointStep = 'acknowledge' | 'resend' | 'takeBack' | 'current' | 'stale';
+
+export function checkpointStep(
+  state: Pick<DeviceState, 'issuedSeq' | 'baseSeq' | 'pending' | 'previous'>,
+  seq: number,
+): CheckpointStep {
+  if (state.pending !== null && seq === state.issuedSeq) return 'acknowledge';
+  if (seq === state.baseSeq) return state.pending === null ? 'current' : 'resend';
+  if (state.previous !== null && seq === state.previous.baseSeq) return 'takeBack';
+  return 'stale';
+}
+
 /** A fresh state for a new epoch (a download without a checkpoint). */
 export function newDeviceState(objectId: string): DeviceState {
   return {

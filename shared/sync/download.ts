@@ -13,6 +13,7 @@ import { observeDownload } from '../telemetry/observe';
 import { compiledProfileFor } from './compiled-profile-cache';
 import { resolveSyncCaller } from './device-identity';
 import {
+  checkpointStep,
   deviceKey,
   compactionDue,
   DeviceStateStore,
@@ -129,20 +130,12 @@ async function download(ctx: DownloadContext, request: DownloadRequest): Promise
       throw stale('of another identity');
     }
     state = structuredClone(current);
-    if (payload.seq === state.issuedSeq && state.pending !== null) {
-      await acknowledge(state, tx);
-      changed = true;
-    } else if (payload.seq === state.baseSeq) {
-      if (state.pending !== null) {
-        await restorePending(state, tx);
-        changed = true;
-      }
-    } else if (state.previous !== null && payload.seq === state.previous.baseSeq) {
-      await takeBackPrevious(state, tx);
-      changed = true;
-    } else {
-      throw stale('older than the last page the device acknowledged');
-    }
+    const step = checkpointStep(state, payload.seq);
+    if (step === 'stale') throw stale('older than the last page the device acknowledged');
+    if (step === 'acknowledge') await acknowledge(state, tx);
+    else if (step === 'resend') await restorePending(state, tx);
+    else if (step === 'takeBack') await takeBackPrevious(state, tx);
+    changed = step !== 'current';
   }
 
   const scope: WorkScope = {
