@@ -7,6 +7,7 @@
  */
 export {
   createSyncClient,
+  DEFAULT_PAGE_SIZE,
   type SyncClient,
   type SyncClientOptions,
   type SyncProgress,

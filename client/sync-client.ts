@@ -1,5 +1,4 @@
 import {
-  MAX_DOWNLOAD_PAGE_SIZE,
   NEXT_CHECKPOINT_HEADER,
   syncMetadataResponseSchema,
   type DownloadChange,
@@ -64,6 +63,16 @@ export interface SyncSummary {
   durationMs: number;
 }
 
+/**
+ * The download page size the SDK asks for unless told otherwise: smaller than the server's largest
+ * (5,000). The device asks for each next page as soon as a page's headers arrive, so the server
+ * prepares one page while the device receives and writes the one before; smaller pages get both at
+ * work sooner and keep each request's garbage smaller. Measured on bench workload 8 (10,565 rows,
+ * 2 shared cores, alternating runs): medians of 252–299 ms in five runs at 2,000 against 272–343 ms
+ * in ten at 5,000, for 2.4% more bytes on the wire.
+ */
+export const DEFAULT_PAGE_SIZE = 2000;
+
 /** Options of {@link createSyncClient}. */
 export interface SyncClientOptions {
   /** The server's root, e.g. `https://contoso-sync.azurewebsites.net` (routes are under `/api`). */
@@ -83,7 +92,7 @@ export interface SyncClientOptions {
   retry?: Partial<RetryPolicy>;
   /** The `Accept-Encoding` to send (default: `br, gzip` on Node.js, the platform's own elsewhere). */
   acceptEncoding?: string;
-  /** Download page size (default: the largest the server serves, 5,000; fewer requests per sync). */
+  /** Download page size (default {@link DEFAULT_PAGE_SIZE}; the server serves at most 5,000). */
   pageSize?: number;
   /** Clock for timestamps (tests). */
   now?: () => Date;
@@ -435,7 +444,7 @@ export function createSyncClient<Schema extends TableSchema = Record<string, Row
           app,
           deviceId,
           ...(checkpoint === undefined ? {} : { checkpoint }),
-          pageSize: options.pageSize ?? MAX_DOWNLOAD_PAGE_SIZE,
+          pageSize: options.pageSize ?? DEFAULT_PAGE_SIZE,
           format: 'tables',
         },
         {

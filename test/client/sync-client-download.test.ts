@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SyncClientError, type LocalStore, type SyncClient } from '../../client';
+import { DEFAULT_PAGE_SIZE, SyncClientError, type LocalStore, type SyncClient } from '../../client';
 import { createSqliteLocalStore, type SqliteLocalStore } from '../../client/sqlite';
 import { readDownloadChanges } from '../../client/download-page';
 import { toTablesResponse } from '../../shared/sync/download-tables';
@@ -94,13 +94,14 @@ describe.each([
     });
   }
 
-  it('asks for the largest page by default and applies each page in order, with its checkpoint', async () => {
+  it('asks for pages of DEFAULT_PAGE_SIZE by default and applies each page in order, with its checkpoint', async () => {
     const server = fakeServer(pages(), undefined, tables);
     const summary = await clientOver(store, server.fetch).sync();
     expect(server.downloads.map((d) => [d.pageSize, d.checkpoint, d.format])).toEqual([
-      [MAX_DOWNLOAD_PAGE_SIZE, undefined, 'tables'],
-      [MAX_DOWNLOAD_PAGE_SIZE, 'cp-1', 'tables'],
+      [DEFAULT_PAGE_SIZE, undefined, 'tables'],
+      [DEFAULT_PAGE_SIZE, 'cp-1', 'tables'],
     ]);
+    expect(DEFAULT_PAGE_SIZE).toBeLessThanOrEqual(MAX_DOWNLOAD_PAGE_SIZE);
     expect(summary).toMatchObject({ downloaded: 5, removed: 2, pages: 2 });
     expect(await rowsOf(store)).toEqual({
       'account/a1': ['2', { accountid: 'a1', name: 'one again' }, false],
