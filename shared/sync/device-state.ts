@@ -352,12 +352,17 @@ export function bucketCountFor(size: number): number {
 export type CheckpointStep = 'acknowledge' | 'resend' | 'takeBack' | 'current' | 'stale';
 
 export function checkpointStep(
-  state: Pick<DeviceState, 'issuedSeq' | 'baseSeq' | 'pending' | 'previous'>,
+  state: Pick<DeviceState, 'issuedSeq' | 'baseSeq' | 'pending' | 'previous'> & {
+    held: Pick<HeldState, 'segments'>;
+  },
   seq: number,
 ): CheckpointStep {
   if (state.pending !== null && seq === state.issuedSeq) return 'acknowledge';
   if (seq === state.baseSeq) return state.pending === null ? 'current' : 'resend';
-  if (state.previous !== null && seq === state.previous.baseSeq) return 'takeBack';
+  const { previous } = state;
+  // Its segment must be the held set's last to be taken back (acknowledge keeps it so).
+  if (previous !== null && seq === previous.baseSeq && state.held.segments.at(-1)?.id === previous.segment)
+    return 'takeBack';
   return 'stale';
 }
 

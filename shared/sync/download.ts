@@ -243,10 +243,7 @@ async function restorePending(state: DeviceState, tx: DeviceStateTransaction): P
 async function takeBackPrevious(state: DeviceState, tx: DeviceStateTransaction): Promise<void> {
   const previous = state.previous!;
   if (state.pending !== null) await restorePending(state, tx);
-  const last = state.held.segments.at(-1);
-  if (last?.id !== previous.segment) {
-    throw new AppError('Internal', 'The page to take back is not the last of the held set.');
-  }
+  // checkpointStep checked that its segment is the held set's last.
   state.held.segments.pop();
   state.held.size -= previous.sizeDelta;
   state.baseSeq = previous.baseSeq;
