@@ -92,6 +92,20 @@ export async function getAll(
 }
 
 /**
+ * The value a held source row offers its association's targets, as the device holds it: its id for a
+ * link to the id, else the value its held value remembers (`CompiledEntity.remembered`).
+ */
+export function heldSourceValue(
+  source: CompiledEntity,
+  association: CompiledAssociation,
+  id: string,
+  held: HeldValue,
+): string | undefined {
+  if (sourceValueIsId(association)) return id.toLowerCase();
+  return heldLinks(held)[source.remembered.indexOf(association)] ?? undefined;
+}
+
+/**
  * The held value a member row will have: its version, what its remembered associations offer, and
  * the time keys of its window attributes (`entity.keys`).
  */
@@ -210,9 +224,7 @@ export async function judgeRows(
     const verdict = decided.get(source.name)?.get(record.id);
     if (verdict !== undefined) return verdict ? sourceValue(association, record) : undefined;
     const held = view.get(source.name, record.id);
-    if (held === undefined) return undefined;
-    if (sourceValueIsId(association)) return record.id.toLowerCase();
-    return heldLinks(held)[source.remembered.indexOf(association)] ?? undefined;
+    return held === undefined ? undefined : heldSourceValue(source, association, record.id, held);
   };
   const entries: PlanEntry[] = [];
 
@@ -382,16 +394,12 @@ function propagate(
   view: PlannedView,
   target: EntityWork,
 ): void {
-  const remembered = entity.remembered.indexOf(association);
   const changed = new Set<string>();
   for (const [id, record] of rows) {
     const held = view.get(entity.name, id);
     const now =
       verdicts.get(id) === true && record !== undefined ? sourceValue(association, record) : undefined;
-    let before: string | undefined;
-    if (held !== undefined) {
-      before = sourceValueIsId(association) ? id.toLowerCase() : (heldLinks(held)[remembered] ?? undefined);
-    }
+    const before = held === undefined ? undefined : heldSourceValue(entity, association, id, held);
     if (now === before) continue;
     if (now !== undefined) changed.add(now);
     if (before !== undefined) changed.add(before);

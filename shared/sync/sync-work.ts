@@ -3,11 +3,10 @@ import { allOf } from '../filters/row-formula';
 import type { StoredRecord } from '../model/record';
 import type { ChangePage, ChangeScope, RecordProbe, TenantStore } from '../store/port';
 import { probeMatches } from '../store/record-keys';
-import { intersectPair, sourceValueIsId, targetsProbe } from './associations';
+import { intersectPair, targetsProbe } from './associations';
 import type { CompiledDeviceProfile, CompiledEntity } from './compile-device-profile';
 import {
   emptyOutbox,
-  heldLinks,
   heldVersion,
   type DeviceStateTransaction,
   type HeldSet,
@@ -23,6 +22,7 @@ import {
   findAllIds,
   getAll,
   heldKeysMayMatch,
+  heldSourceValue,
   isDirectMember,
   judgeRows,
   plannedValue,
@@ -701,11 +701,10 @@ async function reachStep(
   if (entity === undefined || association === undefined) return true;
   const source = profile.entities.get(association.source)!;
   if (task.values === null) {
-    const remembered = source.remembered.indexOf(association);
     const values = new Set<string>();
     await view.scan(source.name, (id, value) => {
-      const offered = sourceValueIsId(association) ? id.toLowerCase() : heldLinks(value)[remembered];
-      if (offered !== undefined && offered !== null) values.add(offered);
+      const offered = heldSourceValue(source, association, id, value);
+      if (offered !== undefined) values.add(offered);
     });
     const sorted = [...values].sort();
     task.values = { chunks: await tx.writeChunks('r', sorted), total: sorted.length };
