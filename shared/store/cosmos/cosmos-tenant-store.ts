@@ -242,10 +242,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     const { limit } = options;
     const queries = probeQueries(probe);
     if (queries === undefined) return { records: [], next: undefined };
-    const start =
-      options.after === undefined
-        ? { chunk: 0, afterId: null }
-        : decodeProbePosition(entity, queries, options.after);
+    const start = decodeProbePosition(entity, queries, options.after);
     const records: StoredRecord[] = [];
     const next = (chunk: number, afterId: string | null): string =>
       encodeProbePosition(entity, queries, { chunk, afterId });
@@ -288,10 +285,7 @@ export class CosmosTenantStore extends CosmosDocStore implements TenantStore {
     }
     // A keyed query finds exactly its rows: the ids alone, in findRecords' order and positions.
     const { limit } = options;
-    const start =
-      options.after === undefined
-        ? { chunk: 0, afterId: null }
-        : decodeProbePosition(entity, queries, options.after);
+    const start = decodeProbePosition(entity, queries, options.after);
     const ids: string[] = [];
     for (
       let chunk = start.chunk, afterId = start.afterId;

@@ -146,7 +146,13 @@ export function encodeProbePosition(entity: string, queries: ProbeQueries, posit
   return Buffer.from(JSON.stringify(token), 'utf8').toString('base64url');
 }
 
-export function decodeProbePosition(entity: string, queries: ProbeQueries, next: string): ProbePosition {
+/** Where a page starts: the position a previous page's `next` names, or the first chunk's start. */
+export function decodeProbePosition(
+  entity: string,
+  queries: ProbeQueries,
+  next: string | undefined,
+): ProbePosition {
+  if (next === undefined) return { chunk: 0, afterId: null };
   let token: unknown;
   try {
     token = JSON.parse(Buffer.from(next, 'base64url').toString('utf8'));
