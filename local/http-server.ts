@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpRequest, HttpResponse, InvocationContext } from '@azure/functions';
+import { HttpRequest, HttpResponse, InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { handleRequest, type HttpRuntime } from '../functions/http/handle-request';
 import type { RouteDefinition } from '../functions/http/route-definition';
 import { AppError, toErrorResponse } from '../shared/errors';
@@ -133,21 +133,58 @@ export function createLocalHttpServer(
       },
     });
     // server-timing is the time spent answering, from the moment the gate let the request in.
-    const answer = async (): Promise<{ response: HttpResponse; bytes: Buffer; ms: number }> => {
+    const answer = async (): Promise<SettledResponse & { ms: number }> => {
       const started = performance.now();
-      const response = new HttpResponse(await handleRequest(found.route, request, context, runtime));
-      const bytes = Buffer.from(await response.arrayBuffer());
-      return { response, bytes, ms: performance.now() - started };
+      const settled = await settleResponse(await handleRequest(found.route, request, context, runtime));
+      return { ...settled, ms: performance.now() - started };
     };
-    const { response, bytes, ms } = SYNC_ROUTES.has(found.route.name)
-      ? await syncGate.run(answer)
-      : await answer();
-    res.statusCode = response.status;
-    response.headers.forEach((value, name) => res.setHeader(name, value));
+    const {
+      status,
+      headers: answerHeaders,
+      bytes,
+      ms,
+    } = SYNC_ROUTES.has(found.route.name) ? await syncGate.run(answer) : await answer();
+    res.statusCode = status;
+    answerHeaders.forEach((value, name) => res.setHeader(name, value));
     res.setHeader('content-length', bytes.length);
     res.setHeader('server-timing', `app;dur=${ms.toFixed(1)}`);
     res.end(bytes);
   }
+}
+
+/** An answer as node:http sends it: status, headers and the whole body. */
+interface SettledResponse {
+  status: number;
+  headers: Headers;
+  bytes: Buffer;
+}
+
+/**
+ * The answer a route gave, ready to send. The routes answer with bytes (or nothing), taken as they
+ * are: going through `HttpResponse` (a fetch Response) streams them out and reads them back, about
+ * 2 ms a download page. Anything else (a string, a stream, cookies) goes through `HttpResponse`, as
+ * the Functions host would.
+ */
+export async function settleResponse(init: HttpResponseInit): Promise<SettledResponse> {
+  const { body } = init;
+  if (
+    init.cookies === undefined &&
+    init.jsonBody === undefined &&
+    (body === undefined || body instanceof Uint8Array)
+  ) {
+    return {
+      status: init.status ?? 200,
+      headers: new Headers(init.headers),
+      bytes:
+        body === undefined ? Buffer.alloc(0) : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    };
+  }
+  const response = new HttpResponse(init);
+  return {
+    status: response.status,
+    headers: response.headers,
+    bytes: Buffer.from(await response.arrayBuffer()),
+  };
 }
 
 /** What the request log line says of one request: never a header, a query string or a body. */
