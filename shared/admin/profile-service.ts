@@ -13,7 +13,7 @@ import {
 } from '../model/profile';
 import { validateProfile, type ProfileValidationContext } from '../profiles/validate-profile';
 import { ParsedDocCache } from '../store/parsed-doc-cache';
-import type { DocStore } from '../store/port';
+import { retryOnWriteRace, type DocStore } from '../store/port';
 import { loadDirectory } from './directory-store';
 import { loadEntities } from './entity-config';
 import { rejectViolations } from './reject-violations';
@@ -203,7 +203,7 @@ export async function changeProfileUsers(
 ): Promise<ProfileDraftWithEtag> {
   const directoryUsers = new Set((await loadDirectory(store)).users.map((u) => u.id));
   await assertUsersInNoOtherProfile(store, id, change.add);
-  for (let attempt = 1; ; attempt += 1) {
+  return retryOnWriteRace(MAX_ATTEMPTS, async () => {
     const current = await getProfile(store, id);
     const removed = new Set(change.remove);
     const users = [...new Set([...current.profile.users.filter((u) => !removed.has(u)), ...change.add])];
@@ -226,14 +226,9 @@ export async function changeProfileUsers(
       changedSincePublish: true,
       updatedAt: clock.now().toISOString(),
     };
-    try {
-      const doc = await store.putDoc(DRAFT_KIND, id, profile, { ifMatch: current.etag });
-      return { profile, etag: doc.etag };
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === 'PreconditionFailed') || attempt >= MAX_ATTEMPTS)
-        throw error;
-    }
-  }
+    const doc = await store.putDoc(DRAFT_KIND, id, profile, { ifMatch: current.etag });
+    return { profile, etag: doc.etag };
+  });
 }
 
 /** What a profile is validated against at publish: published entities, the directory, the settings. */
@@ -281,23 +276,17 @@ export async function publishProfile(store: DocStore, clock: Clock, id: string):
   };
   // ifNoneMatch: a concurrent publish of the same version fails here (409) instead of overwriting.
   await store.putDoc(VERSION_KIND, versionDocId(id, published.version), published, { ifNoneMatch: '*' });
-  for (let attempt = 1; ; attempt += 1) {
+  await retryOnWriteRace(MAX_ATTEMPTS, async () => {
     const current = await getProfile(store, id);
-    if (current.profile.publishedVersion >= published.version) break;
+    if (current.profile.publishedVersion >= published.version) return;
     const draft: ProfileDraft = {
       ...current.profile,
       publishedVersion: published.version,
       // An edit made while publishing is not in this version: the draft still differs.
       changedSincePublish: current.etag !== publishedEtag,
     };
-    try {
-      await store.putDoc(DRAFT_KIND, id, draft, { ifMatch: current.etag });
-      break;
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === 'PreconditionFailed') || attempt >= MAX_ATTEMPTS)
-        throw error;
-    }
-  }
+    await store.putDoc(DRAFT_KIND, id, draft, { ifMatch: current.etag });
+  });
   return published;
 }
 
