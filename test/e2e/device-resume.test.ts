@@ -1,5 +1,7 @@
 import { loadDirectory } from '../../shared/admin/directory-store';
-import { SyncClientError } from '../../client';
+import { join } from 'node:path';
+import { SyncClientError, type LocalStore, type LocalStoreTransaction } from '../../client';
+import { createSqliteLocalStore } from '../../client/sqlite';
 import { startHostFixture, type HostFixture } from '../support/local-host-fixture';
 import { deviceFactory, snapshot, type DeviceSnapshot } from './device-fixture';
 
@@ -118,6 +120,52 @@ describe('device SDK: resume and removals', () => {
     const summary = await device.client.sync();
     expect(summary.downloaded).toBe(expected.size - partial.size);
     expect(sorted(await snapshot(device))).toEqual(sorted(expected));
+  });
+
+  it('a page whose local write fails after the next was asked for is sent again, with nothing sent twice', async () => {
+    const reference = await devices.open('ivan');
+    await reference.client.sync();
+    const expected = await snapshot(reference);
+
+    let downloads = 0;
+    const asked: Promise<unknown>[] = [];
+    const counting: typeof fetch = async (input, init) => {
+      if (!urlOf(input).endsWith('/download')) return f.fetch(input, init);
+      downloads += 1;
+      const answer = f.fetch(input, init);
+      asked.push(answer.then((r) => r.clone().arrayBuffer()).catch(() => undefined));
+      return answer;
+    };
+    // The device's disk fails while page 2 is written (its rows and checkpoint roll back together);
+    // page 3 was asked for on page 2's headers by then.
+    const file = createSqliteLocalStore(join(devices.folder, 'ivan-failing.db'));
+    let checkpoints = 0;
+    const failing: LocalStore = {
+      transaction: (work) =>
+        file.transaction((tx) =>
+          work(
+            Object.assign(Object.create(tx) as LocalStoreTransaction, {
+              saveCheckpoint: async (checkpoint: string | undefined) => {
+                if (checkpoint !== undefined && ++checkpoints === 2) throw new Error('disk I/O error');
+                return tx.saveCheckpoint(checkpoint);
+              },
+            }),
+          ),
+        ),
+      close: () => file.close(),
+    };
+    const device = await devices.open('ivan', { fetch: counting, pageSize: 8, store: failing });
+    await expect(device.client.sync()).rejects.toThrow('disk I/O error');
+    await Promise.all(asked);
+    expect(downloads).toBe(3);
+    const partial = await snapshot({ ...device, store: file });
+    expect(partial.size).toBe(8);
+
+    // The next sync presents page 1's checkpoint: the host takes pages 2 and 3 back and goes on.
+    const summary = await device.client.sync();
+    expect(summary.downloaded).toBe(expected.size - partial.size);
+    expect(sorted(await snapshot({ ...device, store: file }))).toEqual(sorted(expected));
+    await file.close();
   });
 
   it('rows no longer in the set after a directory change disappear from the device', async () => {
