@@ -319,7 +319,7 @@ async function toHttpResponse(
   const headers: Record<string, string> = { 'x-trace-id': traceId, ...response.headers };
   if (response.raw !== undefined) return { status: response.status ?? 200, headers, body: response.raw };
   if (response.body === undefined) return { status: response.status ?? 204, headers };
-  const json = utf8Bytes(JSON.stringify(response.body));
+  const json = Buffer.from(JSON.stringify(response.body), 'utf8');
   headers['content-type'] = 'application/json; charset=utf-8';
   const encoding = json.length >= COMPRESS_MIN_BYTES ? chooseEncoding(acceptEncoding) : undefined;
   headers.vary = 'Accept-Encoding';
@@ -340,17 +340,6 @@ async function toHttpResponse(
       : await gzipAsync(json, { level: 5, chunkSize: COMPRESS_CHUNK_BYTES });
   headers['content-encoding'] = encoding;
   return { status: response.status ?? 200, headers, body: compressed };
-}
-
-/**
- * A string's UTF-8 bytes. Node 20's `Buffer.from(text, 'utf8')` encodes a 2.6 MB download page in
- * 7-8 ms; measuring the length and writing into a buffer of that size takes 0.6 ms (1.7 ms with
- * non-Latin-1 characters), the same bytes.
- */
-export function utf8Bytes(text: string): Buffer {
-  const bytes = Buffer.allocUnsafe(Buffer.byteLength(text, 'utf8'));
-  bytes.write(text, 'utf8');
-  return bytes;
 }
 
 /** Picks brotli or gzip from Accept-Encoding, honouring q=0. */
