@@ -398,7 +398,11 @@ async function fillAndSend(
     return [];
   }
   const ids = new Map<string, string[]>();
-  for (const [entity, id, op] of entries) {
+  // Entries are read by index, not destructured: destructuring allocated an iterator per entry.
+  for (const entry of entries) {
+    const entity = entry[0];
+    const id = entry[1];
+    const op = entry[2];
     if ((op === 'a' || op === 'u') && !requestRows.seen.has(`${entity}\u0000${id}`)) {
       const list = ids.get(entity) ?? [];
       ids.set(entity, list);
@@ -414,7 +418,11 @@ async function fillAndSend(
   const changes: DownloadChange[] = [];
   const delta: HeldDelta[] = [];
   let sizeDelta = 0;
-  for (const [entity, id, op, value] of entries) {
+  for (const entry of entries) {
+    const entity = entry[0];
+    const id = entry[1];
+    const op = entry[2];
+    const value = entry[3];
     const compiled = scope.profile.entities.get(entity);
     const record: StoredRecord | undefined = requestRows.seen.get(`${entity}\u0000${id}`);
     if (op === 'r' || op === 'x' || compiled === undefined) {

@@ -110,13 +110,14 @@ export function heldSourceValue(
  * the time keys of its window attributes (`entity.keys`).
  */
 export function plannedValue(entity: CompiledEntity, record: StoredRecord): HeldValue {
-  return toHeldValue(record.version, [
-    ...entity.remembered.map((association) => sourceValue(association, record) ?? null),
-    ...entity.keys.map((attribute) => {
-      const key = timeKey(record.attributes[attribute]);
-      return key === undefined ? null : String(key);
-    }),
-  ]);
+  // Built in one array (every planned row of a first download passes here).
+  const links: (string | null)[] = [];
+  for (const association of entity.remembered) links.push(sourceValue(association, record) ?? null);
+  for (const attribute of entity.keys) {
+    const key = timeKey(record.attributes[attribute]);
+    links.push(key === undefined ? null : String(key));
+  }
+  return toHeldValue(record.version, links);
 }
 
 /**

@@ -422,7 +422,7 @@ export class PlannedOutbox {
   /** Rows the planned entries add to the held set, minus those they remove. */
   net(): number {
     let net = 0;
-    for (const [, , op] of this.entries.values()) net += op === 'a' ? 1 : op === 'r' ? -1 : 0;
+    for (const entry of this.entries.values()) net += entry[2] === 'a' ? 1 : entry[2] === 'r' ? -1 : 0;
     return net;
   }
 

@@ -129,6 +129,23 @@ describe('the tables download format', () => {
     expect(decoded.find((c) => c.id === 'l3')?.row).toEqual({ subject: 'third', phone: null });
   });
 
+  it('tables a row by its own keys only, and a row with more keys than the last table apart', () => {
+    const inherited = Object.create({ extra: 'not the row' }) as Record<string, unknown>;
+    inherited.subject = 'inherits';
+    const changes = [
+      upsert('lead', 'l1', { subject: 'first' }),
+      upsert('lead', 'l2', inherited),
+      upsert('lead', 'l3', { subject: 'third', phone: '557' }),
+      upsert('lead', 'l4', { subject: 'fourth' }),
+    ];
+    const encoded = toTablesResponse(pageOf(changes));
+    expect(encoded.tables.map((t) => [t.columns, t.ids])).toEqual([
+      [['subject'], ['l1', 'l2', 'l4']],
+      [['subject', 'phone'], ['l3']],
+    ]);
+    expect(encoded.tables[0]!.values).toEqual([['first', 'inherits', 'fourth']]);
+  });
+
   it('gives back a column named __proto__ as an attribute, as JSON.parse does', () => {
     const row = JSON.parse('{"__proto__":{"polluted":true},"name":"x"}') as Record<string, unknown>;
     const [decoded] = fromTablesResponse(
