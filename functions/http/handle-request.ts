@@ -334,6 +334,11 @@ async function toHttpResponse(
           chunkSize: COMPRESS_CHUNK_BYTES,
           params: {
             [zlibConstants.BROTLI_PARAM_QUALITY]: 2,
+            // A 256 KiB window, not 4 MiB: at quality 2 the output is the same size (548,499 against
+            // 547,818 B for a 2.6 MB page of 5,000 rows; workload 1 1,140,249 against 1,136,104 B),
+            // with 4 MiB less memory per compression; in the host, pages of 2.6 MB took a median of 19
+            // against 26 ms (means equal, 25 ms, over 40 pages each: the pool thread shares two cores).
+            [zlibConstants.BROTLI_PARAM_LGWIN]: 18,
             [zlibConstants.BROTLI_PARAM_SIZE_HINT]: json.length,
           },
         })
