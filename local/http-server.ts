@@ -161,8 +161,8 @@ interface SettledResponse {
 
 /**
  * The answer a route gave, ready to send. The routes answer with bytes (or nothing), taken as they
- * are: going through `HttpResponse` (a fetch Response) streams them out and reads them back, about
- * 2 ms a download page. Anything else (a string, a stream, cookies) goes through `HttpResponse`, as
+ * are: going through `HttpResponse` (a fetch Response) streamed them out and read them back, about
+ * 20 ms a 2.6 MB uncompressed download page (workload 1 uncompressed: 260 -> 209-219 ms). Anything else (a string, a stream, cookies) goes through `HttpResponse`, as
  * the Functions host would.
  */
 export async function settleResponse(init: HttpResponseInit): Promise<SettledResponse> {

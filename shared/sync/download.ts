@@ -40,6 +40,7 @@ import {
   judgementWork,
   newDownloadCounters,
   PlannedOutbox,
+  rowKey,
   runTaskStep,
   type DownloadCounters,
   type RequestRows,
@@ -228,9 +229,9 @@ async function restorePending(state: DeviceState, tx: DeviceStateTransaction): P
   work.sent -= pending.count;
   const rest = await tx.readOutbox(work.outbox);
   // Entries planned after the page for the same rows are the later decision.
-  const later = new Set(rest.map(([entity, id]) => `${entity}\u0000${id}`));
+  const later = new Set(rest.map(([entity, id]) => rowKey(entity, id)));
   work.outbox = await tx.storeOutbox(work.outbox, [
-    ...planned.filter(([entity, id]) => !later.has(`${entity}\u0000${id}`)),
+    ...planned.filter(([entity, id]) => !later.has(rowKey(entity, id))),
     ...rest,
   ]);
 }
@@ -403,7 +404,7 @@ async function fillAndSend(
     const entity = entry[0];
     const id = entry[1];
     const op = entry[2];
-    if ((op === 'a' || op === 'u') && !requestRows.seen.has(`${entity}\u0000${id}`)) {
+    if ((op === 'a' || op === 'u') && !requestRows.seen.has(rowKey(entity, id))) {
       const list = ids.get(entity) ?? [];
       ids.set(entity, list);
       list.push(id);
@@ -412,7 +413,7 @@ async function fillAndSend(
   await Promise.all(
     [...ids].map(async ([entity, list]) => {
       for (const record of await store.getRecords(entity, list))
-        requestRows.seen.set(`${entity}\u0000${record.id}`, record);
+        requestRows.seen.set(rowKey(entity, record.id), record);
     }),
   );
   const changes: DownloadChange[] = [];
@@ -424,7 +425,7 @@ async function fillAndSend(
     const op = entry[2];
     const value = entry[3];
     const compiled = scope.profile.entities.get(entity);
-    const record: StoredRecord | undefined = requestRows.seen.get(`${entity}\u0000${id}`);
+    const record: StoredRecord | undefined = requestRows.seen.get(rowKey(entity, id));
     if (op === 'r' || op === 'x' || compiled === undefined) {
       // Removed: the device may hold it anyway (from a page it applied without keeping the
       // checkpoint), so the removal is sent either way.

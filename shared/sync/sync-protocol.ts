@@ -15,8 +15,8 @@ export const MAX_DOWNLOAD_PAGE_SIZE = 5000;
  * A download answer with `more: true` also carries its checkpoint in this header, so a device can ask
  * for the next page while this one's body is still on its way (the SDK does). Should this page then
  * be lost, the checkpoint before it is still answered: the server takes both pages back. Absent on
- * the last page. A browser app on another origin reads it only where the server's CORS settings
- * expose it; without it the SDK asks once the page is parsed.
+ * the last page. A browser app on another origin reads it only where CORS (set by a proxy in front:
+ * the backend sets none) exposes it; without it the SDK asks once the page is parsed.
  */
 export const NEXT_CHECKPOINT_HEADER = 'x-sync-next-checkpoint';
 /** Page size when the device asks for none. */

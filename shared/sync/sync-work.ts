@@ -448,7 +448,8 @@ export class PlannedOutbox {
   }
 }
 
-function rowKey(entity: string, id: string): string {
+/** A row's key in the maps of a request (the outbox, `RequestRows.seen`): entity and id. */
+export function rowKey(entity: string, id: string): string {
   return `${entity}\u0000${id}`;
 }
 
