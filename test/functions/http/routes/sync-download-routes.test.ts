@@ -129,6 +129,35 @@ describe('sync download routes', () => {
     expect(brotli.body.changes).toHaveLength(100);
   });
 
+  it("POST download compresses a page larger than brotli's window into one that decodes whole", async () => {
+    // 300 leads of about 2 KB each, every one distinct: a 600 KB page, past the 256 KiB window.
+    await t.tenant.applyRecordWrites(
+      Array.from({ length: 300 }, (_, i) => ({
+        entity: 'lead',
+        id: `l${i}`,
+        version: String(1000 + i),
+        deleted: false,
+        attributes: {
+          name: Array.from(
+            { length: 100 },
+            (_, k) => `lead ${i} word ${(i * 7919 + k * 104_729) % 99_991}`,
+          ).join(' '),
+          owningbusinessunit: 'west',
+        },
+      })),
+    );
+    const ask = (encoding: string) =>
+      call('syncDownload', 'u3', {
+        body: { app: APP, deviceId: `big-${encoding}`, pageSize: 300 },
+        headers: { 'accept-encoding': encoding },
+      });
+    const plain = await ask('identity');
+    const brotli = await ask('br');
+    expect(brotli.headers.get('content-encoding')).toBe('br');
+    expect(JSON.stringify(plain.body.changes).length).toBeGreaterThan(512 * 1024);
+    expect(brotli.body.changes).toEqual(plain.body.changes);
+  });
+
   it('POST download gives the next checkpoint in a header while there is more, and none on the last page', async () => {
     const pages: { more: unknown; checkpoint: unknown; header: string | null }[] = [];
     let checkpoint: unknown;
